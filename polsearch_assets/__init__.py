@@ -1,0 +1,1 @@
+"""polsearch: congressional hearings -> speaker-labelled, word-timed, searchable transcripts (Dagster)."""

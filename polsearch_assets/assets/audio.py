@@ -1,0 +1,165 @@
+"""raw_audio and vad_chunks: a hearing's source -> normalized WAV -> speech chunks."""
+
+import time
+
+import dagster as dg
+import soundfile as sf
+
+from polsearch_assets.catalog import HearingCatalog, upload_date_to_iso
+from polsearch_assets.media import PermanentMediaError, TransientMediaError
+from polsearch_assets.partitions import hearings_partitions
+from polsearch_assets.resources.artifacts import ArtifactStore
+from polsearch_assets.resources.audio import MediaFetcher, VadChunker
+from polsearch_assets.vad import silero_version
+
+RAW_AUDIO_WAV = "raw_audio.wav"
+RAW_AUDIO_SOURCE = "raw_audio.json"
+VAD_CHUNKS_JSON = "vad_chunks.json"
+
+# Transient network faults: 1, 2, 4 s (+/- jitter), then the step fails. Permanent faults raise
+# Failure(allow_retries=False) and skip this.
+NETWORK_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+@dg.asset(
+    partitions_def=hearings_partitions,
+    group_name="audio",
+    kinds={"ffmpeg", "yt-dlp"},
+    retry_policy=NETWORK_RETRY,
+    code_version="raw_audio-v1-16k-mono-s16",
+    description="The hearing's recording, fetched (yt-dlp for URLs, a copy for local files) and normalized "
+    "by ffmpeg to 16 kHz mono 16-bit WAV, with its source metadata.",
+)
+def raw_audio(
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStore, media_fetcher: MediaFetcher
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    catalog = HearingCatalog(artifact_store)
+    entry = catalog.get(key)
+    if entry is None:
+        raise dg.Failure(
+            description=f"hearing {key}: not in the catalog; register it first (polsearch ingest SOURCE)",
+            allow_retries=False,
+        )
+    context.log.info(f"hearing {key}: fetching {entry.source_kind} source {entry.location}")
+    started = time.perf_counter()
+    try:
+        with artifact_store.writer(key, RAW_AUDIO_WAV) as wav_path:
+            normalized = media_fetcher.fetch_normalized(
+                entry.source_kind, entry.location, wav_path, context.log
+            )
+            info = sf.info(str(wav_path))
+            if info.frames == 0:
+                raise PermanentMediaError("the source decodes to no audio samples")
+            duration_s = info.frames / info.samplerate
+            media_fetcher.check_duration(duration_s)
+    except PermanentMediaError as error:
+        raise dg.Failure(description=f"hearing {key}: {error}", allow_retries=False) from error
+    except TransientMediaError as error:
+        raise dg.Failure(
+            description=f"hearing {key}: {error} (transient, will retry)", allow_retries=True
+        ) from error
+
+    fetched = normalized.fetched
+    if fetched is not None:
+        entry = entry.with_known(
+            title=fetched.title,
+            channel=fetched.channel,
+            published_date=upload_date_to_iso(fetched.upload_date),
+        )
+        catalog.put(entry)
+    source_metadata = {
+        "hearing": key,
+        "source": entry.source,
+        "source_kind": str(entry.source_kind),
+        "location": entry.location,
+        "title": entry.title,
+        "channel": entry.channel,
+        "published_date": entry.published_date,
+        "committee": entry.committee,
+        "duration_ms": round(duration_s * 1000),
+        "original_sample_rate": normalized.original.sample_rate,
+        "original_channels": normalized.original.channels,
+        "original_codec": normalized.original.codec,
+        "original_container": normalized.original.container,
+        "extractor": fetched.extractor if fetched else None,
+    }
+    artifact_store.write_json(key, RAW_AUDIO_SOURCE, source_metadata)
+    elapsed = time.perf_counter() - started
+    context.log.info(f"hearing {key}: {duration_s / 60:.1f} min of audio ready in {elapsed:.1f} s")
+    return dg.MaterializeResult(
+        metadata={
+            "duration_s": dg.MetadataValue.float(round(duration_s, 3)),
+            "original_sample_rate": normalized.original.sample_rate,
+            "original_channels": normalized.original.channels,
+            "original_codec": normalized.original.codec,
+            "source": entry.source,
+            "source_kind": str(entry.source_kind),
+            "title": entry.title or "",
+            "channel": entry.channel or "",
+            "published_date": entry.published_date or "",
+            "size_bytes": dg.MetadataValue.int(artifact_store.size(key, RAW_AUDIO_WAV)),
+            "uri": dg.MetadataValue.path(artifact_store.uri(key, RAW_AUDIO_WAV)),
+            "step_seconds": dg.MetadataValue.float(round(elapsed, 3)),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=hearings_partitions,
+    group_name="audio",
+    deps=[raw_audio],
+    kinds={"silero-vad"},
+    code_version=f"vad_chunks-v1-silero-vad-{silero_version()}",
+    description="Speech regions (silero-vad) cut into 25-60 s chunks at the longest silence nearest the middle "
+    "of the allowed window; times in ms on the hearing's global timeline.",
+)
+def vad_chunks(
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStore, vad: VadChunker
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    started = time.perf_counter()
+    with artifact_store.reader(key, RAW_AUDIO_WAV) as wav_path:
+        try:
+            result = vad.detect(wav_path)
+        except (sf.LibsndfileError, ValueError) as error:
+            raise dg.Failure(
+                description=f"hearing {key}: raw_audio is not a readable 16 kHz WAV: {error}"
+            ) from error
+    elapsed = time.perf_counter() - started
+    speech_ms = sum(r.end_ms - r.start_ms for r in result.regions)
+    artifact_store.write_json(
+        key,
+        VAD_CHUNKS_JSON,
+        {
+            "hearing": key,
+            "duration_ms": result.duration_ms,
+            "model": vad.model_identity,
+            "speech_ms": speech_ms,
+            "chunks": [chunk.to_json() for chunk in result.chunks],
+        },
+    )
+    lengths = [c.duration_ms / 1000 for c in result.chunks]
+    audio_s = result.duration_ms / 1000
+    if not result.chunks:
+        context.log.warning(f"hearing {key}: no speech detected in {audio_s:.1f} s of audio; zero chunks")
+    context.log.info(
+        f"hearing {key}: {len(result.chunks)} chunks, {speech_ms / 1000:.1f} s of speech in {audio_s:.1f} s, "
+        f"{elapsed:.1f} s"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "chunk_count": dg.MetadataValue.int(len(result.chunks)),
+            "speech_found": dg.MetadataValue.bool(bool(result.chunks)),
+            "speech_s": dg.MetadataValue.float(round(speech_ms / 1000, 3)),
+            "speech_ratio": dg.MetadataValue.float(round(speech_ms / max(result.duration_ms, 1), 4)),
+            "chunk_s_min": dg.MetadataValue.float(round(min(lengths, default=0.0), 3)),
+            "chunk_s_max": dg.MetadataValue.float(round(max(lengths, default=0.0), 3)),
+            "chunk_s_mean": dg.MetadataValue.float(round(sum(lengths) / len(lengths), 3) if lengths else 0.0),
+            "real_time_factor": dg.MetadataValue.float(round(audio_s / elapsed, 1) if elapsed > 0 else 0.0),
+            "model": vad.model_identity,
+            "uri": dg.MetadataValue.path(artifact_store.uri(key, VAD_CHUNKS_JSON)),
+        }
+    )

@@ -1,0 +1,125 @@
+"""Registering, ingesting and listing hearings against a Dagster instance."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+from polsearch_assets.catalog import HearingCatalog, HearingEntry
+from polsearch_assets.hearing_keys import resolve_source
+from polsearch_assets.partitions import hearings_partitions
+from polsearch_assets.resources.artifacts import ArtifactStore
+
+_PROGRESS_EVENTS = {
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_UP_FOR_RETRY,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.ASSET_MATERIALIZATION,
+}
+
+
+@dataclass(frozen=True)
+class Registration:
+    entry: HearingEntry
+    new_partition: bool
+
+
+def register_hearing(
+    instance: dg.DagsterInstance,
+    store: ArtifactStore,
+    source: str,
+    *,
+    title: str | None = None,
+    channel: str | None = None,
+    published_date: str | None = None,
+    committee: str | None = None,
+) -> Registration:
+    """Catalog entry + dynamic partition. The same source always gives the same key, once."""
+    resolved = resolve_source(source)
+    entry, _ = HearingCatalog(store).register(
+        resolved, title=title, channel=channel, published_date=published_date, committee=committee
+    )
+    partitions = hearings_partitions.name
+    new_partition = not instance.has_dynamic_partition(partitions, entry.key)
+    if new_partition:
+        instance.add_dynamic_partitions(partitions, [entry.key])
+    return Registration(entry, new_partition)
+
+
+def _format_event(record: dg.EventLogEntry) -> str | None:
+    event = record.dagster_event
+    step = record.step_key or "run"
+    if event is None:
+        return f"  {step}: {record.user_message}" if record.level >= 20 else None  # INFO and above
+    if event.event_type == DagsterEventType.STEP_START:
+        return f"[{step}] started"
+    if event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:
+        return f"[{step}] transient failure, retrying: {event.event_specific_data.error.message.strip()}"
+    if event.event_type == DagsterEventType.STEP_FAILURE:
+        error = event.event_specific_data.error
+        return f"[{step}] FAILED: {error.message.strip() if error else 'unknown error'}"
+    if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+        return f"[{step}] materialized"
+    return None
+
+
+def _follow_run(
+    instance: dg.DagsterInstance, run_id: str, emit: Callable[[str], None], done: threading.Event
+) -> None:
+    cursor = 0
+    while True:
+        finished = done.is_set()
+        records = instance.all_logs(run_id)[cursor:]
+        cursor += len(records)
+        for record in records:
+            if record.dagster_event is None or record.dagster_event.event_type in _PROGRESS_EVENTS:
+                line = _format_event(record)
+                if line:
+                    emit(line)
+        if finished:
+            return
+        done.wait(0.3)
+
+
+def materialize_hearing(
+    instance: dg.DagsterInstance,
+    job: dg.JobDefinition,
+    key: str,
+    emit: Callable[[str], None] = print,
+) -> dg.ExecuteInProcessResult:
+    """Run every asset of the hearing in this process, recording the run in ``instance``."""
+    run_id = str(uuid.uuid4())
+    done = threading.Event()
+    follower = threading.Thread(target=_follow_run, args=(instance, run_id, emit, done), daemon=True)
+    follower.start()
+    try:
+        return job.execute_in_process(
+            instance=instance,
+            partition_key=key,
+            run_id=run_id,
+            raise_on_error=False,
+            tags={"polsearch/entrypoint": "cli-ingest"},
+            # The follower prints progress; keep Dagster's own console logger to warnings.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    finally:
+        done.set()
+        follower.join()
+
+
+def asset_states(
+    instance: dg.DagsterInstance, asset_keys: list[dg.AssetKey], hearing_keys: list[str]
+) -> dict[str, dict[str, str]]:
+    """hearing -> asset -> materialized | failed | in_progress | missing."""
+    states: dict[str, dict[str, str]] = {key: {} for key in hearing_keys}
+    for asset_key in asset_keys:
+        by_partition = instance.get_status_by_partition(asset_key, hearing_keys, hearings_partitions) or {}
+        for key in hearing_keys:
+            status = by_partition.get(key)
+            states[key][asset_key.to_user_string()] = status.value.lower() if status else "missing"
+    return states
