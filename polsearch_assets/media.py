@@ -53,6 +53,17 @@ class FetchedMedia:
     extractor: str | None
 
 
+def human_duration(seconds: float) -> str:
+    """``5400`` -> ``1 h 30 min``; ``98.5`` -> ``1 min 38 s``; ``2.25`` -> ``2.2 s``."""
+    if seconds >= 3600:
+        hours, rest = divmod(round(seconds), 3600)
+        return f"{hours} h {rest // 60:02d} min"
+    if seconds >= 60:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest:02d} s"
+    return f"{seconds:.1f} s"
+
+
 def _tail(text: str) -> str:
     text = text.strip()
     return text if len(text) <= _STDERR_TAIL else "..." + text[-_STDERR_TAIL:]
@@ -134,6 +145,8 @@ def classify_download_error(error: BaseException) -> MediaError:
         return kind(f"HTTP {status} from the source: {message}")
     if _is_transport_error(root):
         return TransientMediaError(f"network error: {message}")
+    if "Did not get any data blocks" in message:
+        return PermanentMediaError(f"the source sent an empty file ({message})")
     if "Unsupported URL" in message:
         return PermanentMediaError(f"no audio or video found at the URL ({message})")
     return PermanentMediaError(message)

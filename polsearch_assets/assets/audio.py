@@ -53,8 +53,8 @@ def raw_audio(
             info = sf.info(str(wav_path))
             if info.frames == 0:
                 raise PermanentMediaError("the source decodes to no audio samples")
-            duration_s = info.frames / info.samplerate
-            media_fetcher.check_duration(duration_s)
+            duration_ms = info.frames * 1000 // info.samplerate  # floor, as vad_chunks counts it
+            media_fetcher.check_duration(info.frames / info.samplerate)
     except PermanentMediaError as error:
         raise dg.Failure(description=f"hearing {key}: {error}", allow_retries=False) from error
     except TransientMediaError as error:
@@ -79,7 +79,7 @@ def raw_audio(
         "channel": entry.channel,
         "published_date": entry.published_date,
         "committee": entry.committee,
-        "duration_ms": round(duration_s * 1000),
+        "duration_ms": duration_ms,
         "original_sample_rate": normalized.original.sample_rate,
         "original_channels": normalized.original.channels,
         "original_codec": normalized.original.codec,
@@ -88,10 +88,11 @@ def raw_audio(
     }
     artifact_store.write_json(key, RAW_AUDIO_SOURCE, source_metadata)
     elapsed = time.perf_counter() - started
-    context.log.info(f"hearing {key}: {duration_s / 60:.1f} min of audio ready in {elapsed:.1f} s")
+    context.log.info(f"hearing {key}: {duration_ms / 60_000:.1f} min of audio ready in {elapsed:.1f} s")
     return dg.MaterializeResult(
         metadata={
-            "duration_s": dg.MetadataValue.float(round(duration_s, 3)),
+            "duration_ms": dg.MetadataValue.int(duration_ms),
+            "duration_s": dg.MetadataValue.float(duration_ms / 1000),
             "original_sample_rate": normalized.original.sample_rate,
             "original_channels": normalized.original.channels,
             "original_codec": normalized.original.codec,

@@ -39,12 +39,14 @@ class MediaFetcher(dg.ConfigurableResource):
     def check_duration(self, seconds: float) -> None:
         if seconds > self.max_duration_s:
             raise media.PermanentMediaError(
-                f"recording is {seconds / 3600:.2f} h long, over the {self.max_duration_s / 3600:.2f} h maximum "
+                f"recording is {media.human_duration(seconds)} long, over the maximum of "
+                f"{media.human_duration(self.max_duration_s)} "
                 "(POLSEARCH_MAX_DURATION_S)"
             )
         if seconds < self.min_duration_s:
             raise media.PermanentMediaError(
-                f"recording is {seconds:.2f} s long, under the {self.min_duration_s:.2f} s minimum "
+                f"recording is {media.human_duration(seconds)} long, under the minimum of "
+                f"{media.human_duration(self.min_duration_s)} "
                 "(POLSEARCH_MIN_DURATION_S)"
             )
 

@@ -1,0 +1,127 @@
+"""Shared fixtures: a real media HTTP server on 127.0.0.1, a Dagster instance, resources on tmp dirs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pytest
+import soundfile as sf
+
+from polsearch_assets.resources.artifacts import LocalArtifactStore
+from polsearch_assets.resources.audio import MediaFetcher, VadChunker
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = REPO / "samples" / "sample_hearing"
+SAMPLE_WAV = SAMPLE_DIR / "sample_hearing.wav"
+SAMPLE_RTTM = SAMPLE_DIR / "sample_hearing.rttm"
+
+
+@pytest.fixture(scope="session")
+def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The sample hearing in several containers, plus bad files, all made here with ffmpeg."""
+    root = tmp_path_factory.mktemp("media")
+    files = {"sample.wav": root / "sample.wav"}
+    shutil.copyfile(SAMPLE_WAV, files["sample.wav"])
+    for name, args in {
+        "sample.mp3": ["-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100", "-ac", "2"],
+        "sample.mp4": ["-f", "lavfi", "-i", "color=c=black:s=64x64:r=5", "-shortest", "-c:v", "mpeg4", "-c:a", "aac"],
+    }.items():
+        files[name] = root / name
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(SAMPLE_WAV), *args, str(files[name])],
+            check=True,
+        )
+    files["notaudio.mp4"] = root / "notaudio.mp4"
+    files["notaudio.mp4"].write_text("this is a text file pretending to be a video\n" * 200)
+    files["empty.wav"] = root / "empty.wav"
+    files["empty.wav"].write_bytes(b"")
+    files["silent.wav"] = root / "silent.wav"
+    sf.write(files["silent.wav"], np.zeros(16_000 * 12, dtype=np.float32), 16_000, subtype="PCM_16")
+    return files
+
+
+@dataclass
+class MediaServer:
+    base_url: str
+    requests: Counter[str] = field(default_factory=Counter)
+    fail_first: dict[str, int] = field(default_factory=dict)  # path -> how many 503s before serving
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path}"
+
+
+_CONTENT_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".mp4": "video/mp4"}
+
+
+@pytest.fixture
+def media_server(media_files: dict[str, Path]) -> Iterator[MediaServer]:
+    """A real HTTP server on 127.0.0.1 serving media files; ``fail_first`` makes a path answer 503."""
+    state = MediaServer(base_url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self, with_body: bool) -> None:
+            name = self.path.lstrip("/").split("?")[0]
+            state.requests[name] += 1
+            if state.requests[name] <= state.fail_first.get(name, 0):
+                self.send_error(503, "Service Unavailable")
+                return
+            source = media_files.get(name.removeprefix("flaky-"))
+            if source is None:
+                self.send_error(404, "Not Found")
+                return
+            body = source.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", _CONTENT_TYPES.get(source.suffix, "application/octet-stream"))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if with_body:
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._serve(with_body=True)
+
+        def do_HEAD(self) -> None:
+            self._serve(with_body=False)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalArtifactStore:
+    return LocalArtifactStore(root=str(tmp_path / "artifacts"))
+
+
+@pytest.fixture
+def resources(store: LocalArtifactStore) -> dict[str, object]:
+    return {
+        "artifact_store": store,
+        "media_fetcher": MediaFetcher(socket_timeout_s=5.0),
+        "vad": VadChunker(),
+    }
