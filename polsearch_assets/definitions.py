@@ -3,7 +3,6 @@
 import dagster as dg
 
 from polsearch_assets.assets.audio import raw_audio, vad_chunks
-from polsearch_assets.partitions import hearings_partitions
 from polsearch_assets.resources.artifacts import LocalArtifactStore
 from polsearch_assets.resources.audio import MediaFetcher, VadChunker
 from polsearch_assets.settings import artifact_root, env_float
@@ -13,7 +12,6 @@ HEARING_ASSETS = [raw_audio, vad_chunks]
 hearing_pipeline = dg.define_asset_job(
     "hearing_pipeline",
     selection=dg.AssetSelection.assets(*HEARING_ASSETS),
-    partitions_def=hearings_partitions,
     description="Every asset of one hearing, from its source to its speech chunks.",
 )
 

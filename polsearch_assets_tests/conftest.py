@@ -33,11 +33,31 @@ def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     shutil.copyfile(SAMPLE_WAV, files["sample.wav"])
     for name, args in {
         "sample.mp3": ["-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100", "-ac", "2"],
-        "sample.mp4": ["-f", "lavfi", "-i", "color=c=black:s=64x64:r=5", "-shortest", "-c:v", "mpeg4", "-c:a", "aac"],
+        "sample.mp4": [
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:r=5",
+            "-shortest",
+            "-c:v",
+            "mpeg4",
+            "-c:a",
+            "aac",
+        ],
     }.items():
         files[name] = root / name
         subprocess.run(
-            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(SAMPLE_WAV), *args, str(files[name])],
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(SAMPLE_WAV),
+                *args,
+                str(files[name]),
+            ],
             check=True,
         )
     files["notaudio.mp4"] = root / "notaudio.mp4"

@@ -17,7 +17,9 @@ def test_write_read_replace(store: LocalArtifactStore) -> None:
     assert store.size("h1", "data.json") == len(b'{\n "a": 2\n}')
 
 
-def test_a_failed_write_leaves_nothing_and_keeps_the_previous_version(store: LocalArtifactStore, tmp_path: Path) -> None:
+def test_a_failed_write_leaves_nothing_and_keeps_the_previous_version(
+    store: LocalArtifactStore, tmp_path: Path
+) -> None:
     with pytest.raises(RuntimeError, match="crash"), store.writer("h1", "audio.wav") as path:
         path.write_bytes(b"half a file")
         raise RuntimeError("crash")
@@ -50,7 +52,10 @@ def test_artifact_names_are_plain(store: LocalArtifactStore, name: str) -> None:
 
 
 def test_missing_artifact_is_a_clear_error(store: LocalArtifactStore) -> None:
-    with pytest.raises(FileNotFoundError, match="hearing 'h1' has no artifact 'raw_audio.wav'"), store.reader("h1", "raw_audio.wav"):
+    with (
+        pytest.raises(FileNotFoundError, match=r"hearing 'h1' has no artifact 'raw_audio\.wav'"),
+        store.reader("h1", "raw_audio.wav"),
+    ):
         pass
 
 
@@ -61,7 +66,9 @@ def test_registering_twice_keeps_one_entry_and_only_adds_facts(store: LocalArtif
     assert created and entry.key == "yt-dQw4w9WgXcQ" and entry.title is None
     again, created_again = catalog.register(resolved, title="Oversight hearing", committee="Other")
     assert not created_again
-    assert again.title == "Oversight hearing" and again.committee == "Judiciary"  # given facts are never overwritten
+    assert (
+        again.title == "Oversight hearing" and again.committee == "Judiciary"
+    )  # given facts are never overwritten
     assert again.registered_at == entry.registered_at
     assert catalog.get("yt-dQw4w9WgXcQ") == again
     assert catalog.get("yt-unknown") is None

@@ -18,12 +18,18 @@ from polsearch_assets.resources.audio import MediaFetcher, VadChunker
 from .conftest import SAMPLE_RTTM, MediaServer
 
 
-def ingest(instance: dg.DagsterInstance, resources: dict[str, object], source: str) -> tuple[str, dg.ExecuteInProcessResult]:
+def ingest(
+    instance: dg.DagsterInstance, resources: dict[str, object], source: str
+) -> tuple[str, dg.ExecuteInProcessResult]:
     store = resources["artifact_store"]
     assert isinstance(store, LocalArtifactStore)
     key = register_hearing(instance, store, source).entry.key
     result = dg.materialize(
-        [raw_audio, vad_chunks], partition_key=key, instance=instance, resources=resources, raise_on_error=False
+        [raw_audio, vad_chunks],
+        partition_key=key,
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
     )
     return key, result
 
@@ -125,7 +131,9 @@ def test_404_fails_at_once_without_retry_or_artifact(instance, resources, media_
     ("name", "cause"),
     [("notaudio.mp4", "not a media file ffmpeg can read"), ("empty.wav", "the source sent an empty file")],
 )
-def test_bad_files_over_http_fail_permanently(instance, resources, media_server, name: str, cause: str) -> None:
+def test_bad_files_over_http_fail_permanently(
+    instance, resources, media_server, name: str, cause: str
+) -> None:
     key, result = ingest(instance, resources, media_server.url(name))
     assert not result.success
     message = failure_message(instance, result)
@@ -151,7 +159,9 @@ def test_a_registered_file_that_disappeared(instance, resources, tmp_path: Path,
     moved.write_bytes(media_files["sample.wav"].read_bytes())
     key = register_hearing(instance, resources["artifact_store"], str(moved)).entry.key
     moved.unlink()
-    result = dg.materialize([raw_audio], partition_key=key, instance=instance, resources=resources, raise_on_error=False)
+    result = dg.materialize(
+        [raw_audio], partition_key=key, instance=instance, resources=resources, raise_on_error=False
+    )
     assert not result.success
     assert f"hearing {key}: file not found" in failure_message(instance, result)
     assert events(instance, result, DagsterEventType.STEP_UP_FOR_RETRY) == []
@@ -159,7 +169,13 @@ def test_a_registered_file_that_disappeared(instance, resources, tmp_path: Path,
 
 def test_an_unregistered_partition_fails_clearly(instance, resources) -> None:
     instance.add_dynamic_partitions("hearings", ["yt-AAAAAAAAAAA"])
-    result = dg.materialize([raw_audio], partition_key="yt-AAAAAAAAAAA", instance=instance, resources=resources, raise_on_error=False)
+    result = dg.materialize(
+        [raw_audio],
+        partition_key="yt-AAAAAAAAAAA",
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
     assert "hearing yt-AAAAAAAAAAA: not in the catalog" in failure_message(instance, result)
 
 

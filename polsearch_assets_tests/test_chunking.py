@@ -97,7 +97,9 @@ def test_invariants_on_random_speech(seed: int) -> None:
         assert chunk.speech[0].start_ms == chunk.start_ms and chunk.speech[-1].end_ms == chunk.end_ms
     for a, b in pairwise(chunks):
         assert a.end_ms <= b.start_ms  # ordered, no overlap
-        assert b.start_ms - a.start_ms >= min_ms  # only the last chunk may be short without a silence after it
+        assert (
+            b.start_ms - a.start_ms >= min_ms
+        )  # only the last chunk may be short without a silence after it
         if a.end_ms == b.start_ms:  # no silence between them: a hard cut after max length
             assert a.duration_ms == max_ms
     # Every bit of speech is in exactly one chunk; what chunks add are only the sub-100 ms pauses they bridge.

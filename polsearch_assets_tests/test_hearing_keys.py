@@ -33,7 +33,11 @@ def test_youtube_urls_give_the_video_key(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://www.youtube.com/@HouseCommittee", "https://www.youtube.com/watch?v=short", "https://example.com/watch?v=dQw4w9WgXcQ"],
+    [
+        "https://www.youtube.com/@HouseCommittee",
+        "https://www.youtube.com/watch?v=short",
+        "https://example.com/watch?v=dQw4w9WgXcQ",
+    ],
 )
 def test_not_a_youtube_video(url: str) -> None:
     assert youtube_video_id(url) is None
@@ -77,7 +81,20 @@ def test_valid_keys(key: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["", "../x", "..", "a/b", "/abs", "a\\b", ".hidden", "-lead", "has space", "ümlaut", "a,b", "x" * (MAX_KEY_LENGTH + 1)],
+    [
+        "",
+        "../x",
+        "..",
+        "a/b",
+        "/abs",
+        "a\\b",
+        ".hidden",
+        "-lead",
+        "has space",
+        "ümlaut",
+        "a,b",
+        "x" * (MAX_KEY_LENGTH + 1),
+    ],
 )
 def test_invalid_keys(key: str) -> None:
     with pytest.raises(InvalidHearingKey):

@@ -1,0 +1,80 @@
+"""The polsearch CLI as a user runs it: a real subprocess against a DAGSTER_HOME instance."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.tags import PARTITION_NAME_TAG
+
+from .conftest import REPO, SAMPLE_WAV
+
+
+def polsearch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "polsearch"), *args],  # the installed console script
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    return {**os.environ, "DAGSTER_HOME": str(home), "POLSEARCH_ARTIFACT_ROOT": str(tmp_path / "artifacts")}
+
+
+def test_ingest_then_list(env: dict[str, str]) -> None:
+    source = os.path.relpath(SAMPLE_WAV, REPO)
+    first = polsearch(env, "ingest", source, "--title", "Bridge safety", "--committee", "Transportation")
+    assert first.returncode == 0, first.stderr
+    key = first.stdout.strip().splitlines()[-1]
+    assert key.startswith("file-")
+    for line in ("[raw_audio] started", "[raw_audio] materialized", "[vad_chunks] materialized", "SUCCESS"):
+        assert line in first.stdout
+
+    second = polsearch(env, "ingest", str(SAMPLE_WAV))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip().splitlines()[-1] == key
+    assert "already registered" in second.stdout
+
+    listing = polsearch(env, "hearings", "--json")
+    assert listing.returncode == 0, listing.stderr
+    (hearing,) = json.loads(listing.stdout)
+    assert hearing["key"] == key
+    assert hearing["source"] == source  # as first given
+    assert hearing["title"] == "Bridge safety" and hearing["committee"] == "Transportation"
+    assert hearing["assets"] == {"raw_audio": "materialized", "vad_chunks": "materialized"}
+
+    table = polsearch(env, "hearings")
+    assert key in table.stdout and "materialized" in table.stdout
+
+    # The runs live in the DAGSTER_HOME instance, so the UI shows them.
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name="hearing_pipeline", tags={PARTITION_NAME_TAG: key}))
+        assert len(runs) == 2 and all(run.is_success for run in runs)
+        assert instance.get_dynamic_partitions("hearings") == [key]
+
+
+def test_ingest_failures_are_clear(env: dict[str, str], tmp_path: Path) -> None:
+    missing = polsearch(env, "ingest", str(tmp_path / "nope.wav"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("minutes of the meeting\n")
+    failed = polsearch(env, "ingest", str(not_audio))
+    assert failed.returncode == 1
+    assert "[raw_audio] FAILED" in failed.stdout and "not a media file ffmpeg can read" in failed.stdout
+    listing = json.loads(polsearch(env, "hearings", "--json").stdout)
+    assert [h["assets"]["raw_audio"] for h in listing] == ["failed"]
