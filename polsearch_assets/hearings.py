@@ -68,19 +68,20 @@ def _format_event(record: dg.EventLogEntry) -> str | None:
     return None
 
 
-def _follow_run(
-    instance: dg.DagsterInstance, run_id: str, emit: Callable[[str], None], done: threading.Event
-) -> None:
-    cursor = 0
+def _follow_run(instance: dg.DagsterInstance, run_id: str, emit: Callable[[str], None], done: threading.Event) -> None:
+    cursor: str | None = None
     while True:
-        finished = done.is_set()
-        records = instance.all_logs(run_id)[cursor:]
-        cursor += len(records)
-        for record in records:
-            if record.dagster_event is None or record.dagster_event.event_type in _PROGRESS_EVENTS:
-                line = _format_event(record)
+        finished = done.is_set()  # read before fetching, so the last events are never missed
+        connection = instance.get_records_for_run(run_id, cursor=cursor)
+        cursor = connection.cursor if connection.records else cursor
+        for record in connection.records:
+            entry = record.event_log_entry
+            if entry.dagster_event is None or entry.dagster_event.event_type in _PROGRESS_EVENTS:
+                line = _format_event(entry)
                 if line:
                     emit(line)
+        if connection.has_more:
+            continue
         if finished:
             return
         done.wait(0.3)
