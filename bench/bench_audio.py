@@ -93,7 +93,9 @@ def measure_baseline(path: Path) -> dict[str, float]:
         ffmpeg_s = time.perf_counter() - started
         started = time.perf_counter()
         audio, _ = sf.read(f"{tmp}/out.wav", dtype="float32")
-        stamps = get_speech_timestamps(torch.from_numpy(audio), load_silero_vad(onnx=True), min_silence_duration_ms=100)
+        stamps = get_speech_timestamps(
+            torch.from_numpy(audio), load_silero_vad(onnx=True), min_silence_duration_ms=100
+        )
     return {
         "ffmpeg_s": ffmpeg_s,
         "silero_stock_s": time.perf_counter() - started,

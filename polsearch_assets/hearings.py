@@ -68,7 +68,9 @@ def _format_event(record: dg.EventLogEntry) -> str | None:
     return None
 
 
-def _follow_run(instance: dg.DagsterInstance, run_id: str, emit: Callable[[str], None], done: threading.Event) -> None:
+def _follow_run(
+    instance: dg.DagsterInstance, run_id: str, emit: Callable[[str], None], done: threading.Event
+) -> None:
     cursor: str | None = None
     while True:
         finished = done.is_set()  # read before fetching, so the last events are never missed

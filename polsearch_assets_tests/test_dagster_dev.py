@@ -35,10 +35,23 @@ def _graphql(port: int, query: str) -> dict:
 
 def test_dagster_dev_serves_the_graph(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "POLSEARCH_ARTIFACT_ROOT": str(tmp_path / "artifacts")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "POLSEARCH_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+    }
     log = (tmp_path / "dagster-dev.log").open("w")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         cwd=REPO,
         env=env,
         stdout=log,

@@ -1,0 +1,96 @@
+"""The stage data contracts (DESIGN.md): plain dataclasses with their JSON form.
+
+Times are integer milliseconds on the hearing's global timeline, never chunk-relative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start_ms: int
+    end_ms: int
+    confidence: float | None = None
+    speaker: str | None = None  # set by alignment
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Word:
+        return cls(
+            word=value["word"],
+            start_ms=int(value["start_ms"]),
+            end_ms=int(value["end_ms"]),
+            confidence=value.get("confidence"),
+            speaker=value.get("speaker"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.speaker is None:
+            del data["speaker"]
+        return data
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A transcript segment; ``speaker`` is set once aligned."""
+
+    index: int
+    start_ms: int
+    end_ms: int
+    text: str
+    words: tuple[Word, ...] = field(default=())
+    speaker: str | None = None
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Segment:
+        return cls(
+            index=int(value["index"]),
+            start_ms=int(value["start_ms"]),
+            end_ms=int(value["end_ms"]),
+            text=value["text"],
+            words=tuple(Word.from_json(w) for w in value.get("words", [])),
+            speaker=value.get("speaker"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"index": self.index, "start_ms": self.start_ms, "end_ms": self.end_ms}
+        if self.speaker is not None:
+            data["speaker"] = self.speaker
+        data["text"] = self.text
+        data["words"] = [w.to_json() for w in self.words]
+        return data
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Diarization:
+    speakers: tuple[str, ...]
+    turns: tuple[Turn, ...]
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Diarization:
+        return cls(
+            speakers=tuple(value["speakers"]),
+            turns=tuple(Turn(t["speaker"], int(t["start_ms"]), int(t["end_ms"])) for t in value["turns"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"speakers": list(self.speakers), "turns": [asdict(t) for t in self.turns]}
+
+
+def segments_from_json(value: dict[str, Any]) -> list[Segment]:
+    return [Segment.from_json(s) for s in value["segments"]]
+
+
+def segments_to_json(segments: list[Segment]) -> dict[str, Any]:
+    return {"segments": [s.to_json() for s in segments]}
