@@ -107,3 +107,71 @@ def hearings(as_json: bool) -> None:
                 [row["key"], *(row["assets"][n] for n in names), row.get("title") or "", row["source"] or ""]
             )
         )
+
+
+def _format_ms(ms: int) -> str:
+    hours, rest = divmod(ms // 1000, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+@main.command()
+@click.argument("query")
+@click.option("--hearing", help="Only this hearing (its key).")
+@click.option("--speaker", help="Only this speaker label, e.g. SPEAKER_0.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
+def search(query: str, hearing: str | None, speaker: str | None, limit: int, as_json: bool) -> None:
+    """Hybrid (vector + full-text) search over indexed hearings."""
+    from polsearch_assets.search import UnknownHearing
+    from polsearch_assets.search import search as run_search
+
+    try:
+        hits = run_search(query, hearing=hearing, speaker=speaker, limit=limit)
+    except (UnknownHearing, ValueError) as error:
+        _fail(str(error))
+    if as_json:
+        click.echo(json.dumps([hit.to_json() for hit in hits], indent=2))
+        return
+    if not hits:
+        click.echo("no matches")
+    for rank, hit in enumerate(hits, start=1):
+        click.echo(
+            f"{rank}. [{hit.score:.4f}] {hit.title or hit.hearing} — {hit.speaker or 'unknown speaker'} "
+            f"{_format_ms(hit.start_ms)}-{_format_ms(hit.end_ms)}"
+        )
+        click.echo(f"   {hit.text}")
+        click.echo(f"   {hit.url}")
+
+
+@main.command()
+@click.argument("key")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "srt", "vtt", "txt", "rttm"]),
+    default="txt",
+    show_default=True,
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout."
+)
+def export(key: str, fmt: str, output: str | None) -> None:
+    """Write a hearing's aligned transcript (json, srt, vtt, txt) or its diarization (rttm)."""
+    from polsearch_assets.assets.hearing import ALIGNED_SEGMENTS_JSON, DIARIZATION_JSON
+    from polsearch_assets.contracts import Diarization, segments_from_json
+    from polsearch_assets.definitions import defs
+    from polsearch_assets.export import export as render
+    from polsearch_assets.hearing_keys import InvalidHearingKey
+
+    store = defs.resources["artifact_store"]
+    try:
+        segments = segments_from_json(store.read_json(key, ALIGNED_SEGMENTS_JSON))
+        speakers = Diarization.from_json(store.read_json(key, DIARIZATION_JSON))
+    except (FileNotFoundError, InvalidHearingKey) as error:
+        _fail(f"{error}; is the hearing registered and fully ingested? (polsearch hearings)")
+    text = render(fmt, key, segments, speakers)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)

@@ -30,3 +30,7 @@ def polsearch_home() -> Path:
 
 def artifact_root() -> str:
     return env_str("POLSEARCH_ARTIFACT_ROOT", str(polsearch_home() / "artifacts"))
+
+
+def lancedb_uri() -> str:
+    return env_str("POLSEARCH_LANCEDB_URI", str(polsearch_home() / "lancedb"))

@@ -335,7 +335,9 @@ class SentenceTransformerEmbedder(TextEmbedder):
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._model is None:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            transformers_logging.disable_progress_bar()  # a progress bar per load is noise in run logs
             self._model = SentenceTransformer(
                 self.model_path or str(bundled_minilm_model()), device="cpu", local_files_only=True
             )

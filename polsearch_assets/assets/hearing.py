@@ -1,0 +1,250 @@
+"""The model stages of a hearing: transcript, diarization, aligned_segments, hearing_index, word_archive."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from polsearch_assets.alignment import assign_speakers, segment_words
+from polsearch_assets.assets.audio import RAW_AUDIO_WAV, VAD_CHUNKS_JSON, vad_chunks
+from polsearch_assets.catalog import HearingCatalog
+from polsearch_assets.contracts import Diarization, segments_from_json, segments_to_json
+from polsearch_assets.partitions import hearings_partitions
+from polsearch_assets.resources.artifacts import ArtifactStore
+from polsearch_assets.resources.backends import configured_backends
+from polsearch_assets.resources.index import LanceIndex
+from polsearch_assets.resources.models import Diarizer, TextEmbedder, Transcriber
+from polsearch_assets.search_index import HearingInfo, build_rows
+from polsearch_assets.vad import SpeechRegion
+
+TRANSCRIPT_JSON = "transcript.json"
+DIARIZATION_JSON = "diarization.json"
+ALIGNED_SEGMENTS_JSON = "aligned_segments.json"
+WORD_ARCHIVE_PARQUET = "word_archive.parquet"
+
+_backends = configured_backends()
+
+
+class _StepClock:
+    """Wall time of a step and its real-time factor against the hearing's audio duration."""
+
+    def __init__(self, audio_ms: int):
+        self.audio_ms = audio_ms
+        self.started = time.perf_counter()
+
+    def metadata(self) -> dict[str, dg.MetadataValue]:
+        elapsed = time.perf_counter() - self.started
+        rtf = self.audio_ms / 1000 / elapsed if elapsed > 0 else 0.0
+        return {
+            "step_seconds": dg.MetadataValue.float(round(elapsed, 3)),
+            "real_time_factor": dg.MetadataValue.float(round(rtf, 1)),
+        }
+
+
+@contextmanager
+def _vad_input(store: ArtifactStore, key: str) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """The hearing's WAV path and its vad_chunks document."""
+    chunks = store.read_json(key, VAD_CHUNKS_JSON)
+    with store.reader(key, RAW_AUDIO_WAV) as wav_path:
+        yield wav_path, chunks
+
+
+@dg.asset(
+    partitions_def=hearings_partitions,
+    group_name="models",
+    deps=[vad_chunks],
+    kinds={"asr"},
+    code_version=f"transcript-v1:{_backends.transcriber.model_identity}",
+    description="Words with start/end ms (global timeline) and confidence, per VAD chunk, grouped in ASR segments.",
+)
+def transcript(
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStore, transcriber: Transcriber
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    with _vad_input(artifact_store, key) as (wav_path, vad):
+        clock = _StepClock(vad["duration_ms"])
+        segments = transcriber.transcribe(wav_path, vad["chunks"], context.log)
+    artifact_store.write_json(
+        key,
+        TRANSCRIPT_JSON,
+        {"hearing": key, "model": transcriber.model_identity, **segments_to_json(segments)},
+    )
+    words = [w for s in segments for w in s.words]
+    confidences = [w.confidence for w in words if w.confidence is not None]
+    context.log.info(f"hearing {key}: {len(words)} words in {len(segments)} segments")
+    return dg.MaterializeResult(
+        metadata={
+            "segments": len(segments),
+            "words": len(words),
+            "mean_confidence": dg.MetadataValue.float(
+                round(float(np.mean(confidences)), 4) if confidences else 0.0
+            ),
+            "model": transcriber.model_identity,
+            "uri": dg.MetadataValue.path(artifact_store.uri(key, TRANSCRIPT_JSON)),
+            **clock.metadata(),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=hearings_partitions,
+    group_name="models",
+    deps=[vad_chunks],
+    kinds={"diarization"},
+    code_version=f"diarization-v1:{_backends.diarizer.model_identity}",
+    description="Speaker turns on the global timeline with SPEAKER_N labels numbered by first appearance.",
+)
+def diarization(
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStore, diarizer: Diarizer
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    with _vad_input(artifact_store, key) as (wav_path, vad):
+        clock = _StepClock(vad["duration_ms"])
+        regions = [
+            SpeechRegion(r["start_ms"], r["end_ms"]) for chunk in vad["chunks"] for r in chunk["speech"]
+        ]
+        result = diarizer.diarize(wav_path, regions, context.log)
+    artifact_store.write_json(
+        key, DIARIZATION_JSON, {"hearing": key, "model": diarizer.model_identity, **result.to_json()}
+    )
+    talk = {
+        s: sum(t.end_ms - t.start_ms for t in result.turns if t.speaker == s) / 1000 for s in result.speakers
+    }
+    context.log.info(f"hearing {key}: {len(result.speakers)} speakers, {len(result.turns)} turns")
+    return dg.MaterializeResult(
+        metadata={
+            "speaker_count": len(result.speakers),
+            "turns": len(result.turns),
+            "speaking_seconds": dg.MetadataValue.json({s: round(v, 1) for s, v in talk.items()}),
+            "model": diarizer.model_identity,
+            "uri": dg.MetadataValue.path(artifact_store.uri(key, DIARIZATION_JSON)),
+            **clock.metadata(),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=hearings_partitions,
+    group_name="models",
+    deps=[transcript, diarization],
+    kinds={"python"},
+    code_version="aligned_segments-v1:max-overlap:pause1.5s:15-30s",
+    description="Each word gets the speaker whose turns overlap it most (nearest turn if none); words grouped into "
+    "segments that break at speaker changes, pauses over 1.5 s and 15-30 s (at sentence ends when possible).",
+)
+def aligned_segments(
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStore
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    words = [w for s in segments_from_json(artifact_store.read_json(key, TRANSCRIPT_JSON)) for w in s.words]
+    speakers = Diarization.from_json(artifact_store.read_json(key, DIARIZATION_JSON))
+    segments = segment_words(assign_speakers(words, speakers.turns))
+    artifact_store.write_json(key, ALIGNED_SEGMENTS_JSON, {"hearing": key, **segments_to_json(segments)})
+    lengths = [(s.end_ms - s.start_ms) / 1000 for s in segments]
+    return dg.MaterializeResult(
+        metadata={
+            "segments": len(segments),
+            "words": len(words),
+            "speakers": len({s.speaker for s in segments}),
+            "segment_s_mean": dg.MetadataValue.float(round(float(np.mean(lengths)), 2) if lengths else 0.0),
+            "segment_s_max": dg.MetadataValue.float(round(max(lengths, default=0.0), 2)),
+            "uri": dg.MetadataValue.path(artifact_store.uri(key, ALIGNED_SEGMENTS_JSON)),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=hearings_partitions,
+    group_name="index",
+    deps=[aligned_segments],
+    kinds={"lancedb"},
+    code_version=f"hearing_index-v1:{_backends.embedder.model_identity}",
+    description="Segment embeddings and LanceDB rows for this hearing, replaced in one commit on re-materialization.",
+)
+def hearing_index(
+    context: dg.AssetExecutionContext,
+    artifact_store: ArtifactStore,
+    embedder: TextEmbedder,
+    lance_index: LanceIndex,
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    entry = HearingCatalog(artifact_store).get(key)
+    segments = artifact_store.read_json(key, ALIGNED_SEGMENTS_JSON)["segments"]
+    started = time.perf_counter()
+    vectors = embedder.embed([s["text"] for s in segments])
+    info = HearingInfo(
+        key=key,
+        title=entry.title if entry else None,
+        channel=entry.channel if entry else None,
+        committee=entry.committee if entry else None,
+        published_date=entry.published_date if entry else None,
+        source_url=entry.location if entry else None,
+    )
+    index = lance_index.open(embedder.dimension)
+    index.replace_hearing(key, build_rows(info, segments, vectors))
+    rows = index.count(key)
+    if rows != len(segments):
+        raise dg.Failure(
+            description=f"hearing {key}: index holds {rows} rows after the write, expected {len(segments)}"
+        )
+    if not rows:
+        context.log.warning(f"hearing {key}: no speech, so no index rows")
+    return dg.MaterializeResult(
+        metadata={
+            "rows": rows,
+            "indexed": dg.MetadataValue.bool(rows > 0),
+            "table_rows": index.count(),
+            "embedding_model": embedder.model_identity,
+            "dimension": embedder.dimension,
+            "lancedb_uri": lance_index.uri,
+            "step_seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+        }
+    )
+
+
+WORD_ARCHIVE_SCHEMA = pa.schema(
+    [
+        ("segment_index", pa.int32()),
+        ("word_index", pa.int32()),
+        ("word", pa.string()),
+        ("start_ms", pa.int32()),
+        ("end_ms", pa.int32()),
+        ("confidence", pa.float32()),
+        ("speaker", pa.string()),
+    ]
+)
+
+
+@dg.asset(
+    partitions_def=hearings_partitions,
+    group_name="index",
+    deps=[aligned_segments],
+    kinds={"parquet"},
+    code_version="word_archive-v1",
+    description="Every word with its times, confidence and speaker (Parquet), kept for later re-segmentation.",
+)
+def word_archive(context: dg.AssetExecutionContext, artifact_store: ArtifactStore) -> dg.MaterializeResult:
+    key = context.partition_key
+    segments = segments_from_json(artifact_store.read_json(key, ALIGNED_SEGMENTS_JSON))
+    rows = [
+        (s.index, i, w.word, w.start_ms, w.end_ms, w.confidence, w.speaker)
+        for s in segments
+        for i, w in enumerate(s.words)
+    ]
+    table = pa.Table.from_pylist(
+        [dict(zip(WORD_ARCHIVE_SCHEMA.names, r, strict=True)) for r in rows], schema=WORD_ARCHIVE_SCHEMA
+    )
+    with artifact_store.writer(key, WORD_ARCHIVE_PARQUET) as path:
+        pq.write_table(table, path, compression="zstd")
+    return dg.MaterializeResult(
+        metadata={
+            "words": len(rows),
+            "size_bytes": artifact_store.size(key, WORD_ARCHIVE_PARQUET),
+            "uri": dg.MetadataValue.path(artifact_store.uri(key, WORD_ARCHIVE_PARQUET)),
+        }
+    )

@@ -1,0 +1,60 @@
+"""Which model backend runs each stage, chosen by environment (the embedded profile is the default).
+
+Assets take their ``code_version`` from these same instances, so a deployment
+that switches model or backend sees its hearings go stale in the UI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from polsearch_assets.resources.models import (
+    Diarizer,
+    FasterWhisperTranscriber,
+    ResemblyzerDiarizer,
+    SentenceTransformerEmbedder,
+    TextEmbedder,
+    Transcriber,
+)
+from polsearch_assets.settings import env_float, env_str
+
+
+@dataclass(frozen=True)
+class Backends:
+    transcriber: Transcriber
+    diarizer: Diarizer
+    embedder: TextEmbedder
+
+
+def _choose(variable: str, default: str, options: dict[str, type]) -> type:
+    name = env_str(variable, default)
+    if name not in options:
+        raise ValueError(
+            f"{variable}={name!r} is not a known backend; choose one of: {', '.join(sorted(options))}"
+        )
+    return options[name]
+
+
+@cache
+def configured_backends() -> Backends:
+    threads = int(env_float("POLSEARCH_CPU_THREADS", 2))
+    transcriber = _choose(
+        "POLSEARCH_ASR_BACKEND", "faster-whisper", {"faster-whisper": FasterWhisperTranscriber}
+    )
+    diarizer = _choose("POLSEARCH_DIARIZATION_BACKEND", "resemblyzer", {"resemblyzer": ResemblyzerDiarizer})
+    embedder = _choose(
+        "POLSEARCH_EMBEDDING_BACKEND",
+        "sentence-transformers",
+        {"sentence-transformers": SentenceTransformerEmbedder},
+    )
+    return Backends(
+        transcriber=transcriber(model=env_str("POLSEARCH_WHISPER_MODEL", ""), cpu_threads=threads),
+        diarizer=diarizer(
+            threshold=env_float("POLSEARCH_SPEAKER_THRESHOLD", 0.3),
+            min_speakers=int(env_float("POLSEARCH_MIN_SPEAKERS", 1)),
+            max_speakers=int(env_float("POLSEARCH_MAX_SPEAKERS", 15)),
+            cpu_threads=threads,
+        ),
+        embedder=embedder(model_path=env_str("POLSEARCH_EMBEDDING_MODEL_PATH", "")),
+    )
