@@ -112,11 +112,12 @@ class SegmentIndex:
         self._db = lancedb.connect(uri)
 
     def _table(self, create: bool = False) -> Any:
-        if TABLE_NAME in self._db.table_names():
+        if create:
+            return self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
+        try:
             return self._db.open_table(TABLE_NAME)
-        if not create:
+        except ValueError:  # no such table yet: nothing indexed
             return None
-        return self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
 
     def replace_hearing(self, hearing: str, rows: pa.Table) -> None:
         """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date."""
@@ -134,12 +135,14 @@ class SegmentIndex:
         self._maintain_indexes(table)
 
     def _maintain_indexes(self, table: Any) -> None:
+        from lancedb.index import FTS, IvfPq
+
         indexed = {index.columns[0] for index in table.list_indices()}
         rows = table.count_rows()
         if "text" not in indexed and rows:
-            table.create_fts_index("text", replace=True)
+            table.create_index("text", config=FTS())
         if "vector" not in indexed and rows >= self.vector_index_min_rows:
-            table.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_PQ")
+            table.create_index("vector", config=IvfPq(distance_type="cosine"))
         table.optimize()  # folds new rows into the FTS/vector indexes and compacts small fragments
 
     def count(self, hearing: str | None = None) -> int:

