@@ -94,6 +94,9 @@ _WITNESS = [
     "Many of these bridges were built more than fifty years ago.",
 ]
 
+# Every sentence a generated hearing can contain (benchmarks draw realistic segment texts from it).
+SENTENCES: tuple[str, ...] = (*_CHAIR_OPENING, *_CHAIR, *_MEMBER, *_WITNESS)
+
 
 @dataclass(frozen=True)
 class Utterance:

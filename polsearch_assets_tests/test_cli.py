@@ -91,4 +91,6 @@ def test_ingest_failures_are_clear(env: dict[str, str], tmp_path: Path) -> None:
     assert "[raw_audio] FAILED" in failed.stdout and "not a media file ffmpeg can read" in failed.stdout
     listing = json.loads(polsearch(env, "hearings", "--json").stdout)
     assert [h["assets"]["raw_audio"] for h in listing] == ["failed"]
-    assert [h["assets"]["hearing_index"] for h in listing] == ["failed"]  # planned in the failed run, as the UI shows it
+    assert [h["assets"]["hearing_index"] for h in listing] == [
+        "failed"
+    ]  # planned in the failed run, as the UI shows it

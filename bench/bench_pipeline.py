@@ -1,0 +1,262 @@
+"""Benchmark the whole hearing graph on the embedded profile, against bare faster-whisper in the same run.
+
+    .venv/bin/python bench/bench_pipeline.py                 # 10-min, 6-speaker hearing + baselines + hard audio
+    .venv/bin/python bench/bench_pipeline.py --hours 4 --speakers 15 --bare batched --no-hard   # the 4-hour hearing
+
+Each measurement runs in a fresh process (model loading included, as in a real run), so its
+peak RSS is its own. Results go to bench/out/pipeline-<name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+OUT = Path(__file__).resolve().parent / "out"
+SEGMENT_MINUTES = 30  # long hearings are concatenated from 30-minute generator runs (same voices throughout)
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def build_hearing(name: str, minutes: float, speakers: int, seed: int) -> Path:
+    """A generator hearing; over 30 minutes, 30-minute parts with the same voices, concatenated (WAV, RTTM, text)."""
+    from polsearch_assets.synthetic import synthesize
+
+    wav = OUT / f"{name}.wav"
+    if wav.exists():
+        return wav
+    parts = max(1, round(minutes / SEGMENT_MINUTES)) if minutes > SEGMENT_MINUTES else 1
+    part_minutes = minutes / parts
+    rttm, text, offset_s, listing = [], [], 0.0, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for part in range(parts):
+            stem = f"part{part:02d}"
+            synthesize(Path(tmp), seed=seed + part, minutes=part_minutes, speakers=speakers, name=stem)
+            for line in (Path(tmp) / f"{stem}.rttm").read_text().splitlines():
+                fields = line.split()
+                fields[1], fields[3] = name, f"{float(fields[3]) + offset_s:.3f}"
+                rttm.append(" ".join(fields))
+            text.append((Path(tmp) / f"{stem}.txt").read_text())
+            offset_s += sf.info(str(Path(tmp) / f"{stem}.wav")).frames / 16_000
+            listing.append(f"file '{Path(tmp) / stem}.wav'")
+        (Path(tmp) / "list.txt").write_text("\n".join(listing) + "\n")
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
+             "-i", str(Path(tmp) / "list.txt"), "-c", "copy", str(wav)],
+            check=True,
+        )  # fmt: skip
+    (OUT / f"{name}.rttm").write_text("\n".join(rttm) + "\n")
+    (OUT / f"{name}.txt").write_text("".join(text))
+    return wav
+
+
+def make_hard(wav: Path) -> Path:
+    """The same hearing buried in loud noise and babble (about 0 dB SNR): where temperature fallback kicks in."""
+    hard = wav.with_name(wav.stem + "_hard.wav")
+    if not hard.exists():
+        audio, rate = sf.read(wav, dtype="float32")
+        rng = np.random.default_rng(0)
+        babble = sum(np.roll(audio, rng.integers(rate, len(audio))) for _ in range(3)) / 3
+        noise = rng.standard_normal(len(audio)).astype(np.float32) * np.std(audio)
+        mix = audio + 0.9 * babble + 0.8 * noise
+        sf.write(hard, mix / np.max(np.abs(mix)) * 0.8, rate, subtype="PCM_16")
+    return hard
+
+
+def run_pipeline(wav: Path) -> dict:
+    """Every asset through Dagster in this process; per-step wall time from the event log."""
+    import dagster as dg
+    from dagster._core.events import DagsterEventType
+
+    from polsearch_assets.definitions import HEARING_ASSETS
+    from polsearch_assets.hearings import register_hearing
+    from polsearch_assets.resources.artifacts import LocalArtifactStore
+    from polsearch_assets.resources.audio import MediaFetcher, VadChunker
+    from polsearch_assets.resources.backends import configured_backends
+    from polsearch_assets.resources.index import LanceIndex
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    backends = configured_backends()
+    with tempfile.TemporaryDirectory() as tmp, dg.instance_for_test() as instance:
+        store = LocalArtifactStore(root=f"{tmp}/artifacts")
+        resources = {
+            "artifact_store": store, "media_fetcher": MediaFetcher(), "vad": VadChunker(),
+            "transcriber": backends.transcriber, "diarizer": backends.diarizer, "embedder": backends.embedder,
+            "lance_index": LanceIndex(uri=f"{tmp}/lancedb"),
+        }  # fmt: skip
+        key = register_hearing(instance, store, str(wav)).entry.key
+        started = time.perf_counter()
+        result = dg.materialize(HEARING_ASSETS, partition_key=key, instance=instance, resources=resources)
+        total = time.perf_counter() - started
+        assert result.success
+        steps: dict[str, float] = {}
+        starts = {}
+        for record in instance.all_logs(
+            result.run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}
+        ):
+            if record.dagster_event.event_type == DagsterEventType.STEP_START:
+                starts[record.step_key] = record.timestamp
+            else:
+                steps[record.step_key] = record.timestamp - starts[record.step_key]
+        transcript = store.read_json(key, "transcript.json")["segments"]
+        diarization = store.read_json(key, "diarization.json")
+    return {
+        "total_s": total,
+        "steps_s": steps,
+        "hypothesis": " ".join(s["text"] for s in transcript),
+        "turns": diarization["turns"],
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def run_bare(wav: Path, mode: str) -> dict:
+    """faster-whisper alone, same model and settings (int8, 2 threads, greedy, word timestamps), its own VAD."""
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    from polsearch_assets.resources.models import bundled_whisper_model
+
+    started = time.perf_counter()
+    model = WhisperModel(str(bundled_whisper_model()), device="cpu", compute_type="int8", cpu_threads=2)
+    options = {"language": "en", "beam_size": 1, "word_timestamps": True, "vad_filter": True}
+    if mode == "batched":
+        segments, _ = BatchedInferencePipeline(model).transcribe(
+            str(wav), batch_size=8, temperature=0.0, **options
+        )
+    elif mode == "sequential-fallback":  # faster-whisper's defaults: temperatures 0.0 .. 1.0
+        segments, _ = model.transcribe(str(wav), **options)
+    else:  # sequential, no fallback
+        segments, _ = model.transcribe(str(wav), temperature=0.0, **options)
+    text = " ".join(s.text for s in segments)
+    return {"total_s": time.perf_counter() - started, "hypothesis": text, "peak_rss_mib": _peak_rss_mib()}
+
+
+def _child(mode: str, wav: Path) -> dict:
+    output = subprocess.check_output([sys.executable, __file__, "--child", mode, str(wav)], text=True)
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def wer(wav: Path, hypothesis: str) -> float:
+    import jiwer
+
+    return jiwer.wer(_normalize(wav.with_suffix(".txt").read_text()), _normalize(hypothesis))
+
+
+def diarization_report(wav: Path, turns: list[dict]) -> dict:
+    """DER (collar 0.25 s) and whether each true speaker keeps one label from the first hour to the last."""
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    reference, hypothesis = Annotation(), Annotation()
+    for line in wav.with_suffix(".rttm").read_text().splitlines():
+        f = line.split()
+        reference[Segment(float(f[3]), float(f[3]) + float(f[4]))] = f[7]
+    for t in turns:
+        hypothesis[Segment(t["start_ms"] / 1000, t["end_ms"] / 1000)] = t["speaker"]
+    duration = max(s.end for s in reference.itersegments())
+    window = min(3600.0, duration / 2)
+
+    def labels_in(start: float, end: float) -> dict[str, str]:
+        """Each true speaker -> the hypothesis label covering most of its speech in [start, end]."""
+        ref, hyp = reference.crop(Segment(start, end)), hypothesis.crop(Segment(start, end))
+        result = {}
+        for speaker in ref.labels():
+            timeline = ref.label_timeline(speaker)
+            overlap = {h: hyp.label_timeline(h).crop(timeline).duration() for h in hyp.labels()}
+            if overlap and max(overlap.values()) > 0:
+                result[speaker] = max(overlap, key=overlap.get)
+        return result
+
+    first, last = labels_in(0, window), labels_in(duration - window, duration)
+    shared = sorted(set(first) & set(last))
+    return {
+        "der": DiarizationErrorRate(collar=0.25)(reference, hypothesis),
+        "true_speakers": len(reference.labels()),
+        "found_speakers": len(hypothesis.labels()),
+        "consistency_window_s": window,
+        "speakers_in_first_and_last_window": len(shared),
+        "same_label_first_and_last": sum(first[s] == last[s] for s in shared),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hours", type=float, default=10 / 60)
+    parser.add_argument("--speakers", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--bare", nargs="*", default=["batched", "sequential"], help="bare faster-whisper baselines")
+    parser.add_argument("--no-hard", action="store_true", help="skip the temperature-fallback runs on hard audio")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, path = args.child
+        result = run_pipeline(Path(path)) if mode == "pipeline" else run_bare(Path(path), mode)
+        print(json.dumps(result))
+        return
+
+    OUT.mkdir(exist_ok=True)
+    name = f"hearing_{args.hours * 60:g}min_{args.speakers}spk"
+    wav = build_hearing(name, args.hours * 60, args.speakers, args.seed)
+    audio_s = sf.info(str(wav)).frames / 16_000
+    report: dict = {
+        "machine": f"{platform.machine()}, {subprocess.check_output(['nproc'], text=True).strip()} cores",
+        "audio": name,
+        "audio_s": audio_s,
+    }
+    pipeline = _child("pipeline", wav)
+    report["pipeline"] = {
+        "total_s": pipeline["total_s"],
+        "real_time_factor": audio_s / pipeline["total_s"],
+        "steps_s": pipeline["steps_s"],
+        "peak_rss_mib": pipeline["peak_rss_mib"],
+        "wer": wer(wav, pipeline["hypothesis"]),
+        **diarization_report(wav, pipeline["turns"]),
+    }
+    print(json.dumps(report["pipeline"], indent=1), flush=True)
+    if args.bare:
+        report["bare"] = {}
+        for mode in args.bare:
+            bare = _child(mode, wav)
+            report["bare"][mode] = {
+                "total_s": bare["total_s"],
+                "wer": wer(wav, bare["hypothesis"]),
+                "peak_rss_mib": bare["peak_rss_mib"],
+            }
+            print(mode, json.dumps(report["bare"][mode]), flush=True)
+        floor = min(b["total_s"] for b in report["bare"].values())
+        report["pipeline_over_bare_whisper"] = pipeline["total_s"] / floor
+    if not args.no_hard:
+        hard = make_hard(wav)
+        report["hard_audio"] = {}
+        for mode in ("sequential-fallback", "sequential", "batched"):
+            result = _child(mode, hard)
+            report["hard_audio"][mode] = {"total_s": result["total_s"], "wer": wer(wav, result["hypothesis"])}
+            print("hard", mode, json.dumps(report["hard_audio"][mode]), flush=True)
+        transcript_only = _child("pipeline", hard)
+        report["hard_audio"]["polsearch transcript step"] = {
+            "total_s": transcript_only["steps_s"]["transcript"],
+            "wer": wer(wav, transcript_only["hypothesis"]),
+        }
+    (OUT / f"pipeline-{name}.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k != "pipeline"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
