@@ -201,8 +201,12 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=10 / 60)
     parser.add_argument("--speakers", type=int, default=6)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--bare", nargs="*", default=["batched", "sequential"], help="bare faster-whisper baselines")
-    parser.add_argument("--no-hard", action="store_true", help="skip the temperature-fallback runs on hard audio")
+    parser.add_argument(
+        "--bare", nargs="*", default=["batched", "sequential"], help="bare faster-whisper baselines"
+    )
+    parser.add_argument(
+        "--no-hard", action="store_true", help="skip the temperature-fallback runs on hard audio"
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -103,12 +103,19 @@ def _quote(value: str) -> str:
 
 
 class SegmentIndex:
-    def __init__(self, uri: str, dimension: int, vector_index_min_rows: int = 50_000):
+    def __init__(
+        self,
+        uri: str,
+        dimension: int,
+        vector_index_min_rows: int = 50_000,
+        max_vector_index_segments: int = 16,
+    ):
         import lancedb
 
         self.uri = uri
         self.dimension = dimension
         self.vector_index_min_rows = vector_index_min_rows
+        self.max_vector_index_segments = max_vector_index_segments
         self._db = lancedb.connect(uri)
 
     def _table(self, create: bool = False) -> Any:
@@ -135,15 +142,28 @@ class SegmentIndex:
         self._maintain_indexes(table)
 
     def _maintain_indexes(self, table: Any) -> None:
-        from lancedb.index import FTS, IvfPq
+        """Keep search fast as the table grows.
 
-        indexed = {index.columns[0] for index in table.list_indices()}
+        Full-text (text), BTree (hearing) and bitmap (speaker_name) indexes exist
+        from the first row. The IVF_PQ vector index is built at
+        ``vector_index_min_rows``; ``optimize()`` then folds each write into it as
+        a delta segment, and since every segment is searched separately, the index
+        is rebuilt once it has more than ``max_vector_index_segments`` of them.
+        """
+        from lancedb.index import FTS, Bitmap, BTree, IvfPq
+
+        table.optimize()  # folds new rows into the existing indexes and compacts small fragments
+        indexed = {index.columns[0]: index.name for index in table.list_indices()}
         rows = table.count_rows()
-        if "text" not in indexed and rows:
-            table.create_index("text", config=FTS())
-        if "vector" not in indexed and rows >= self.vector_index_min_rows:
+        if rows:
+            for column, config in (("text", FTS()), ("hearing", BTree()), ("speaker_name", Bitmap())):
+                if column not in indexed:
+                    table.create_index(column, config=config)
+        if rows >= self.vector_index_min_rows and (
+            "vector" not in indexed
+            or table.index_stats(indexed["vector"]).num_indices > self.max_vector_index_segments
+        ):
             table.create_index("vector", config=IvfPq(distance_type="cosine"))
-        table.optimize()  # folds new rows into the FTS/vector indexes and compacts small fragments
 
     def count(self, hearing: str | None = None) -> int:
         table = self._table()

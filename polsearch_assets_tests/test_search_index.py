@@ -112,3 +112,30 @@ def test_moment_urls() -> None:
     assert moment_url("/data/hearing.wav", 5000) == "file:///data/hearing.wav#t=5"
     assert moment_url("https://example.gov/a.mp4#x", 61_000) == "https://example.gov/a.mp4#t=61"
     assert moment_url(None, 0) is None
+
+
+def test_vector_index_is_built_and_rebuilt_when_fragmented(tmp_path: Path) -> None:
+    dim = 32
+    index = SegmentIndex(str(tmp_path / "lancedb"), dim, vector_index_min_rows=1000, max_vector_index_segments=2)
+    rng = np.random.default_rng(0)
+
+    def write(key: str) -> None:
+        vectors = rng.standard_normal((500, dim)).astype(np.float32)
+        index.replace_hearing(key, build_rows(info(key), segments(500, key), vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
+
+    def vector_segments() -> int | None:
+        table = index._table()
+        names = {i.columns[0]: i.name for i in table.list_indices()}
+        return table.index_stats(names["vector"]).num_indices if "vector" in names else None
+
+    write("h0")
+    assert vector_segments() is None  # below the row threshold: brute force is fine
+    assert {i.columns[0] for i in index._table().list_indices()} == {"text", "hearing", "speaker_name"}
+    write("h1")
+    assert vector_segments() == 1
+    write("h2")
+    assert vector_segments() == 2  # optimize() added the new rows as a delta segment
+    write("h3")
+    assert vector_segments() == 1  # past the limit: rebuilt into one segment
+    hits = index.search("segment 7 on h3", np.full(dim, 1 / np.sqrt(dim), dtype=np.float32), hearing="h3")
+    assert hits[0]["hearing"] == "h3" and hits[0]["text"] == "segment 7 on h3"
