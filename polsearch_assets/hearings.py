@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable
@@ -55,7 +56,7 @@ def _format_event(record: dg.EventLogEntry) -> str | None:
     event = record.dagster_event
     step = record.step_key or "run"
     if event is None:
-        return f"  {step}: {record.user_message}" if record.level >= 20 else None  # INFO and above
+        return f"  {step}: {record.user_message}" if record.level >= logging.INFO else None
     if event.event_type == DagsterEventType.STEP_START:
         return f"[{step}] started"
     if event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:

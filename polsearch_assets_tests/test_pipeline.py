@@ -200,3 +200,25 @@ def test_a_hearing_without_speech_indexes_nothing_and_succeeds(deployment: Deplo
     assert index.metadata["rows"].value == 0 and index.metadata["indexed"].value is False
     assert deployment.store.read_json(key, DIARIZATION_JSON)["speakers"] == []
     assert deployment.index().count(key) == 0
+
+
+def test_transcriber_accepts_a_model_directory_and_names_it(media_files) -> None:
+    from polsearch_assets.resources.models import FasterWhisperTranscriber, bundled_whisper_model
+
+    explicit = FasterWhisperTranscriber(model=str(bundled_whisper_model()))
+    assert (
+        explicit.model_identity != FasterWhisperTranscriber().model_identity
+    )  # the configured model is named
+    assert "model" in explicit.model_identity
+    segments = explicit.transcribe(
+        SAMPLE_WAV, [{"index": 0, "start_ms": 700, "end_ms": 7800, "speech": []}], _log()
+    )
+    text = normalize(" ".join(s.text for s in segments))
+    assert "committee will come to order" in text
+    assert all(700 <= w.start_ms <= w.end_ms <= 7800 + 500 for s in segments for w in s.words)  # global times
+
+
+def _log():
+    import logging
+
+    return logging.getLogger("test")

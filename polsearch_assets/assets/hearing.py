@@ -29,6 +29,12 @@ WORD_ARCHIVE_PARQUET = "word_archive.parquet"
 
 _backends = configured_backends()
 
+# A LanceDB commit can conflict with another hearing's concurrent write, or object storage can hiccup:
+# retry the step (the write is idempotent: it replaces this hearing's rows) before failing it.
+INDEX_WRITE_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
 
 class _StepClock:
     """Wall time of a step and its real-time factor against the hearing's audio duration."""
@@ -163,6 +169,7 @@ def aligned_segments(
     group_name="index",
     deps=[aligned_segments],
     kinds={"lancedb"},
+    retry_policy=INDEX_WRITE_RETRY,
     code_version=f"hearing_index-v1:{_backends.embedder.model_identity}",
     description="Segment embeddings and LanceDB rows for this hearing, replaced in one commit on re-materialization.",
 )
