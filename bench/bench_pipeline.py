@@ -43,12 +43,13 @@ def build_hearing(name: str, minutes: float, speakers: int, seed: int) -> Path:
     wav = OUT / f"{name}.wav"
     if wav.exists():
         return wav
-    parts = max(1, round(minutes / SEGMENT_MINUTES)) if minutes > SEGMENT_MINUTES else 1
-    part_minutes = minutes / parts
     rttm, text, offset_s, listing = [], [], 0.0, []
     with tempfile.TemporaryDirectory() as tmp:
-        for part in range(parts):
+        part = 0
+        while offset_s < minutes * 60 - 1:  # parts until the hearing is at least as long as asked
             stem = f"part{part:02d}"
+            # The generator's length estimate runs about 10 % short: ask for a little more than what is missing.
+            part_minutes = max(0.5, min(SEGMENT_MINUTES, (minutes * 60 - offset_s) / 60 * 1.12))
             synthesize(Path(tmp), seed=seed + part, minutes=part_minutes, speakers=speakers, name=stem)
             for line in (Path(tmp) / f"{stem}.rttm").read_text().splitlines():
                 fields = line.split()
@@ -57,6 +58,7 @@ def build_hearing(name: str, minutes: float, speakers: int, seed: int) -> Path:
             text.append((Path(tmp) / f"{stem}.txt").read_text())
             offset_s += sf.info(str(Path(tmp) / f"{stem}.wav")).frames / 16_000
             listing.append(f"file '{Path(tmp) / stem}.wav'")
+            part += 1
         (Path(tmp) / "list.txt").write_text("\n".join(listing) + "\n")
         subprocess.run(
             ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
