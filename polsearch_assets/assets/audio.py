@@ -1,10 +1,9 @@
 """raw_audio and vad_chunks: a hearing's source -> normalized WAV -> speech chunks."""
 
-import time
-
 import dagster as dg
 import soundfile as sf
 
+from polsearch_assets.assets.step_clock import StepClock
 from polsearch_assets.catalog import HearingCatalog, upload_date_to_iso
 from polsearch_assets.media import PermanentMediaError, TransientMediaError
 from polsearch_assets.partitions import hearings_partitions
@@ -44,7 +43,7 @@ def raw_audio(
             allow_retries=False,
         )
     context.log.info(f"hearing {key}: fetching {entry.source_kind} source {entry.location}")
-    started = time.perf_counter()
+    clock = StepClock()
     try:
         with artifact_store.writer(key, RAW_AUDIO_WAV) as wav_path:
             normalized = media_fetcher.fetch_normalized(
@@ -87,8 +86,7 @@ def raw_audio(
         "extractor": fetched.extractor if fetched else None,
     }
     artifact_store.write_json(key, RAW_AUDIO_SOURCE, source_metadata)
-    elapsed = time.perf_counter() - started
-    context.log.info(f"hearing {key}: {duration_ms / 60_000:.1f} min of audio ready in {elapsed:.1f} s")
+    context.log.info(f"hearing {key}: {duration_ms / 60_000:.1f} min of audio ready in {clock.elapsed:.1f} s")
     return dg.MaterializeResult(
         metadata={
             "duration_ms": dg.MetadataValue.int(duration_ms),
@@ -103,7 +101,7 @@ def raw_audio(
             "published_date": entry.published_date or "",
             "size_bytes": dg.MetadataValue.int(artifact_store.size(key, RAW_AUDIO_WAV)),
             "uri": dg.MetadataValue.path(artifact_store.uri(key, RAW_AUDIO_WAV)),
-            "step_seconds": dg.MetadataValue.float(round(elapsed, 3)),
+            **clock.metadata(),
         }
     )
 
@@ -121,7 +119,7 @@ def vad_chunks(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStore, vad: VadChunker
 ) -> dg.MaterializeResult:
     key = context.partition_key
-    started = time.perf_counter()
+    clock = StepClock()
     with artifact_store.reader(key, RAW_AUDIO_WAV) as wav_path:
         try:
             result = vad.detect(wav_path)
@@ -129,7 +127,6 @@ def vad_chunks(
             raise dg.Failure(
                 description=f"hearing {key}: raw_audio is not a readable 16 kHz WAV: {error}"
             ) from error
-    elapsed = time.perf_counter() - started
     speech_ms = sum(r.end_ms - r.start_ms for r in result.regions)
     artifact_store.write_json(
         key,
@@ -148,7 +145,7 @@ def vad_chunks(
         context.log.warning(f"hearing {key}: no speech detected in {audio_s:.1f} s of audio; zero chunks")
     context.log.info(
         f"hearing {key}: {len(result.chunks)} chunks, {speech_ms / 1000:.1f} s of speech in {audio_s:.1f} s, "
-        f"{elapsed:.1f} s"
+        f"{clock.elapsed:.1f} s"
     )
     return dg.MaterializeResult(
         metadata={
@@ -159,7 +156,7 @@ def vad_chunks(
             "chunk_s_min": dg.MetadataValue.float(round(min(lengths, default=0.0), 3)),
             "chunk_s_max": dg.MetadataValue.float(round(max(lengths, default=0.0), 3)),
             "chunk_s_mean": dg.MetadataValue.float(round(sum(lengths) / len(lengths), 3) if lengths else 0.0),
-            "real_time_factor": dg.MetadataValue.float(round(audio_s / elapsed, 1) if elapsed > 0 else 0.0),
+            **clock.metadata(result.duration_ms),
             "model": vad.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, VAD_CHUNKS_JSON)),
         }

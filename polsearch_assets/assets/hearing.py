@@ -1,6 +1,5 @@
 """The model stages of a hearing: transcript, diarization, aligned_segments, hearing_index, word_archive."""
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +11,7 @@ import pyarrow.parquet as pq
 
 from polsearch_assets.alignment import assign_speakers, segment_words
 from polsearch_assets.assets.audio import RAW_AUDIO_WAV, VAD_CHUNKS_JSON, vad_chunks
+from polsearch_assets.assets.step_clock import StepClock
 from polsearch_assets.catalog import HearingCatalog
 from polsearch_assets.contracts import Diarization, segments_from_json, segments_to_json
 from polsearch_assets.partitions import hearings_partitions
@@ -36,22 +36,6 @@ INDEX_WRITE_RETRY = dg.RetryPolicy(
 )
 
 
-class _StepClock:
-    """Wall time of a step and its real-time factor against the hearing's audio duration."""
-
-    def __init__(self, audio_ms: int):
-        self.audio_ms = audio_ms
-        self.started = time.perf_counter()
-
-    def metadata(self) -> dict[str, dg.MetadataValue]:
-        elapsed = time.perf_counter() - self.started
-        rtf = self.audio_ms / 1000 / elapsed if elapsed > 0 else 0.0
-        return {
-            "step_seconds": dg.MetadataValue.float(round(elapsed, 3)),
-            "real_time_factor": dg.MetadataValue.float(round(rtf, 1)),
-        }
-
-
 @contextmanager
 def _vad_input(store: ArtifactStore, key: str) -> Iterator[tuple[Any, dict[str, Any]]]:
     """The hearing's WAV path and its vad_chunks document."""
@@ -73,7 +57,7 @@ def transcript(
 ) -> dg.MaterializeResult:
     key = context.partition_key
     with _vad_input(artifact_store, key) as (wav_path, vad):
-        clock = _StepClock(vad["duration_ms"])
+        clock = StepClock()
         segments = transcriber.transcribe(wav_path, vad["chunks"], context.log)
     artifact_store.write_json(
         key,
@@ -92,7 +76,7 @@ def transcript(
             ),
             "model": transcriber.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, TRANSCRIPT_JSON)),
-            **clock.metadata(),
+            **clock.metadata(vad["duration_ms"]),
         }
     )
 
@@ -110,7 +94,7 @@ def diarization(
 ) -> dg.MaterializeResult:
     key = context.partition_key
     with _vad_input(artifact_store, key) as (wav_path, vad):
-        clock = _StepClock(vad["duration_ms"])
+        clock = StepClock()
         regions = [
             SpeechRegion(r["start_ms"], r["end_ms"]) for chunk in vad["chunks"] for r in chunk["speech"]
         ]
@@ -129,7 +113,7 @@ def diarization(
             "speaking_seconds": dg.MetadataValue.json({s: round(v, 1) for s, v in talk.items()}),
             "model": diarizer.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, DIARIZATION_JSON)),
-            **clock.metadata(),
+            **clock.metadata(vad["duration_ms"]),
         }
     )
 
@@ -182,7 +166,7 @@ def hearing_index(
     key = context.partition_key
     entry = HearingCatalog(artifact_store).get(key)
     segments = artifact_store.read_json(key, ALIGNED_SEGMENTS_JSON)["segments"]
-    started = time.perf_counter()
+    clock = StepClock()
     vectors = embedder.embed([s["text"] for s in segments])
     info = HearingInfo(
         key=key,
@@ -209,7 +193,7 @@ def hearing_index(
             "embedding_model": embedder.model_identity,
             "dimension": embedder.dimension,
             "lancedb_uri": lance_index.uri,
-            "step_seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+            **clock.metadata(),
         }
     )
 
