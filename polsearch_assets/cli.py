@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from polsearch_assets.export import FORMATS
 from polsearch_assets.settings import polsearch_home
 
 _REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
@@ -148,7 +149,7 @@ def search(query: str, hearing: str | None, speaker: str | None, limit: int, as_
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "srt", "vtt", "txt", "rttm"]),
+    type=click.Choice(FORMATS),
     default="txt",
     show_default=True,
 )

@@ -94,3 +94,22 @@ def test_ingest_failures_are_clear(env: dict[str, str], tmp_path: Path) -> None:
     assert [h["assets"]["hearing_index"] for h in listing] == [
         "failed"
     ]  # planned in the failed run, as the UI shows it
+
+
+def test_search_and_export(env: dict[str, str]) -> None:
+    key = polsearch(env, "ingest", str(SAMPLE_WAV)).stdout.strip().splitlines()[-1]
+    found = polsearch(env, "search", "sensors to monitor corrosion", "--json", "--limit", "3")
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert set(hits[0]) >= {"hearing", "title", "speaker", "start_ms", "end_ms", "text", "url", "score"}
+    assert "corrosion" in hits[0]["text"] and hits[0]["hearing"] == key and "#t=" in hits[0]["url"]
+    nothing = polsearch(env, "search", "xqzvbnm plorf", "--json")
+    assert nothing.returncode == 0 and json.loads(nothing.stdout) == []
+    unknown = polsearch(env, "search", "bridges", "--hearing", "yt-AAAAAAAAAAA")
+    assert unknown.returncode == 2 and "has no rows in the index" in unknown.stderr
+    rttm = polsearch(env, "export", key, "--format", "rttm")
+    assert rttm.returncode == 0 and rttm.stdout.splitlines()[0].startswith(f"SPEAKER {key} 1 ")
+    srt = polsearch(env, "export", key, "--format", "srt")
+    assert srt.stdout.startswith("1\n00:00:0") and "SPEAKER_0: The committee will come to order" in srt.stdout
+    missing = polsearch(env, "export", "yt-AAAAAAAAAAA")
+    assert missing.returncode == 2 and "fully ingested" in missing.stderr
