@@ -102,6 +102,11 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _of_hearing(hearing: str) -> str:
+    """The filter selecting one hearing's rows."""
+    return f"hearing = {_quote(hearing)}"
+
+
 class SegmentIndex:
     def __init__(
         self,
@@ -136,7 +141,7 @@ class SegmentIndex:
             table.merge_insert(["content_id", "segment_index"])
             .when_matched_update_all()
             .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(f"hearing = {_quote(hearing)}")
+            .when_not_matched_by_source_delete(_of_hearing(hearing))
             .execute(rows)
         )
         self._maintain_indexes(table)
@@ -169,13 +174,13 @@ class SegmentIndex:
         table = self._table()
         if table is None:
             return 0
-        return table.count_rows(f"hearing = {_quote(hearing)}" if hearing else None)
+        return table.count_rows(_of_hearing(hearing) if hearing else None)
 
     def rows(self, hearing: str) -> list[dict[str, Any]]:
         table = self._table()
         if table is None:
             return []
-        found = table.search().where(f"hearing = {_quote(hearing)}").limit(None).to_list()
+        found = table.search().where(_of_hearing(hearing)).limit(None).to_list()
         return sorted(found, key=lambda r: r["segment_index"])
 
     def search(
@@ -196,9 +201,9 @@ class SegmentIndex:
         """
         from lancedb.rerankers import RRFReranker
 
-        table = self._table()
-        if hearing is not None and (table is None or not table.count_rows(f"hearing = {_quote(hearing)}")):
+        if hearing is not None and not self.count(hearing):
             raise UnknownHearing(f"hearing {hearing!r} has no rows in the index")
+        table = self._table()
         if table is None:
             return []
         query = (
@@ -209,7 +214,7 @@ class SegmentIndex:
             .distance_range(upper_bound=max_distance)
             .rerank(RRFReranker(return_score="all"))
         )
-        filters = [f"hearing = {_quote(hearing)}"] if hearing else []
+        filters = [_of_hearing(hearing)] if hearing else []
         if speaker:
             filters.append(f"speaker_name = {_quote(speaker)}")
         if filters:

@@ -187,7 +187,6 @@ class FasterWhisperTranscriber(Transcriber):
         return segments
 
 
-# Models load once per process and are shared by every run and resource copy with the same settings.
 def _whisper_pipeline(model: str, device: str, compute_type: str, cpu_threads: int) -> Any:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
