@@ -16,10 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polsearch_assets.net import TRANSIENT_HTTP_STATUSES
+
 TARGET_SAMPLE_RATE = 16_000
 TARGET_CHANNELS = 1
-_TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524}
 _STDERR_TAIL = 600
+
+
+# YouTube's answers to too many requests from one address: they pass, so retry with backoff.
+_THROTTLED = ("not a bot", "try again later", "rate-limited")
 
 
 class MediaError(Exception):
@@ -141,12 +146,14 @@ def classify_download_error(error: BaseException) -> MediaError:
     message = str(getattr(root, "orig_msg", None) or root).removeprefix("ERROR: ").strip()
     status = _http_status(root)
     if status is not None:
-        kind = TransientMediaError if status in _TRANSIENT_HTTP else PermanentMediaError
+        kind = TransientMediaError if status in TRANSIENT_HTTP_STATUSES else PermanentMediaError
         return kind(f"HTTP {status} from the source: {message}")
     if _is_transport_error(root):
         return TransientMediaError(f"network error: {message}")
     if "Did not get any data blocks" in message:
         return PermanentMediaError(f"the source sent an empty file ({message})")
+    if any(phrase in message.lower() for phrase in _THROTTLED):
+        return TransientMediaError(f"the site is throttling requests: {message}")
     if "Unsupported URL" in message:
         return PermanentMediaError(f"no audio or video found at the URL ({message})")
     return PermanentMediaError(message)
@@ -172,6 +179,60 @@ class _YtDlpLogger:
         self._logger.debug(msg)  # raised as an exception and reported by the caller
 
 
+# yt-dlp's live_status values for a stream that has no complete recording yet.
+LIVE_NOT_DOWNLOADABLE = frozenset({"is_live", "is_upcoming", "post_live"})
+
+
+def live_status(info: dict[str, Any]) -> str | None:
+    return info.get("live_status") or ("is_live" if info.get("is_live") else None)
+
+
+def _ydl_options(socket_timeout_s: float, logger: logging.Logger) -> dict[str, Any]:
+    """yt-dlp quiet, logging to ``logger``, with its own retries off: callers retry with backoff."""
+    return {
+        "noplaylist": True,
+        "quiet": True,
+        "no_warnings": False,
+        "noprogress": True,
+        "logger": _YtDlpLogger(logger),
+        "socket_timeout": socket_timeout_s,
+        "retries": 0,
+        "fragment_retries": 0,
+        "extractor_retries": 0,
+        "cachedir": False,
+    }
+
+
+@dataclass(frozen=True)
+class UrlProbe:
+    """What yt-dlp says of a URL without downloading it."""
+
+    duration_s: float | None
+    live_status: str | None
+    title: str | None
+
+
+def probe_url(url: str, *, socket_timeout_s: float, logger: logging.Logger) -> UrlProbe:
+    """Duration and live state of a video page or media URL (one extraction, no format selection)."""
+    import yt_dlp
+
+    try:
+        with yt_dlp.YoutubeDL(_ydl_options(socket_timeout_s, logger)) as ydl:
+            info = ydl.extract_info(url, download=False, process=False)
+    except yt_dlp.utils.YoutubeDLError as error:
+        raise classify_download_error(error) from error
+    if info is None:
+        raise PermanentMediaError(f"yt-dlp found no media at {url}")
+    if info.get("_type") == "playlist":
+        raise PermanentMediaError(f"{url} is a playlist or channel, not one recording")
+    duration = info.get("duration")
+    return UrlProbe(
+        duration_s=float(duration) if duration else None,
+        live_status=live_status(info),
+        title=info.get("title"),
+    )
+
+
 def fetch_url(
     url: str,
     workdir: Path,
@@ -188,19 +249,10 @@ def fetch_url(
     """
     import yt_dlp
 
-    options: dict[str, Any] = {
+    options = {
+        **_ydl_options(socket_timeout_s, logger),
         "format": "bestaudio/best",
         "outtmpl": str(workdir / "source.%(ext)s"),
-        "noplaylist": True,
-        "quiet": True,
-        "no_warnings": False,
-        "noprogress": True,
-        "logger": _YtDlpLogger(logger),
-        "socket_timeout": socket_timeout_s,
-        "retries": 0,
-        "fragment_retries": 0,
-        "extractor_retries": 0,
-        "cachedir": False,
         "overwrites": True,
         "restrictfilenames": True,
     }
@@ -211,7 +263,7 @@ def fetch_url(
                 raise PermanentMediaError(f"yt-dlp found no media at {url}")
             if info.get("_type") == "playlist":
                 raise PermanentMediaError(f"{url} is a playlist or channel, not one recording")
-            if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+            if live_status(info) in LIVE_NOT_DOWNLOADABLE:
                 raise PermanentMediaError(f"{url} is a live stream still running or not started yet")
             if info.get("duration"):
                 check_duration(float(info["duration"]))
