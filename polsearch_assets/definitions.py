@@ -1,36 +1,41 @@
-"""The polsearch code location: every asset, job and resource is wired here."""
+"""The polsearch code location: every asset, check, job, sensor, schedule and resource is wired here."""
+
+import os
 
 import dagster as dg
 
-from polsearch_assets.assets.audio import raw_audio, vad_chunks
-from polsearch_assets.assets.hearing import (
-    aligned_segments,
-    diarization,
-    hearing_index,
-    transcript,
-    word_archive,
-)
+from polsearch_assets.automation import hearing_automation
+from polsearch_assets.checks import HEARING_CHECKS
+from polsearch_assets.health import HEALTH_CHECKS, pipeline_health, pipeline_health_schedule
+from polsearch_assets.jobs import HEARING_ASSETS, hearing_pipeline
+from polsearch_assets.maintenance import audio_retention, audio_retention_schedule
 from polsearch_assets.resources.artifacts import LocalArtifactStore
 from polsearch_assets.resources.audio import MediaFetcher, VadChunker
 from polsearch_assets.resources.backends import configured_backends
 from polsearch_assets.resources.index import LanceIndex
-from polsearch_assets.settings import artifact_root, env_float, lancedb_uri
-
-HEARING_ASSETS = [
-    raw_audio,
-    vad_chunks,
-    transcript,
-    diarization,
-    aligned_segments,
-    hearing_index,
-    word_archive,
-]
-
-hearing_pipeline = dg.define_asset_job(
-    "hearing_pipeline",
-    selection=dg.AssetSelection.assets(*HEARING_ASSETS),
-    description="Every asset of one hearing, from its source to its index rows.",
+from polsearch_assets.resources.notify import WebhookNotifier
+from polsearch_assets.resources.watch import UploadsWatch
+from polsearch_assets.sensors import (
+    notify_hearing_failed,
+    notify_hearing_indexed,
+    youtube_uploads,
+    youtube_uploads_feed,
 )
+from polsearch_assets.settings import artifact_root, env_float, env_list, env_str, lancedb_uri
+
+__all__ = ["HEARING_ASSETS", "build_resources", "defs"]
+
+
+def _webhooks() -> WebhookNotifier:
+    urls = env_list("POLSEARCH_WEBHOOK_URLS")
+    if not urls:
+        return WebhookNotifier()
+    if not os.environ.get("POLSEARCH_WEBHOOK_SECRET"):
+        raise ValueError(
+            "POLSEARCH_WEBHOOK_URLS is set but POLSEARCH_WEBHOOK_SECRET is not: events must be signed"
+        )
+    # EnvVar: the UI and run config show the variable's name, never the secret.
+    return WebhookNotifier(urls=urls, secret=dg.EnvVar("POLSEARCH_WEBHOOK_SECRET"))
 
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
@@ -52,7 +57,20 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         "diarizer": backends.diarizer,
         "embedder": backends.embedder,
         "lance_index": LanceIndex(uri=lancedb_uri()),
+        "uploads_watch": UploadsWatch(
+            channels_file=env_str("POLSEARCH_CHANNELS_FILE", ""),
+            channels=env_str("POLSEARCH_CHANNELS", ""),
+            max_probes_per_tick=int(env_float("POLSEARCH_MAX_PROBES_PER_TICK", 10)),
+        ),
+        "webhooks": _webhooks(),
     }
 
 
-defs = dg.Definitions(assets=HEARING_ASSETS, jobs=[hearing_pipeline], resources=build_resources())
+defs = dg.Definitions(
+    assets=[*HEARING_ASSETS, youtube_uploads_feed],
+    asset_checks=[*HEARING_CHECKS, *HEALTH_CHECKS],
+    jobs=[hearing_pipeline, pipeline_health, audio_retention],
+    sensors=[youtube_uploads, hearing_automation, notify_hearing_indexed, notify_hearing_failed],
+    schedules=[pipeline_health_schedule, audio_retention_schedule],
+    resources=build_resources(),
+)

@@ -21,6 +21,7 @@ _PROGRESS_EVENTS = {
     DagsterEventType.STEP_UP_FOR_RETRY,
     DagsterEventType.STEP_FAILURE,
     DagsterEventType.ASSET_MATERIALIZATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
 }
 
 
@@ -52,13 +53,13 @@ def register_hearing(
     return Registration(entry, new_partition)
 
 
-def _format_event(record: dg.EventLogEntry) -> str | None:
+def _format_event(record: dg.EventLogEntry, check_steps: set[str]) -> str | None:
     event = record.dagster_event
     step = record.step_key or "run"
     if event is None:
         return f"  {step}: {record.user_message}" if record.level >= logging.INFO else None
     if event.event_type == DagsterEventType.STEP_START:
-        return f"[{step}] started"
+        return None if step in check_steps else f"[{step}] started"  # a check reports its outcome instead
     if event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:
         return f"[{step}] transient failure, retrying: {event.event_specific_data.error.message.strip()}"
     if event.event_type == DagsterEventType.STEP_FAILURE:
@@ -66,11 +67,19 @@ def _format_event(record: dg.EventLogEntry) -> str | None:
         return f"[{step}] FAILED: {error.message.strip() if error else 'unknown error'}"
     if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
         return f"[{step}] materialized"
+    if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+        check = event.asset_check_evaluation_data
+        outcome = "passed" if check.passed else f"FAILED ({check.severity.value}): {check.description}"
+        return f"[{check.asset_key.to_user_string()}] check {check.check_name} {outcome}"
     return None
 
 
 def _follow_run(
-    instance: dg.DagsterInstance, run_id: str, emit: Callable[[str], None], done: threading.Event
+    instance: dg.DagsterInstance,
+    run_id: str,
+    emit: Callable[[str], None],
+    done: threading.Event,
+    check_steps: set[str],
 ) -> None:
     cursor: str | None = None
     while True:
@@ -80,7 +89,7 @@ def _follow_run(
         for record in connection.records:
             entry = record.event_log_entry
             if entry.dagster_event is None or entry.dagster_event.event_type in _PROGRESS_EVENTS:
-                line = _format_event(entry)
+                line = _format_event(entry, check_steps)
                 if line:
                     emit(line)
         if connection.has_more:
@@ -99,7 +108,11 @@ def materialize_hearing(
     """Run every asset of the hearing in this process, recording the run in ``instance``."""
     run_id = str(uuid.uuid4())
     done = threading.Event()
-    follower = threading.Thread(target=_follow_run, args=(instance, run_id, emit, done), daemon=True)
+    layer = job.asset_layer
+    check_steps = {layer.get_op_output_handle(k).node_handle.name for k in layer.asset_graph.asset_check_keys}
+    follower = threading.Thread(
+        target=_follow_run, args=(instance, run_id, emit, done, check_steps), daemon=True
+    )
     follower.start()
     try:
         return job.execute_in_process(

@@ -111,7 +111,7 @@ class SegmentIndex:
     def __init__(
         self,
         uri: str,
-        dimension: int,
+        dimension: int | None = None,  # needed only to create the table
         vector_index_min_rows: int = 50_000,
         max_vector_index_segments: int = 16,
     ):
@@ -125,6 +125,8 @@ class SegmentIndex:
 
     def _table(self, create: bool = False) -> Any:
         if create:
+            if self.dimension is None:
+                raise ValueError("creating the segments table needs the embedding dimension")
             return self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
         try:
             return self._db.open_table(TABLE_NAME)

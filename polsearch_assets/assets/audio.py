@@ -1,9 +1,14 @@
 """raw_audio and vad_chunks: a hearing's source -> normalized WAV -> speech chunks."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import dagster as dg
 import soundfile as sf
 
 from polsearch_assets.assets.step_clock import StepClock
+from polsearch_assets.automation import follow_upstream
 from polsearch_assets.catalog import HearingCatalog, upload_date_to_iso
 from polsearch_assets.media import PermanentMediaError, TransientMediaError
 from polsearch_assets.partitions import hearings_partitions
@@ -106,11 +111,26 @@ def raw_audio(
     )
 
 
+@contextmanager
+def raw_wav(store: ArtifactStore, key: str) -> Iterator[Path]:
+    """The hearing's normalized WAV; a clear, final failure when it is gone (pruned by audio retention)."""
+    try:
+        with store.reader(key, RAW_AUDIO_WAV) as path:
+            yield path
+    except FileNotFoundError as error:
+        raise dg.Failure(
+            description=f"hearing {key}: {RAW_AUDIO_WAV} is missing ({error}); the audio_retention job removes it "
+            "from indexed hearings: re-materialize raw_audio to fetch the recording again",
+            allow_retries=False,
+        ) from error
+
+
 @dg.asset(
     partitions_def=hearings_partitions,
     group_name="audio",
     deps=[raw_audio],
     kinds={"silero-vad"},
+    automation_condition=follow_upstream(),
     code_version=f"vad_chunks-v1-silero-vad-{silero_version()}",
     description="Speech regions (silero-vad) cut into 25-60 s chunks at the longest silence nearest the middle "
     "of the allowed window; times in ms on the hearing's global timeline.",
@@ -120,7 +140,7 @@ def vad_chunks(
 ) -> dg.MaterializeResult:
     key = context.partition_key
     clock = StepClock()
-    with artifact_store.reader(key, RAW_AUDIO_WAV) as wav_path:
+    with raw_wav(artifact_store, key) as wav_path:
         try:
             result = vad.detect(wav_path)
         except (sf.LibsndfileError, ValueError) as error:

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -10,8 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from polsearch_assets.alignment import assign_speakers, segment_words
-from polsearch_assets.assets.audio import RAW_AUDIO_WAV, VAD_CHUNKS_JSON, vad_chunks
+from polsearch_assets.assets.audio import VAD_CHUNKS_JSON, raw_wav, vad_chunks
 from polsearch_assets.assets.step_clock import StepClock
+from polsearch_assets.automation import follow_upstream
 from polsearch_assets.catalog import HearingCatalog
 from polsearch_assets.contracts import Diarization, segments_from_json, segments_to_json
 from polsearch_assets.partitions import hearings_partitions
@@ -20,6 +22,7 @@ from polsearch_assets.resources.backends import configured_backends
 from polsearch_assets.resources.index import LanceIndex
 from polsearch_assets.resources.models import Diarizer, TextEmbedder, Transcriber
 from polsearch_assets.search_index import HearingInfo, build_rows
+from polsearch_assets.settings import index_freshness_hours
 from polsearch_assets.vad import SpeechRegion
 
 TRANSCRIPT_JSON = "transcript.json"
@@ -40,13 +43,14 @@ INDEX_WRITE_RETRY = dg.RetryPolicy(
 def _vad_input(store: ArtifactStore, key: str) -> Iterator[tuple[Any, dict[str, Any]]]:
     """The hearing's WAV path and its vad_chunks document."""
     chunks = store.read_json(key, VAD_CHUNKS_JSON)
-    with store.reader(key, RAW_AUDIO_WAV) as wav_path:
+    with raw_wav(store, key) as wav_path:
         yield wav_path, chunks
 
 
 @dg.asset(
     partitions_def=hearings_partitions,
     group_name="models",
+    automation_condition=follow_upstream(),
     deps=[vad_chunks],
     kinds={"asr"},
     code_version=f"transcript-v1:{_backends.transcriber.model_identity}",
@@ -84,6 +88,7 @@ def transcript(
 @dg.asset(
     partitions_def=hearings_partitions,
     group_name="models",
+    automation_condition=follow_upstream(),
     deps=[vad_chunks],
     kinds={"diarization"},
     code_version=f"diarization-v1:{_backends.diarizer.model_identity}",
@@ -121,6 +126,7 @@ def diarization(
 @dg.asset(
     partitions_def=hearings_partitions,
     group_name="models",
+    automation_condition=follow_upstream(),
     deps=[transcript, diarization],
     kinds={"python"},
     code_version="aligned_segments-v1:max-overlap:pause1.5s:15-30s",
@@ -151,9 +157,14 @@ def aligned_segments(
 @dg.asset(
     partitions_def=hearings_partitions,
     group_name="index",
+    automation_condition=follow_upstream(),
     deps=[aligned_segments],
     kinds={"lancedb"},
     retry_policy=INDEX_WRITE_RETRY,
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=index_freshness_hours()),
+        warn_window=timedelta(hours=index_freshness_hours() / 2),
+    ),
     code_version=f"hearing_index-v1:{_backends.embedder.model_identity}",
     description="Segment embeddings and LanceDB rows for this hearing, replaced in one commit on re-materialization.",
 )
@@ -214,6 +225,7 @@ WORD_ARCHIVE_SCHEMA = pa.schema(
 @dg.asset(
     partitions_def=hearings_partitions,
     group_name="index",
+    automation_condition=follow_upstream(),
     deps=[aligned_segments],
     kinds={"parquet"},
     code_version="word_archive-v1",

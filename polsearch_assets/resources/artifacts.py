@@ -14,6 +14,8 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,13 @@ def validate_artifact_name(name: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class ArtifactInfo:
+    name: str
+    size_bytes: int
+    modified: datetime  # UTC
+
+
 class ArtifactStore(dg.ConfigurableResource, ABC):
     """Where a hearing's artifacts live. Assets depend on this interface only."""
 
@@ -45,6 +54,14 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def size(self, hearing: str, name: str) -> int: ...
+
+    @abstractmethod
+    def list_artifacts(self, hearing: str) -> list[ArtifactInfo]:
+        """The hearing's artifacts, sorted by name (none if the hearing has no folder)."""
+
+    @abstractmethod
+    def delete(self, hearing: str, name: str) -> None:
+        """Remove one artifact; removing an absent one is not an error."""
 
     @abstractmethod
     @contextmanager
@@ -87,6 +104,23 @@ class LocalArtifactStore(ArtifactStore):
 
     def size(self, hearing: str, name: str) -> int:
         return self._path(hearing, name).stat().st_size
+
+    def list_artifacts(self, hearing: str) -> list[ArtifactInfo]:
+        folder = Path(self.root).resolve() / validate_hearing_key(hearing)
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in sorted(folder.rglob("*")):
+            name = path.relative_to(folder).as_posix()
+            if path.is_file() and not any(
+                part.startswith(".") for part in name.split("/")
+            ):  # skip temp files
+                stat = path.stat()
+                found.append(ArtifactInfo(name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC)))
+        return found
+
+    def delete(self, hearing: str, name: str) -> None:
+        self._path(hearing, name).unlink(missing_ok=True)
 
     @contextmanager
     def writer(self, hearing: str, name: str) -> Iterator[Path]:

@@ -16,5 +16,6 @@ class LanceIndex(dg.ConfigurableResource):
         default=50_000, description="Build the IVF_PQ vector index once the table has this many rows."
     )
 
-    def open(self, dimension: int) -> SegmentIndex:
+    def open(self, dimension: int | None = None) -> SegmentIndex:
+        """The index; ``dimension`` (the embedder's) is needed only by writers, to create the table."""
         return SegmentIndex(self.uri, dimension, self.vector_index_min_rows)

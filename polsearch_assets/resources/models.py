@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -310,8 +311,10 @@ class ResemblyzerDiarizer(Diarizer):
 
 
 def _voice_encoder() -> Any:
-    from resemblyzer import VoiceEncoder
-    from resemblyzer.audio import wav_to_mel_spectrogram
+    with warnings.catch_warnings():  # resemblyzer -> webrtcvad imports pkg_resources, deprecated but pinned
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        from resemblyzer import VoiceEncoder
+        from resemblyzer.audio import wav_to_mel_spectrogram
 
     wav_to_mel_spectrogram(np.zeros(SAMPLE_RATE, dtype=np.float32))  # librosa's first call compiles: ~2 s
     return VoiceEncoder(device="cpu", verbose=False)

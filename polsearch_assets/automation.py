@@ -1,0 +1,48 @@
+"""Declarative automation: downstream assets follow their upstream and model changes, hearing by hearing.
+
+``raw_audio`` has no condition: a hearing starts when the uploads sensor, the CLI or
+the GraphQL API asks for it. Every later stage is requested for a hearing when
+
+* an upstream asset of that hearing was updated by a run that did not also plan this
+  asset (re-materializing ``raw_audio`` of one hearing re-runs that hearing's
+  downstream stages; a full pipeline run triggers nothing more), or
+* the asset's ``code_version`` changed (a new model or backend) and the hearing had
+  been materialized before (hearings never run stay as they are),
+
+and only once its upstream is present, not in progress, and its upstream's blocking
+checks passed. Many hearings requested at once (a model change) go out as one
+backfill, whose runs the run queue limits in ``dagster.yaml`` pace.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+AC = dg.AutomationCondition
+AUTOMATION_INTERVAL_S = 30
+
+
+def follow_upstream() -> dg.AutomationCondition:
+    trigger = (
+        AC.any_deps_updated()
+        | (AC.code_version_changed() & ~AC.missing()).with_label("model or code changed")
+    ).since_last_handled()
+    return (
+        trigger
+        & ~AC.any_deps_missing()
+        & ~AC.any_deps_in_progress()
+        & ~AC.in_progress()
+        & AC.all_deps_blocking_checks_passed()
+    ).with_label("follow upstream and model changes")
+
+
+hearing_automation = dg.AutomationConditionSensorDefinition(
+    "hearing_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=AUTOMATION_INTERVAL_S,
+    emit_backfills=True,
+    run_tags={"polsearch/trigger": "automation"},
+    description="Brings each hearing's downstream assets up to date after an upstream re-materialization or a "
+    "model change (see polsearch_assets/automation.py).",
+)
