@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +17,8 @@ import soundfile as sf
 
 from polsearch_assets.resources.artifacts import LocalArtifactStore
 from polsearch_assets.resources.audio import MediaFetcher, VadChunker
+
+from .local_http import serving
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "samples" / "sample_hearing"
@@ -115,16 +116,9 @@ def media_server(media_files: dict[str, Path]) -> Iterator[MediaServer]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base_url:
+        state.base_url = base_url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture
@@ -145,3 +139,56 @@ def resources(store: LocalArtifactStore) -> dict[str, object]:
         "media_fetcher": MediaFetcher(socket_timeout_s=5.0),
         "vad": VadChunker(),
     }
+
+
+def hearing_resources(root: Path) -> dict[str, object]:
+    """Every resource of the hearing graph, on the embedded backends, storing under ``root``."""
+    from polsearch_assets.resources.backends import configured_backends
+    from polsearch_assets.resources.index import LanceIndex
+
+    backends = configured_backends()
+    return {
+        "artifact_store": LocalArtifactStore(root=str(root / "artifacts")),
+        "media_fetcher": MediaFetcher(socket_timeout_s=5.0),
+        "vad": VadChunker(),
+        "transcriber": backends.transcriber,
+        "diarizer": backends.diarizer,
+        "embedder": backends.embedder,
+        "lance_index": LanceIndex(uri=str(root / "lancedb")),
+    }
+
+
+def run_hearing(
+    instance: dg.DagsterInstance, resources: dict[str, object], source: str | Path
+) -> tuple[str, dg.ExecuteInProcessResult]:
+    """Register ``source`` and materialize every asset of it with its checks, as hearing_pipeline does."""
+    from polsearch_assets.checks import HEARING_CHECKS
+    from polsearch_assets.hearings import register_hearing
+    from polsearch_assets.jobs import HEARING_ASSETS
+
+    store = resources["artifact_store"]
+    assert isinstance(store, LocalArtifactStore)
+    key = register_hearing(instance, store, str(source)).entry.key
+    result = dg.materialize(
+        [*HEARING_ASSETS, *HEARING_CHECKS],
+        partition_key=key,
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
+    return key, result
+
+
+def run_checks(
+    instance: dg.DagsterInstance, resources: dict[str, object], key: str, selection: dg.AssetSelection
+) -> dg.ExecuteInProcessResult:
+    """Execute checks (and any assets in ``selection``) of one hearing, as the UI's "Execute checks" does."""
+    from polsearch_assets.checks import HEARING_CHECKS
+    from polsearch_assets.jobs import HEARING_ASSETS
+
+    job = dg.define_asset_job("checks_of_one_hearing", selection=selection)
+    defs = dg.Definitions(assets=HEARING_ASSETS, asset_checks=HEARING_CHECKS, jobs=[job], resources=resources)
+    # Check-only selections carry the partition as a tag: execute_in_process(partition_key=) wants an asset.
+    return defs.resolve_job_def(job.name).execute_in_process(
+        instance=instance, tags={"dagster/partition": key}, raise_on_error=False
+    )

@@ -49,7 +49,9 @@ def test_asset_specs() -> None:
         "aligned_segments": {"transcript", "diarization"},
         "hearing_index": {"aligned_segments"},
         "word_archive": {"aligned_segments"},
+        "youtube_uploads": set(),
     }
+    assert specs.pop("youtube_uploads").freshness_policy is not None  # the uploads sensor's pulse
     for node in specs.values():
         assert node.partitions_def == dg.DynamicPartitionsDefinition(name="hearings")
         assert node.code_version
@@ -62,6 +64,38 @@ def test_asset_specs() -> None:
     assert retry is not None and retry.max_retries == 3 and retry.backoff == dg.Backoff.EXPONENTIAL
     assert retry.jitter == dg.Jitter.PLUS_MINUS
     assert defs.resolve_assets_def("hearing_index").op.retry_policy is not None  # LanceDB commit conflicts
+    assert specs["hearing_index"].freshness_policy is not None
+
+
+def test_checks_sensors_and_schedules() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name): graph.get(k) for k in graph.asset_check_keys}
+    blocking = {name for name, node in checks.items() if node.blocking}
+    assert blocking == {
+        (asset, "contract")
+        for asset in ("raw_audio", "vad_chunks", "transcript", "diarization", "aligned_segments")
+    }
+    assert set(checks) - blocking == {
+        ("vad_chunks", "speech_found"),
+        ("hearing_index", "contract"),
+        ("word_archive", "contract"),
+        ("youtube_uploads", "sensor_alive"),
+        ("youtube_uploads", "hearings_indexed_in_time"),
+    }
+    sensors = {s.name for s in defs.sensors}
+    assert sensors == {
+        "youtube_uploads",
+        "hearing_automation",
+        "notify_hearing_indexed",
+        "notify_hearing_failed",
+    }
+    assert {s.name for s in defs.schedules} == {"pipeline_health_every_15_min", "audio_retention_daily"}
+    # The hearing job runs the hearing assets' checks, never the unpartitioned health checks.
+    job = defs.resolve_job_def("hearing_pipeline")
+    assert {c.asset_key.to_user_string() for c in job.asset_layer.asset_graph.asset_check_keys} >= {
+        "raw_audio"
+    }
+    assert "youtube_uploads_sensor_alive" not in {n.name for n in job.graph.node_defs}
 
 
 def test_job_and_resources() -> None:
@@ -75,6 +109,8 @@ def test_job_and_resources() -> None:
         "diarizer",
         "embedder",
         "lance_index",
+        "uploads_watch",
+        "webhooks",
     }
 
 
