@@ -1,4 +1,8 @@
-"""The ``polsearch`` command line: ingest and list hearings on the embedded default."""
+"""The ``polsearch`` command line.
+
+In-process, on this machine's instance: ``ingest``, ``hearings``, ``search``, ``export``.
+Against a running deployment's GraphQL API: ``submit``, ``status``, ``retry``, ``backfill``, ``plan``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from polsearch_assets.cli_remote import REMOTE_COMMANDS, hearing_facts
 from polsearch_assets.export import FORMATS
 from polsearch_assets.settings import polsearch_home
 
@@ -17,15 +22,19 @@ _REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
 
 def _instance():
-    """The DAGSTER_HOME instance; defaults to $POLSEARCH_HOME/dagster with the project's dagster.yaml."""
+    """The DAGSTER_HOME instance; defaults to $POLSEARCH_HOME/dagster.
+
+    A home the CLI creates (the default, or a DAGSTER_HOME that does not exist yet) gets the
+    project's dagster.yaml; an existing one is used as it is.
+    """
     import dagster as dg
 
-    if not os.environ.get("DAGSTER_HOME"):
-        home = polsearch_home() / "dagster"
+    home = Path(os.environ.get("DAGSTER_HOME") or polsearch_home() / "dagster")
+    if not home.exists() or not os.environ.get("DAGSTER_HOME"):
         home.mkdir(parents=True, exist_ok=True)
         if not (home / "dagster.yaml").exists() and _REPO_DAGSTER_YAML.is_file():
             shutil.copyfile(_REPO_DAGSTER_YAML, home / "dagster.yaml")
-        os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(home.resolve())
     return dg.DagsterInstance.get()
 
 
@@ -41,10 +50,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("source")
-@click.option("--title", help="Hearing title (yt-dlp fills it for YouTube if omitted).")
-@click.option("--channel", help="Channel or publisher.")
-@click.option("--published-date", help="Publication date, YYYY-MM-DD.")
-@click.option("--committee", help="Committee holding the hearing.")
+@hearing_facts
 def ingest(
     source: str, title: str | None, channel: str | None, published_date: str | None, committee: str | None
 ) -> None:
@@ -176,3 +182,7 @@ def export(key: str, fmt: str, output: str | None) -> None:
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+for _command in REMOTE_COMMANDS:
+    main.add_command(_command)

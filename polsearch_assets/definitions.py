@@ -6,8 +6,9 @@ import dagster as dg
 
 from polsearch_assets.automation import hearing_automation
 from polsearch_assets.checks import HEARING_CHECKS
+from polsearch_assets.execution import configured_executor
 from polsearch_assets.health import HEALTH_CHECKS, pipeline_health, pipeline_health_schedule
-from polsearch_assets.jobs import HEARING_ASSETS, hearing_pipeline
+from polsearch_assets.jobs import HEARING_ASSETS, hearing_pipeline, register_hearings
 from polsearch_assets.maintenance import audio_retention, audio_retention_schedule
 from polsearch_assets.resources.artifacts import LocalArtifactStore
 from polsearch_assets.resources.audio import MediaFetcher, VadChunker
@@ -69,8 +70,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
 defs = dg.Definitions(
     assets=[*HEARING_ASSETS, youtube_uploads_feed],
     asset_checks=[*HEARING_CHECKS, *HEALTH_CHECKS],
-    jobs=[hearing_pipeline, pipeline_health, audio_retention],
+    jobs=[hearing_pipeline, register_hearings, pipeline_health, audio_retention],
     sensors=[youtube_uploads, hearing_automation, notify_hearing_indexed, notify_hearing_failed],
     schedules=[pipeline_health_schedule, audio_retention_schedule],
     resources=build_resources(),
+    executor=configured_executor(),
 )

@@ -187,7 +187,7 @@ def live_status(info: dict[str, Any]) -> str | None:
     return info.get("live_status") or ("is_live" if info.get("is_live") else None)
 
 
-def _ydl_options(socket_timeout_s: float, logger: logging.Logger) -> dict[str, Any]:
+def ydl_options(socket_timeout_s: float, logger: logging.Logger) -> dict[str, Any]:
     """yt-dlp quiet, logging to ``logger``, with its own retries off: callers retry with backoff."""
     return {
         "noplaylist": True,
@@ -217,7 +217,7 @@ def probe_url(url: str, *, socket_timeout_s: float, logger: logging.Logger) -> U
     import yt_dlp
 
     try:
-        with yt_dlp.YoutubeDL(_ydl_options(socket_timeout_s, logger)) as ydl:
+        with yt_dlp.YoutubeDL(ydl_options(socket_timeout_s, logger)) as ydl:
             info = ydl.extract_info(url, download=False, process=False)
     except yt_dlp.utils.YoutubeDLError as error:
         raise classify_download_error(error) from error
@@ -250,7 +250,7 @@ def fetch_url(
     import yt_dlp
 
     options = {
-        **_ydl_options(socket_timeout_s, logger),
+        **ydl_options(socket_timeout_s, logger),
         "format": "bestaudio/best",
         "outtmpl": str(workdir / "source.%(ext)s"),
         "overwrites": True,

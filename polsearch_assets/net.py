@@ -113,7 +113,7 @@ def request(
             return Response(answer.status, dict(answer.headers.items()), answer.read())
     except urllib.error.HTTPError as error:
         if error.code in accept_statuses:
-            return Response(error.code, dict(error.headers.items()), b"")
+            return Response(error.code, dict(error.headers.items()), error.read())
         kind = TransientNetworkError if error.code in TRANSIENT_HTTP_STATUSES else PermanentNetworkError
         raise kind(_describe(url, error), status=error.code) from error
     except TimeoutError as error:

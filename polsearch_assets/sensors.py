@@ -8,6 +8,7 @@ from dagster._core.events import DagsterEventType
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from polsearch_assets.catalog import HearingCatalog
+from polsearch_assets.errors import readable_error
 from polsearch_assets.hearing_keys import SourceKind, resolve_source
 from polsearch_assets.jobs import HEARING_ASSETS, hearing_pipeline
 from polsearch_assets.partitions import hearings_partitions
@@ -26,7 +27,10 @@ youtube_uploads_feed = dg.AssetSpec(
     kinds={"youtube"},
     description="The watched channels' and playlists' upload feeds, as last read by the youtube_uploads sensor. "
     "Every tick that reads at least one feed records a materialization listing what it found.",
-    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(seconds=3 * uploads_interval_s())),
+    # Three missed ticks; Dagster's freshness windows are at least a minute.
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(seconds=max(60, 3 * uploads_interval_s()))
+    ),
 )
 _HEARING_ASSET_NAMES = {a.key.to_user_string() for a in HEARING_ASSETS}
 
@@ -166,7 +170,7 @@ def _run_error(instance: dg.DagsterInstance, run_id: str) -> str | None:
         event = record.dagster_event
         error = event.event_specific_data.error if event and event.event_specific_data else None
         if error is not None:
-            return f"{event.step_key}: {error.message.strip()}"
+            return f"{event.step_key}: {readable_error(error.message)}"
     return None
 
 

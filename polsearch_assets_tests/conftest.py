@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -73,6 +74,7 @@ def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @dataclass
 class MediaServer:
     base_url: str
+    files: dict[str, Path]  # name -> file served at /<name>; add to it to make a 404 path appear
     requests: Counter[str] = field(default_factory=Counter)
     fail_first: dict[str, int] = field(default_factory=dict)  # path -> how many 503s before serving
 
@@ -83,10 +85,10 @@ class MediaServer:
 _CONTENT_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".mp4": "video/mp4"}
 
 
-@pytest.fixture
-def media_server(media_files: dict[str, Path]) -> Iterator[MediaServer]:
-    """A real HTTP server on 127.0.0.1 serving media files; ``fail_first`` makes a path answer 503."""
-    state = MediaServer(base_url="")
+@contextmanager
+def serve_media(files: dict[str, Path]) -> Iterator[MediaServer]:
+    """A real HTTP server on 127.0.0.1 serving ``files`` by name; ``fail_first`` makes a path answer 503."""
+    state = MediaServer(base_url="", files=dict(files))
 
     class Handler(BaseHTTPRequestHandler):
         def _serve(self, with_body: bool) -> None:
@@ -95,7 +97,7 @@ def media_server(media_files: dict[str, Path]) -> Iterator[MediaServer]:
             if state.requests[name] <= state.fail_first.get(name, 0):
                 self.send_error(503, "Service Unavailable")
                 return
-            source = media_files.get(name.removeprefix("flaky-"))
+            source = state.files.get(name.removeprefix("flaky-"))
             if source is None:
                 self.send_error(404, "Not Found")
                 return
@@ -119,6 +121,12 @@ def media_server(media_files: dict[str, Path]) -> Iterator[MediaServer]:
     with serving(Handler) as base_url:
         state.base_url = base_url
         yield state
+
+
+@pytest.fixture
+def media_server(media_files: dict[str, Path]) -> Iterator[MediaServer]:
+    with serve_media(media_files) as server:
+        yield server
 
 
 @pytest.fixture

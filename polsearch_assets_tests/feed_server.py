@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -25,6 +27,7 @@ class Video:
     title: str
     published: str  # ISO 8601
     duration_s: int = 98
+    dated_in_rss: bool = True  # False: the RSS item has no pubDate, so a reader must look at the page
 
 
 @dataclass
@@ -66,6 +69,21 @@ class FeedServer:
  <author><name>{escape(channel)} committee</name></author>{entries}
 </feed>
 """.encode()
+
+    def rss_url(self, channel: str) -> str:
+        return f"{self.base_url}/rss/{channel}.xml"
+
+    def rss(self, channel: str) -> bytes:
+        """The channel as an RSS 2.0 feed, which yt-dlp reads as a playlist (``polsearch plan``)."""
+        items = "".join(
+            f"""
+  <item><title>{escape(v.title)}</title><link>{self.watch_url(v.video_id)}</link><guid>{v.video_id}</guid>
+   {f"<pubDate>{format_datetime(datetime.fromisoformat(v.published))}</pubDate>" if v.dated_in_rss else ""}</item>"""
+            for v in self.channels[channel]
+        )
+        return f"""<?xml version="1.0"?>
+<rss version="2.0"><channel><title>{escape(channel)}</title>{items}
+</channel></rss>""".encode()
 
     def watch_page(self, video: Video) -> bytes:
         minutes, seconds = divmod(video.duration_s, 60)
@@ -114,6 +132,9 @@ def serve_feeds(media: Path | None = None) -> Iterator[FeedServer]:
             if len(parts) == 2 and parts[0] == "feeds" and parts[1].removesuffix(".xml") in state.channels:
                 body = state.atom(parts[1].removesuffix(".xml"))
                 self._answer(body, "application/atom+xml", f'"{hashlib.sha1(body).hexdigest()}"')
+                return
+            if len(parts) == 2 and parts[0] == "rss" and parts[1].removesuffix(".xml") in state.channels:
+                self._answer(state.rss(parts[1].removesuffix(".xml")), "application/rss+xml")
                 return
             if len(parts) == 2 and parts[0] == "watch" and (video := state.video(parts[1])):
                 self._answer(state.watch_page(video), "text/html")

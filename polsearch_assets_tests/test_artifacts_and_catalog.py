@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from polsearch_assets.catalog import HearingCatalog, upload_date_to_iso
@@ -80,3 +81,31 @@ def test_dates() -> None:
     assert upload_date_to_iso(None) is None
     with pytest.raises(ValueError, match="not a date"):
         upload_date_to_iso("March 14")
+
+
+def test_register_hearings_job_registers_all_or_none(
+    instance: dg.DagsterInstance, store: LocalArtifactStore, tmp_path: Path
+) -> None:
+    from polsearch_assets.jobs import register_hearings
+
+    def run(*sources: str) -> dg.ExecuteInProcessResult:
+        hearings = [{"source": s, "committee": "Rules"} for s in sources]
+        return register_hearings.execute_in_process(
+            run_config={"ops": {"register_sources": {"config": {"hearings": hearings}}}},
+            instance=instance,
+            resources={"artifact_store": store},
+            raise_on_error=False,
+        )
+
+    good = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    failed = run(good, str(tmp_path / "missing.wav"))
+    assert not failed.success
+    (failure,) = [e for e in failed.all_events if e.is_step_failure]
+    assert "1 source(s) cannot be hearings" in failure.step_failure_data.error.message
+    assert instance.get_dynamic_partitions("hearings") == []  # checked before anything is written
+
+    result = run(good, "https://media.example.org/h.mp3", good)
+    assert result.success and result.output_for_node("register_sources")[0] == "yt-dQw4w9WgXcQ"
+    keys = instance.get_dynamic_partitions("hearings")
+    assert sorted(keys) == sorted({resolve_source(s).key for s in (good, "https://media.example.org/h.mp3")})
+    assert HearingCatalog(store).get("yt-dQw4w9WgXcQ").committee == "Rules"

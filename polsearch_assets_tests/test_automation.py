@@ -113,6 +113,7 @@ def test_backlogs_go_out_as_bounded_backfills(tmp_path: Path, config: str) -> No
     (tmp_path / "dagster.yaml").write_text((REPO / config).read_text())
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
         queue = instance.get_concurrency_config().run_queue_config
+        assert instance.run_coordinator.dequeue_interval_seconds == 1  # a submitted hearing starts promptly
     assert queue.max_concurrent_runs == 2
     assert {"key": "dagster/backfill", "limit": 1} in queue.tag_concurrency_limits
     assert yaml.safe_load((REPO / config).read_text())["concurrency"]["runs"]["max_concurrent_runs"] == 2

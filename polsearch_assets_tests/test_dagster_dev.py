@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from .conftest import REPO
+from .processes import dagster_dev
 
 _QUERY = "{ assetNodes { assetKey { path } partitionDefinition { name } dependencyKeys { path } } }"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
+def _graphql(url: str, query: str) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
+        f"{url}/graphql",
         data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
@@ -34,40 +24,15 @@ def _graphql(port: int, query: str) -> dict:
 
 
 def test_dagster_dev_serves_the_graph(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path),
-        "POLSEARCH_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-    }
-    log = (tmp_path / "dagster-dev.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so the webserver and daemon children stop with it
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
-        deadline, nodes = time.monotonic() + 120, None
-        while time.monotonic() < deadline and process.poll() is None:
+    env = {**os.environ, "POLSEARCH_ARTIFACT_ROOT": str(tmp_path / "artifacts")}
+    with dagster_dev(tmp_path / "home", env) as url:
+        deadline, nodes = time.monotonic() + 60, None
+        while nodes is None and time.monotonic() < deadline:
             try:
-                nodes = _graphql(port, _QUERY)["data"]["assetNodes"]
-                break
-            except (OSError, KeyError, TypeError):
+                nodes = _graphql(url, _QUERY)["data"]["assetNodes"]
+            except (OSError, KeyError, TypeError):  # the code location may still be loading
                 time.sleep(1)
-        assert nodes is not None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
+        assert nodes is not None
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         assert set(by_key) == {
             "raw_audio", "vad_chunks", "transcript", "diarization", "aligned_segments", "hearing_index", "word_archive",
@@ -83,11 +48,3 @@ def test_dagster_dev_serves_the_graph(tmp_path: Path) -> None:
             for k, n in by_key.items()
             if k != "youtube_uploads"
         )
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from polsearch_assets.definitions import defs
+from polsearch_assets.execution import configured_executor
 from polsearch_assets.resources.backends import configured_backends
 
 from .conftest import REPO
@@ -112,6 +113,17 @@ def test_job_and_resources() -> None:
         "uploads_watch",
         "webhooks",
     }
+
+
+def test_register_hearings_job_and_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    register = defs.resolve_job_def("register_hearings")
+    assert register.partitions_def is None  # registers many hearings, runs none
+    assert defs.resolve_job_def("hearing_pipeline").executor_def is dg.in_process_executor
+    monkeypatch.setenv("POLSEARCH_EXECUTOR", "multiprocess")
+    assert configured_executor().name == "multiprocess"
+    monkeypatch.setenv("POLSEARCH_EXECUTOR", "celery")
+    with pytest.raises(ValueError, match="POLSEARCH_EXECUTOR='celery' is not a known executor"):
+        configured_executor()
 
 
 def test_unknown_backend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import dagster as dg
 import soundfile as sf
+from pydantic import Field
 
 from polsearch_assets.assets.step_clock import StepClock
 from polsearch_assets.automation import follow_upstream
-from polsearch_assets.catalog import HearingCatalog, upload_date_to_iso
+from polsearch_assets.catalog import HearingCatalog, HearingEntry, upload_date_to_iso
+from polsearch_assets.hearing_keys import resolve_source
 from polsearch_assets.media import PermanentMediaError, TransientMediaError
 from polsearch_assets.partitions import hearings_partitions
 from polsearch_assets.resources.artifacts import ArtifactStore
@@ -27,6 +29,46 @@ NETWORK_RETRY = dg.RetryPolicy(
 )
 
 
+class HearingFacts(dg.Config):
+    """What a user may say about a hearing; yt-dlp fills what is left unknown for YouTube."""
+
+    title: str | None = None
+    channel: str | None = None
+    published_date: str | None = Field(default=None, description="YYYY-MM-DD")
+    committee: str | None = None
+
+
+class RawAudioConfig(HearingFacts):
+    """Optional: the hearing's source and facts, registered in its catalog entry by the run itself.
+
+    ``polsearch submit`` and the GraphQL API launch a hearing's first run this way; runs from
+    the UI, sensors and backfills need none of it, the catalog entry already says everything.
+    """
+
+    source: str | None = Field(
+        default=None, description="YouTube URL, media URL or local path of the hearing."
+    )
+
+
+def _catalog_entry(key: str, catalog: HearingCatalog, config: RawAudioConfig) -> HearingEntry:
+    if not config.source:
+        entry = catalog.get(key)
+        if entry is None:
+            raise dg.Failure(
+                description=f"hearing {key}: not in the catalog; register it first (polsearch ingest SOURCE, "
+                "polsearch submit URL or the register_hearings job)",
+                allow_retries=False,
+            )
+        return entry
+    try:
+        resolved = resolve_source(config.source)
+        if resolved.key != key:
+            raise ValueError(f"source {config.source!r} is hearing {resolved.key}, not this partition")
+        return catalog.register(resolved, **config.model_dump(exclude={"source"}))[0]
+    except (ValueError, OSError) as error:
+        raise dg.Failure(description=f"hearing {key}: {error}", allow_retries=False) from error
+
+
 @dg.asset(
     partitions_def=hearings_partitions,
     group_name="audio",
@@ -37,16 +79,14 @@ NETWORK_RETRY = dg.RetryPolicy(
     "by ffmpeg to 16 kHz mono 16-bit WAV, with its source metadata.",
 )
 def raw_audio(
-    context: dg.AssetExecutionContext, artifact_store: ArtifactStore, media_fetcher: MediaFetcher
+    context: dg.AssetExecutionContext,
+    config: RawAudioConfig,
+    artifact_store: ArtifactStore,
+    media_fetcher: MediaFetcher,
 ) -> dg.MaterializeResult:
     key = context.partition_key
     catalog = HearingCatalog(artifact_store)
-    entry = catalog.get(key)
-    if entry is None:
-        raise dg.Failure(
-            description=f"hearing {key}: not in the catalog; register it first (polsearch ingest SOURCE)",
-            allow_retries=False,
-        )
+    entry = _catalog_entry(key, catalog, config)
     context.log.info(f"hearing {key}: fetching {entry.source_kind} source {entry.location}")
     clock = StepClock()
     try:

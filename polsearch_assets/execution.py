@@ -1,0 +1,30 @@
+"""How a run executes its steps, chosen by ``POLSEARCH_EXECUTOR``.
+
+* ``in_process`` (default, the embedded profile): every step of a run in the run's own
+  process, one after another. A hearing's steps are CPU-bound on the same cores anyway,
+  models load once per run (on background threads, while earlier steps work), and a run
+  costs one process start instead of one per step (see BENCHMARKS.md).
+* ``multiprocess``: one process per step, ``POLSEARCH_MAX_CONCURRENT_STEPS`` at a time, for a
+  bigger single machine.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from polsearch_assets.settings import env_float, env_str
+
+EXECUTORS = ("in_process", "multiprocess")
+
+
+def configured_executor() -> dg.ExecutorDefinition:
+    name = env_str("POLSEARCH_EXECUTOR", "in_process")
+    if name == "in_process":
+        return dg.in_process_executor
+    if name == "multiprocess":
+        return dg.multiprocess_executor.configured(
+            {"max_concurrent": int(env_float("POLSEARCH_MAX_CONCURRENT_STEPS", 2))}
+        )
+    raise ValueError(
+        f"POLSEARCH_EXECUTOR={name!r} is not a known executor; choose one of: {', '.join(EXECUTORS)}"
+    )
