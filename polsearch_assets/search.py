@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from polsearch_assets.resources.backends import configured_backends
+from polsearch_assets.resources.storage import configured_lance_index
 from polsearch_assets.search_index import SegmentIndex, UnknownHearing, moment_url
-from polsearch_assets.settings import lancedb_uri
 
 __all__ = ["Hit", "UnknownHearing", "search"]
 
@@ -44,7 +44,11 @@ def search(
     if limit < 1:
         raise ValueError("limit must be at least 1")
     embedder = configured_backends().embedder
-    index = SegmentIndex(index_uri or lancedb_uri(), embedder.dimension)
+    index = (
+        SegmentIndex(index_uri, embedder.dimension)
+        if index_uri
+        else configured_lance_index().open(embedder.dimension)
+    )
     rows = index.search(query, embedder.embed([query])[0], hearing=hearing, speaker=speaker, limit=limit)
     return [
         Hit(

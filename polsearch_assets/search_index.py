@@ -114,6 +114,7 @@ class SegmentIndex:
         dimension: int | None = None,  # needed only to create the table
         vector_index_min_rows: int = 50_000,
         max_vector_index_segments: int = 16,
+        storage_options: dict[str, str] | None = None,  # object-store settings for s3:// URIs
     ):
         import lancedb
 
@@ -121,7 +122,7 @@ class SegmentIndex:
         self.dimension = dimension
         self.vector_index_min_rows = vector_index_min_rows
         self.max_vector_index_segments = max_vector_index_segments
-        self._db = lancedb.connect(uri)
+        self._db = lancedb.connect(uri, storage_options=storage_options)
 
     def _table(self, create: bool = False) -> Any:
         if create:

@@ -175,7 +175,6 @@ def run_hearing(
     from polsearch_assets.jobs import HEARING_ASSETS
 
     store = resources["artifact_store"]
-    assert isinstance(store, LocalArtifactStore)
     key = register_hearing(instance, store, str(source)).entry.key
     result = dg.materialize(
         [*HEARING_ASSETS, *HEARING_CHECKS],

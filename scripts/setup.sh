@@ -18,6 +18,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The production storage tests use the machine's Postgres on 127.0.0.1:5432; start a local cluster
+# that is installed but down (a missing Postgres makes those tests fail with how to fix it).
+if command -v pg_ctlcluster >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  for version in /etc/postgresql/*/; do
+    [ -d "$version" ] || continue
+    version=$(basename "$version")
+    echo "setup: starting PostgreSQL $version"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  done
+fi
+
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($PYTHON --version)"
