@@ -10,11 +10,10 @@ from polsearch_assets.execution import configured_executor
 from polsearch_assets.health import HEALTH_CHECKS, pipeline_health, pipeline_health_schedule
 from polsearch_assets.jobs import HEARING_ASSETS, hearing_pipeline, register_hearings
 from polsearch_assets.maintenance import audio_retention, audio_retention_schedule
-from polsearch_assets.resources.artifacts import LocalArtifactStore
 from polsearch_assets.resources.audio import MediaFetcher, VadChunker
 from polsearch_assets.resources.backends import configured_backends
-from polsearch_assets.resources.index import LanceIndex
 from polsearch_assets.resources.notify import WebhookNotifier
+from polsearch_assets.resources.storage import configured_artifact_store, configured_lance_index
 from polsearch_assets.resources.watch import UploadsWatch
 from polsearch_assets.sensors import (
     notify_hearing_failed,
@@ -22,7 +21,7 @@ from polsearch_assets.sensors import (
     youtube_uploads,
     youtube_uploads_feed,
 )
-from polsearch_assets.settings import artifact_root, env_float, env_list, env_str, lancedb_uri
+from polsearch_assets.settings import env_float, env_list, env_str
 
 __all__ = ["HEARING_ASSETS", "build_resources", "defs"]
 
@@ -43,7 +42,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources for the embedded default, tuned by POLSEARCH_* environment variables."""
     backends = configured_backends()
     return {
-        "artifact_store": LocalArtifactStore(root=artifact_root()),
+        "artifact_store": configured_artifact_store(),
         "media_fetcher": MediaFetcher(
             min_duration_s=env_float("POLSEARCH_MIN_DURATION_S", 1.0),
             max_duration_s=env_float("POLSEARCH_MAX_DURATION_S", 8 * 3600.0),
@@ -57,7 +56,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         "transcriber": backends.transcriber,
         "diarizer": backends.diarizer,
         "embedder": backends.embedder,
-        "lance_index": LanceIndex(uri=lancedb_uri()),
+        "lance_index": configured_lance_index(),
         "uploads_watch": UploadsWatch(
             channels_file=env_str("POLSEARCH_CHANNELS_FILE", ""),
             channels=env_str("POLSEARCH_CHANNELS", ""),

@@ -6,6 +6,10 @@
   costs one process start instead of one per step (see BENCHMARKS.md).
 * ``multiprocess``: one process per step, ``POLSEARCH_MAX_CONCURRENT_STEPS`` at a time, for a
   bigger single machine.
+* ``k8s``: one Kubernetes Job (pod) per step, launched from the run's pod (``K8sRunLauncher``,
+  deploy/); each step's pod config comes from its op tags (``polsearch_assets.placement``), the
+  image, secrets and namespace from the run launcher. ``POLSEARCH_MAX_CONCURRENT_STEPS`` steps
+  of a run at a time; the ``gpu`` pool caps GPU steps across runs.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import dagster as dg
 
 from polsearch_assets.settings import env_float, env_str
 
-EXECUTORS = ("in_process", "multiprocess")
+EXECUTORS = ("in_process", "multiprocess", "k8s")
 
 
 def configured_executor() -> dg.ExecutorDefinition:
@@ -24,6 +28,12 @@ def configured_executor() -> dg.ExecutorDefinition:
     if name == "multiprocess":
         return dg.multiprocess_executor.configured(
             {"max_concurrent": int(env_float("POLSEARCH_MAX_CONCURRENT_STEPS", 2))}
+        )
+    if name == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor.configured(
+            {"max_concurrent": int(env_float("POLSEARCH_MAX_CONCURRENT_STEPS", 4))}, name="k8s_job_executor"
         )
     raise ValueError(
         f"POLSEARCH_EXECUTOR={name!r} is not a known executor; choose one of: {', '.join(EXECUTORS)}"

@@ -14,6 +14,7 @@ from polsearch_assets.catalog import HearingCatalog, HearingEntry, upload_date_t
 from polsearch_assets.hearing_keys import resolve_source
 from polsearch_assets.media import PermanentMediaError, TransientMediaError
 from polsearch_assets.partitions import hearings_partitions
+from polsearch_assets.placement import step_pool, step_tags
 from polsearch_assets.resources.artifacts import ArtifactStore
 from polsearch_assets.resources.audio import MediaFetcher, VadChunker
 from polsearch_assets.vad import silero_version
@@ -77,6 +78,8 @@ def _catalog_entry(key: str, catalog: HearingCatalog, config: RawAudioConfig) ->
     code_version="raw_audio-v1-16k-mono-s16",
     description="The hearing's recording, fetched (yt-dlp for URLs, a copy for local files) and normalized "
     "by ffmpeg to 16 kHz mono 16-bit WAV, with its source metadata.",
+    op_tags=step_tags("raw_audio"),
+    pool=step_pool("raw_audio"),
 )
 def raw_audio(
     context: dg.AssetExecutionContext,
@@ -174,6 +177,8 @@ def raw_wav(store: ArtifactStore, key: str) -> Iterator[Path]:
     code_version=f"vad_chunks-v1-silero-vad-{silero_version()}",
     description="Speech regions (silero-vad) cut into 25-60 s chunks at the longest silence nearest the middle "
     "of the allowed window; times in ms on the hearing's global timeline.",
+    op_tags=step_tags("vad_chunks"),
+    pool=step_pool("vad_chunks"),
 )
 def vad_chunks(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStore, vad: VadChunker

@@ -17,6 +17,7 @@ from polsearch_assets.automation import follow_upstream
 from polsearch_assets.catalog import HearingCatalog
 from polsearch_assets.contracts import Diarization, segments_from_json, segments_to_json
 from polsearch_assets.partitions import hearings_partitions
+from polsearch_assets.placement import step_pool, step_tags
 from polsearch_assets.resources.artifacts import ArtifactStore
 from polsearch_assets.resources.backends import configured_backends
 from polsearch_assets.resources.index import LanceIndex
@@ -55,6 +56,8 @@ def _vad_input(store: ArtifactStore, key: str) -> Iterator[tuple[Any, dict[str, 
     kinds={"asr"},
     code_version=f"transcript-v1:{_backends.transcriber.model_identity}",
     description="Words with start/end ms (global timeline) and confidence, per VAD chunk, grouped in ASR segments.",
+    op_tags=step_tags("transcript"),
+    pool=step_pool("transcript"),
 )
 def transcript(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStore, transcriber: Transcriber
@@ -93,6 +96,8 @@ def transcript(
     kinds={"diarization"},
     code_version=f"diarization-v1:{_backends.diarizer.model_identity}",
     description="Speaker turns on the global timeline with SPEAKER_N labels numbered by first appearance.",
+    op_tags=step_tags("diarization"),
+    pool=step_pool("diarization"),
 )
 def diarization(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStore, diarizer: Diarizer
@@ -132,6 +137,8 @@ def diarization(
     code_version="aligned_segments-v1:max-overlap:pause1.5s:15-30s",
     description="Each word gets the speaker whose turns overlap it most (nearest turn if none); words grouped into "
     "segments that break at speaker changes, pauses over 1.5 s and 15-30 s (at sentence ends when possible).",
+    op_tags=step_tags("aligned_segments"),
+    pool=step_pool("aligned_segments"),
 )
 def aligned_segments(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStore
@@ -167,6 +174,8 @@ def aligned_segments(
     ),
     code_version=f"hearing_index-v1:{_backends.embedder.model_identity}",
     description="Segment embeddings and LanceDB rows for this hearing, replaced in one commit on re-materialization.",
+    op_tags=step_tags("hearing_index"),
+    pool=step_pool("hearing_index"),
 )
 def hearing_index(
     context: dg.AssetExecutionContext,
@@ -230,6 +239,8 @@ WORD_ARCHIVE_SCHEMA = pa.schema(
     kinds={"parquet"},
     code_version="word_archive-v1",
     description="Every word with its times, confidence and speaker (Parquet), kept for later re-segmentation.",
+    op_tags=step_tags("word_archive"),
+    pool=step_pool("word_archive"),
 )
 def word_archive(context: dg.AssetExecutionContext, artifact_store: ArtifactStore) -> dg.MaterializeResult:
     key = context.partition_key
