@@ -138,8 +138,26 @@ def in_child(args: list[str], env: dict[str, str]) -> dict:
 
 def make_wav(hours: float, path: Path) -> None:
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-stream_loop", "-1", "-i", str(SAMPLE)]
-        + ["-t", str(hours * 3600), "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le", str(path)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(SAMPLE),
+            "-t",
+            str(hours * 3600),
+            "-ar",
+            "16000",
+            "-ac",
+            "1",
+            "-c:a",
+            "pcm_s16le",
+            str(path),
+        ],
         check=True,
     )
 
