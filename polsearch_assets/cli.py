@@ -81,6 +81,26 @@ def ingest(
     sys.exit(0 if result.success else 1)
 
 
+@main.command("export-embedder")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--source",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A sentence-transformers model directory; default: the bundled all-MiniLM-L6-v2.",
+)
+def export_embedder(directory: Path, source: Path | None) -> None:
+    """Write the embedding model as ONNX to DIRECTORY, for the fastembed backend (POLSEARCH_EMBEDDING_MODEL_PATH)."""
+    from polsearch_assets.onnx_export import export_embedder_onnx
+
+    try:
+        out = export_embedder_onnx(directory, source)
+    except (RuntimeError, FileNotFoundError) as error:
+        _fail(str(error))
+    click.echo(
+        f"wrote {out}; use it with POLSEARCH_EMBEDDING_BACKEND=fastembed POLSEARCH_EMBEDDING_MODEL_PATH={out}"
+    )
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def hearings(as_json: bool) -> None:

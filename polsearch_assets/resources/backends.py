@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from polsearch_assets.resources.fastembed_embedder import FastEmbedEmbedder
 from polsearch_assets.resources.models import (
     Diarizer,
     FasterWhisperTranscriber,
@@ -46,8 +47,11 @@ def configured_backends() -> Backends:
     embedder = _choose(
         "POLSEARCH_EMBEDDING_BACKEND",
         "sentence-transformers",
-        {"sentence-transformers": SentenceTransformerEmbedder},
+        {"sentence-transformers": SentenceTransformerEmbedder, "fastembed": FastEmbedEmbedder},
     )
+    embedder_settings: dict[str, object] = {"model_path": env_str("POLSEARCH_EMBEDDING_MODEL_PATH", "")}
+    if embedder is FastEmbedEmbedder:
+        embedder_settings |= {"cache_dir": env_str("POLSEARCH_EMBEDDING_CACHE_DIR", ""), "threads": threads}
     return Backends(
         transcriber=transcriber(model=env_str("POLSEARCH_WHISPER_MODEL", ""), cpu_threads=threads),
         diarizer=diarizer(
@@ -56,5 +60,5 @@ def configured_backends() -> Backends:
             max_speakers=int(env_float("POLSEARCH_MAX_SPEAKERS", 15)),
             cpu_threads=threads,
         ),
-        embedder=embedder(model_path=env_str("POLSEARCH_EMBEDDING_MODEL_PATH", "")),
+        embedder=embedder(**embedder_settings),
     )
