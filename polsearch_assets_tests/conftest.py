@@ -166,6 +166,19 @@ def hearing_resources(root: Path) -> dict[str, object]:
     }
 
 
+def backends_from_env(monkeypatch: pytest.MonkeyPatch, **env: str):
+    """The backends a code location would build with ``env`` set (the cached set is rebuilt around it)."""
+    from polsearch_assets.resources.backends import configured_backends
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    configured_backends.cache_clear()
+    try:
+        return configured_backends()
+    finally:
+        configured_backends.cache_clear()
+
+
 def run_hearing(
     instance: dg.DagsterInstance, resources: dict[str, object], source: str | Path
 ) -> tuple[str, dg.ExecuteInProcessResult]:

@@ -15,11 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from polsearch_assets.cli import main
-from polsearch_assets.resources.backends import configured_backends
 from polsearch_assets.resources.fastembed_embedder import EmbeddingModelMissing, FastEmbedEmbedder
 from polsearch_assets.resources.models import SentenceTransformerEmbedder
 
-from .conftest import SAMPLE_DIR
+from .conftest import SAMPLE_DIR, backends_from_env
 
 
 def hearing_sentences() -> list[str]:
@@ -54,13 +53,9 @@ def test_vectors_match_the_embedded_profile(onnx_model: Path) -> None:
 
 
 def test_the_backend_is_chosen_by_environment(onnx_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POLSEARCH_EMBEDDING_BACKEND", "fastembed")
-    monkeypatch.setenv("POLSEARCH_EMBEDDING_MODEL_PATH", str(onnx_model))
-    configured_backends.cache_clear()
-    try:
-        embedder = configured_backends().embedder
-    finally:
-        configured_backends.cache_clear()
+    embedder = backends_from_env(
+        monkeypatch, POLSEARCH_EMBEDDING_BACKEND="fastembed", POLSEARCH_EMBEDDING_MODEL_PATH=str(onnx_model)
+    ).embedder
     assert isinstance(embedder, FastEmbedEmbedder)
     assert embedder.model_identity == "fastembed:sentence-transformers/all-MiniLM-L6-v2"
     assert embedder.model_identity != SentenceTransformerEmbedder().model_identity  # hearing_index goes stale

@@ -74,13 +74,17 @@ def transcript(
     words = [w for s in segments for w in s.words]
     confidences = [w.confidence for w in words if w.confidence is not None]
     context.log.info(f"hearing {key}: {len(words)} words in {len(segments)} segments")
+    # A model that gives no word confidence (NeMo TDT greedy decoding) says so, rather than a 0.0.
+    confidence = (
+        {"mean_confidence": dg.MetadataValue.float(round(float(np.mean(confidences)), 4))}
+        if confidences
+        else {"confidence": "not given by the model"}
+    )
     return dg.MaterializeResult(
         metadata={
             "segments": len(segments),
             "words": len(words),
-            "mean_confidence": dg.MetadataValue.float(
-                round(float(np.mean(confidences)), 4) if confidences else 0.0
-            ),
+            **confidence,
             "model": transcriber.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, TRANSCRIPT_JSON)),
             **clock.metadata(vad["duration_ms"]),

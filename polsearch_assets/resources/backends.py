@@ -18,6 +18,7 @@ from polsearch_assets.resources.models import (
     TextEmbedder,
     Transcriber,
 )
+from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber
 from polsearch_assets.settings import env_float, env_str
 
 
@@ -41,7 +42,19 @@ def _choose(variable: str, default: str, options: dict[str, type]) -> type:
 def configured_backends() -> Backends:
     threads = int(env_float("POLSEARCH_CPU_THREADS", 2))
     transcriber = _choose(
-        "POLSEARCH_ASR_BACKEND", "faster-whisper", {"faster-whisper": FasterWhisperTranscriber}
+        "POLSEARCH_ASR_BACKEND",
+        "faster-whisper",
+        {"faster-whisper": FasterWhisperTranscriber, "nemo-tdt": NemoTdtTranscriber},
+    )
+    transcriber_settings: dict[str, object] = (
+        {
+            "model": env_str("POLSEARCH_NEMO_ASR_MODEL", "nvidia/parakeet-tdt-0.6b-v2"),
+            "model_cache_dir": env_str("MODEL_CACHE_DIR", ""),
+            "batch_size": int(env_float("POLSEARCH_NEMO_BATCH_SIZE", 16)),
+            "device": env_str("POLSEARCH_NEMO_DEVICE", "auto"),
+        }
+        if transcriber is NemoTdtTranscriber
+        else {"model": env_str("POLSEARCH_WHISPER_MODEL", ""), "cpu_threads": threads}
     )
     diarizer = _choose("POLSEARCH_DIARIZATION_BACKEND", "resemblyzer", {"resemblyzer": ResemblyzerDiarizer})
     embedder = _choose(
@@ -53,7 +66,7 @@ def configured_backends() -> Backends:
     if embedder is FastEmbedEmbedder:
         embedder_settings |= {"cache_dir": env_str("POLSEARCH_EMBEDDING_CACHE_DIR", ""), "threads": threads}
     return Backends(
-        transcriber=transcriber(model=env_str("POLSEARCH_WHISPER_MODEL", ""), cpu_threads=threads),
+        transcriber=transcriber(**transcriber_settings),
         diarizer=diarizer(
             threshold=env_float("POLSEARCH_SPEAKER_THRESHOLD", 0.3),
             min_speakers=int(env_float("POLSEARCH_MIN_SPEAKERS", 1)),

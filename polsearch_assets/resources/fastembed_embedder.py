@@ -60,12 +60,17 @@ class FastEmbedEmbedder(TextEmbedder):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = np.asarray(list(self._model().result().embed(list(texts), batch_size=self.batch_size)))
-        if vectors.shape[1] != self.dimension:
+        # Batches of similar length pad little: 1.8x the throughput of the given order (BENCHMARKS.md).
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        embedded = self._model().result().embed([texts[i] for i in order], batch_size=self.batch_size)
+        in_length_order = np.asarray(list(embedded), dtype=np.float32)
+        if in_length_order.shape[1] != self.dimension:
             raise ValueError(
-                f"{self.model_identity} gives {vectors.shape[1]}-d vectors; the index needs {self.dimension}-d"
+                f"{self.model_identity} gives {in_length_order.shape[1]}-d vectors; the index needs {self.dimension}-d"
             )
-        return vectors.astype(np.float32)
+        vectors = np.empty_like(in_length_order)
+        vectors[order] = in_length_order
+        return vectors
 
 
 def _fastembed_model(model_name: str, model_path: str, cache_dir: str, threads: int) -> Any:

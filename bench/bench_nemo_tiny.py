@@ -1,0 +1,97 @@
+"""CPU time of the NeMo TDT transcription path with a tiny random model, beside the embedded faster-whisper.
+
+    .venv/bin/python bench/bench_nemo_tiny.py              # the sample hearing looped to 10 minutes
+
+No NeMo weights are reachable here, so this measures the backend's own path (loading a .nemo,
+batching chunks by duration, TDT greedy decoding with word timestamps, mapping to the global
+timeline) on a 63k-parameter FastConformer-TDT built from the test suite's config. It is a smoke
+test of the code path's overhead, not of Parakeet's speed: a real 0.6B model does ~10^4x the
+work per frame. Results go to bench/out/nemo_tiny.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from polsearch_assets.resources.audio import VadChunker  # noqa: E402
+from polsearch_assets.resources.models import FasterWhisperTranscriber  # noqa: E402
+from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber  # noqa: E402
+from polsearch_assets_tests.tiny_nemo import build_tiny_tdt  # noqa: E402
+
+OUT = REPO / "bench" / "out"
+SAMPLE = REPO / "samples" / "sample_hearing" / "sample_hearing.wav"
+MINUTES = 10
+
+
+def timed(
+    transcriber: object, wav: Path, chunks: list[dict], log: logging.Logger
+) -> tuple[float, float, int]:
+    started = time.perf_counter()
+    transcriber.transcribe(wav, chunks[:1], log)  # load
+    loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    segments = transcriber.transcribe(wav, chunks, log)
+    return loaded, time.perf_counter() - started, sum(len(s.words) for s in segments)
+
+
+def main() -> None:
+    log = logging.getLogger("bench")
+    report: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    }
+    with tempfile.TemporaryDirectory(prefix="polsearch-bench-") as tmp:
+        root = Path(tmp)
+        wav = root / "hearing.wav"
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-stream_loop",
+                "-1",
+                "-i",
+                str(SAMPLE),
+                "-t",
+                str(MINUTES * 60),
+                "-c:a",
+                "pcm_s16le",
+                str(wav),
+            ],
+            check=True,
+        )
+        chunks = [c.to_json() for c in VadChunker().detect(wav).chunks]
+        speech_s = sum(c["end_ms"] - c["start_ms"] for c in chunks) / 1000
+        started = time.perf_counter()
+        model = build_tiny_tdt(root / "cache" / "tiny" / "tdt" / "tdt.nemo", root / "build")
+        report["build_s"] = time.perf_counter() - started
+        report["model_mib"] = model.stat().st_size / 2**20
+        backends = {
+            "nemo-tdt (tiny, random)": NemoTdtTranscriber(
+                model="tiny/tdt", model_cache_dir=str(root / "cache"), device="cpu", batch_size=8
+            ),
+            "faster-whisper tiny.en (embedded)": FasterWhisperTranscriber(),
+        }
+        for name, transcriber in backends.items():
+            load_s, wall_s, words = timed(transcriber, wav, chunks, log)
+            report[name] = {"load_s": load_s, "wall_s": wall_s, "rtfx": speech_s / wall_s, "words": words}
+            print(name, json.dumps(report[name]), flush=True)
+    report.update({"minutes": MINUTES, "chunks": len(chunks), "speech_s": speech_s})
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "nemo_tiny.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
