@@ -1,12 +1,13 @@
-"""CPU time of the NeMo TDT transcription path with a tiny random model, beside the embedded faster-whisper.
+"""CPU time of the NeMo paths (TDT words, windowed Sortformer speakers) with tiny random models, beside the embedded ones.
 
     .venv/bin/python bench/bench_nemo_tiny.py              # the sample hearing looped to 10 minutes
 
-No NeMo weights are reachable here, so this measures the backend's own path (loading a .nemo,
-batching chunks by duration, TDT greedy decoding with word timestamps, mapping to the global
-timeline) on a 63k-parameter FastConformer-TDT built from the test suite's config. It is a smoke
-test of the code path's overhead, not of Parakeet's speed: a real 0.6B model does ~10^4x the
-work per frame. Results go to bench/out/nemo_tiny.json.
+No NeMo weights are reachable here, so this measures the backends' own paths (loading a .nemo,
+batching chunks by duration, TDT greedy decoding with word timestamps; Sortformer streaming per
+10-minute window, voice embeddings per window speaker, linking) on the test suite's tiny
+FastConformer-TDT and Sortformer. It is a smoke test of the code paths' overhead, not of the real
+models' speed (Parakeet and Sortformer do ~10^4x the work per frame). Results go to
+bench/out/nemo_tiny.json.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from polsearch_assets.resources.audio import VadChunker  # noqa: E402
-from polsearch_assets.resources.models import FasterWhisperTranscriber  # noqa: E402
-from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber  # noqa: E402
-from polsearch_assets_tests.tiny_nemo import build_tiny_tdt  # noqa: E402
+from polsearch_assets.resources.models import FasterWhisperTranscriber, ResemblyzerDiarizer  # noqa: E402
+from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber, SortformerDiarizer  # noqa: E402
+from polsearch_assets_tests.tiny_nemo import build_tiny_sortformer, build_tiny_tdt  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 SAMPLE = REPO / "samples" / "sample_hearing" / "sample_hearing.wav"
@@ -86,6 +87,20 @@ def main() -> None:
         for name, transcriber in backends.items():
             load_s, wall_s, words = timed(transcriber, wav, chunks, log)
             report[name] = {"load_s": load_s, "wall_s": wall_s, "rtfx": speech_s / wall_s, "words": words}
+            print(name, json.dumps(report[name]), flush=True)
+        build_tiny_sortformer(root / "cache" / "tiny" / "sortformer" / "sortformer.nemo")
+        diarizers = {
+            "sortformer (tiny, random, 10-min windows)": SortformerDiarizer(
+                model="tiny/sortformer", model_cache_dir=str(root / "cache"), device="cpu"
+            ),
+            "resemblyzer (embedded)": ResemblyzerDiarizer(),
+        }
+        regions = VadChunker().detect(wav).regions
+        for name, diarizer in diarizers.items():
+            started = time.perf_counter()
+            result = diarizer.diarize(wav, regions, log)
+            wall_s = time.perf_counter() - started
+            report[name] = {"wall_s": wall_s, "rtfx": MINUTES * 60 / wall_s, "speakers": len(result.speakers)}
             print(name, json.dumps(report[name]), flush=True)
     report.update({"minutes": MINUTES, "chunks": len(chunks), "speech_s": speech_s})
     OUT.mkdir(parents=True, exist_ok=True)

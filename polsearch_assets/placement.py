@@ -70,11 +70,25 @@ def cpu_pod_config() -> dict[str, Any]:
     }
 
 
+def with_model_volume(config: dict[str, Any]) -> dict[str, Any]:
+    """Mount the models volume (``POLSEARCH_K8S_MODELS_PVC``, read-only) at ``MODEL_CACHE_DIR``: the .nemo
+    files for the GPU steps and the embedder's ONNX export for hearing_index."""
+    claim = env_str("POLSEARCH_K8S_MODELS_PVC", "")
+    if not claim:
+        return config
+    mount = env_str("MODEL_CACHE_DIR", "/models")
+    config["container_config"]["volume_mounts"] = [{"name": "models", "mount_path": mount, "read_only": True}]
+    config.setdefault("pod_spec_config", {})["volumes"] = [
+        {"name": "models", "persistent_volume_claim": {"claim_name": claim, "read_only": True}}
+    ]
+    return config
+
+
 def step_tags(step: str) -> dict[str, Any]:
     """The op tags of one asset step: its pod's config on Kubernetes, nothing elsewhere."""
     if not on_kubernetes():
         return {}
-    return {K8S_CONFIG_TAG: gpu_pod_config() if step in gpu_steps() else cpu_pod_config()}
+    return {K8S_CONFIG_TAG: with_model_volume(gpu_pod_config() if step in gpu_steps() else cpu_pod_config())}
 
 
 def step_pool(step: str) -> str | None:

@@ -134,3 +134,17 @@ def test_the_embedded_profile_has_no_pod_settings() -> None:
     for step in described["steps"].values():
         assert step["pool"] is None
         assert not any(tag.startswith("dagster-k8s/") for tag in step["tags"])
+
+
+def test_model_steps_mount_the_models_volume() -> None:
+    described = describe(
+        POLSEARCH_EXECUTOR="k8s", POLSEARCH_K8S_MODELS_PVC="polsearch-models", MODEL_CACHE_DIR="/models"
+    )
+    for step in ("transcript", "diarization", "hearing_index"):
+        pod = build_step_job(described["steps"][step]["tags"], step)["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert {"name": "models", "mountPath": "/models", "readOnly": True} in container["volumeMounts"]
+        assert {
+            "name": "models",
+            "persistentVolumeClaim": {"claimName": "polsearch-models", "readOnly": True},
+        } in pod["volumes"]

@@ -120,3 +120,73 @@ def build_tiny_tdt(out: Path, work_dir: Path, seed: int = 0) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_to(str(out))
     return out
+
+
+def tiny_sortformer_config() -> dict:
+    """A streaming Sortformer (4 speakers): FastConformer encoder, 1 transformer layer, speaker cache."""
+    hidden = 32
+    return {
+        "sample_rate": 16000,
+        "max_num_of_spks": 4,
+        "streaming_mode": True,
+        "model_defaults": {"fc_d_model": hidden, "tf_d_model": hidden},
+        "preprocessor": {
+            "_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
+            "sample_rate": 16000,
+            "normalize": "NA",
+            "window_size": 0.025,
+            "window_stride": 0.01,
+            "window": "hann",
+            "features": 80,
+            "n_fft": 512,
+            "frame_splicing": 1,
+            "dither": 0.0,
+            "pad_to": 0,
+        },
+        "sortformer_modules": {
+            "_target_": "nemo.collections.asr.modules.sortformer_modules.SortformerModules",
+            "num_spks": 4,
+            "dropout_rate": 0.0,
+            "fc_d_model": hidden,
+            "tf_d_model": hidden,
+            "subsampling_factor": 8,
+            "spkcache_len": 188,
+            "fifo_len": 188,
+            "chunk_len": 188,
+            "spkcache_update_period": 188,
+            "chunk_left_context": 1,
+            "chunk_right_context": 1,
+        },
+        "encoder": tiny_tdt_config(Path("unused"))["encoder"],
+        "transformer_encoder": {
+            "_target_": "nemo.collections.asr.modules.transformer.transformer_encoders.TransformerEncoder",
+            "num_layers": 1,
+            "hidden_size": hidden,
+            "inner_size": 2 * hidden,
+            "num_attention_heads": 2,
+            "attn_score_dropout": 0.0,
+            "attn_layer_dropout": 0.0,
+            "ffn_dropout": 0.0,
+            "hidden_act": "relu",
+            "pre_ln": False,
+            "pre_ln_final_layer_norm": True,
+        },
+        "loss": {
+            "_target_": "nemo.collections.asr.losses.bce_loss.BCELoss",
+            "weight": None,
+            "reduction": "mean",
+        },
+    }
+
+
+def build_tiny_sortformer(out: Path, seed: int = 0) -> Path:
+    """Build, randomly initialise (seeded) and ``save_to`` a tiny streaming Sortformer at ``out``."""
+    import torch
+    from nemo.collections.asr.models import SortformerEncLabelModel
+    from omegaconf import OmegaConf
+
+    torch.manual_seed(seed)
+    model = SortformerEncLabelModel(cfg=OmegaConf.create(tiny_sortformer_config()))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save_to(str(out))
+    return out

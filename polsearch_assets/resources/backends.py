@@ -18,7 +18,7 @@ from polsearch_assets.resources.models import (
     TextEmbedder,
     Transcriber,
 )
-from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber
+from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber, SortformerDiarizer
 from polsearch_assets.settings import env_float, env_str
 
 
@@ -29,8 +29,32 @@ class Backends:
     embedder: TextEmbedder
 
 
-def _choose(variable: str, default: str, options: dict[str, type]) -> type:
-    name = env_str(variable, default)
+# POLSEARCH_PROFILE picks every stage's default backend at once; POLSEARCH_*_BACKEND overrides one stage.
+PROFILES = {
+    "embedded": {
+        "POLSEARCH_ASR_BACKEND": "faster-whisper",
+        "POLSEARCH_DIARIZATION_BACKEND": "resemblyzer",
+        "POLSEARCH_EMBEDDING_BACKEND": "sentence-transformers",
+    },
+    "production": {
+        "POLSEARCH_ASR_BACKEND": "nemo-tdt",
+        "POLSEARCH_DIARIZATION_BACKEND": "sortformer",
+        "POLSEARCH_EMBEDDING_BACKEND": "fastembed",
+    },
+}
+
+
+def _profile() -> dict[str, str]:
+    name = env_str("POLSEARCH_PROFILE", "embedded")
+    if name not in PROFILES:
+        raise ValueError(
+            f"POLSEARCH_PROFILE={name!r} is not a known profile; choose one of: {', '.join(PROFILES)}"
+        )
+    return PROFILES[name]
+
+
+def _choose(variable: str, options: dict[str, type]) -> type:
+    name = env_str(variable, _profile()[variable])
     if name not in options:
         raise ValueError(
             f"{variable}={name!r} is not a known backend; choose one of: {', '.join(sorted(options))}"
@@ -43,7 +67,6 @@ def configured_backends() -> Backends:
     threads = int(env_float("POLSEARCH_CPU_THREADS", 2))
     transcriber = _choose(
         "POLSEARCH_ASR_BACKEND",
-        "faster-whisper",
         {"faster-whisper": FasterWhisperTranscriber, "nemo-tdt": NemoTdtTranscriber},
     )
     transcriber_settings: dict[str, object] = (
@@ -56,10 +79,31 @@ def configured_backends() -> Backends:
         if transcriber is NemoTdtTranscriber
         else {"model": env_str("POLSEARCH_WHISPER_MODEL", ""), "cpu_threads": threads}
     )
-    diarizer = _choose("POLSEARCH_DIARIZATION_BACKEND", "resemblyzer", {"resemblyzer": ResemblyzerDiarizer})
+    diarizer = _choose(
+        "POLSEARCH_DIARIZATION_BACKEND",
+        {"resemblyzer": ResemblyzerDiarizer, "sortformer": SortformerDiarizer},
+    )
+    speaker_threshold = env_float("POLSEARCH_SPEAKER_THRESHOLD", 0.3)
+    max_speakers = int(env_float("POLSEARCH_MAX_SPEAKERS", 15))
+    diarizer_settings: dict[str, object] = (
+        {
+            "model": env_str("POLSEARCH_NEMO_DIAR_MODEL", "nvidia/diar_streaming_sortformer_4spk-v2"),
+            "model_cache_dir": env_str("MODEL_CACHE_DIR", ""),
+            "device": env_str("POLSEARCH_NEMO_DEVICE", "auto"),
+            "window_s": env_float("POLSEARCH_DIAR_WINDOW_S", 600.0),
+            "link_threshold": speaker_threshold,
+            "max_speakers": max_speakers,
+        }
+        if diarizer is SortformerDiarizer
+        else {
+            "threshold": speaker_threshold,
+            "min_speakers": int(env_float("POLSEARCH_MIN_SPEAKERS", 1)),
+            "max_speakers": max_speakers,
+            "cpu_threads": threads,
+        }
+    )
     embedder = _choose(
         "POLSEARCH_EMBEDDING_BACKEND",
-        "sentence-transformers",
         {"sentence-transformers": SentenceTransformerEmbedder, "fastembed": FastEmbedEmbedder},
     )
     embedder_settings: dict[str, object] = {"model_path": env_str("POLSEARCH_EMBEDDING_MODEL_PATH", "")}
@@ -67,11 +111,6 @@ def configured_backends() -> Backends:
         embedder_settings |= {"cache_dir": env_str("POLSEARCH_EMBEDDING_CACHE_DIR", ""), "threads": threads}
     return Backends(
         transcriber=transcriber(**transcriber_settings),
-        diarizer=diarizer(
-            threshold=env_float("POLSEARCH_SPEAKER_THRESHOLD", 0.3),
-            min_speakers=int(env_float("POLSEARCH_MIN_SPEAKERS", 1)),
-            max_speakers=int(env_float("POLSEARCH_MAX_SPEAKERS", 15)),
-            cpu_threads=threads,
-        ),
+        diarizer=diarizer(**diarizer_settings),
         embedder=embedder(**embedder_settings),
     )

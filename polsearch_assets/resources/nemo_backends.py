@@ -1,4 +1,5 @@
-"""The production model backends on NVIDIA NeMo (``polsearch[gpu]``): Parakeet TDT for words.
+"""The production model backends on NVIDIA NeMo (``polsearch[gpu]``): Parakeet TDT for words, streaming
+Sortformer for speakers.
 
 They sit behind the same resource interfaces as the embedded profile's, and run on CPU too (slowly),
 which is how the tests run them, on tiny randomly initialised models built from configs.
@@ -7,16 +8,18 @@ which is how the tests run them, on tiny randomly initialised models built from 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import soundfile as sf
 from pydantic import Field
 
-from polsearch_assets.contracts import Segment, Word
+from polsearch_assets.contracts import Diarization, Segment, Turn, Word
 from polsearch_assets.nemo_models import (
     check_model_kind,
     quiet_nemo,
@@ -24,9 +27,21 @@ from polsearch_assets.nemo_models import (
     resolve_nemo_model,
     run_with_backoff,
 )
-from polsearch_assets.resources.models import Transcriber, _package_version, read_span, shared_model
+from polsearch_assets.resources.models import (
+    Diarizer,
+    Transcriber,
+    _package_version,
+    _voice_encoder,
+    read_span,
+    shared_model,
+)
+from polsearch_assets.speaker_clustering import relabel_by_first_appearance
+from polsearch_assets.speaker_linking import LocalSpeaker, diarization_windows, link_speakers, stitch_turns
+from polsearch_assets.vad import SAMPLE_RATE, SpeechRegion
 
 PARAKEET = "nvidia/parakeet-tdt-0.6b-v2"
+# CC-BY-4.0 and streaming. Not diar_sortformer_4spk-v1: CC-BY-NC, offline only, ~12 min per pass.
+SORTFORMER = "nvidia/diar_streaming_sortformer_4spk-v2"
 
 
 class NemoTdtTranscriber(Transcriber):
@@ -124,3 +139,150 @@ def _use_local_attention(model: Any, log: logging.Logger) -> None:
     model.change_subsampling_conv_chunking_factor(1)  # bounded memory in the convolutional subsampling
     model._polsearch_local_attention = True
     log.info("long chunks: encoder switched to local attention (rel_pos_local_attn, 128+128 frames)")
+
+
+class SortformerDiarizer(Diarizer):
+    """Streaming Sortformer (4 speakers per pass) in overlapping windows, linked into global speakers by voice.
+
+    Each window is diarized by the model with its arrival-order speaker cache; the speakers of all
+    windows are then linked by speaker embeddings (the embedded profile's voice encoder) under a
+    cannot-link rule (``speaker_linking``), so one voice keeps one ``SPEAKER_N`` across hours and a
+    hearing may have more speakers than the model tracks at once.
+    """
+
+    model: str = Field(
+        default=SORTFORMER,
+        description="NeMo Sortformer model: a name in the model cache or a .nemo file (POLSEARCH_NEMO_DIAR_MODEL).",
+    )
+    model_cache_dir: str = Field(default="", description="Pre-populated NeMo model cache (MODEL_CACHE_DIR).")
+    device: str = Field(default="auto", description="cuda, cpu or auto.")
+    window_s: float = Field(
+        default=600.0,
+        description="Diarization window (POLSEARCH_DIAR_WINDOW_S): short enough that a window rarely has more "
+        "than the model's 4 speakers, long enough to give each voice seconds of speech to link by.",
+    )
+    overlap_s: float = Field(
+        default=60.0, description="Overlap of consecutive windows; turns are kept in each core."
+    )
+    link_threshold: float = Field(
+        default=0.3,
+        description="Cosine distance up to which window speakers are one voice (POLSEARCH_SPEAKER_THRESHOLD).",
+    )
+    max_speakers: int = Field(default=15, description="At most this many speakers (POLSEARCH_MAX_SPEAKERS).")
+    # Streaming settings, in 80 ms frames: the model card's highest-latency (most accurate) preset.
+    chunk_len: int = Field(default=340)
+    chunk_right_context: int = Field(default=40)
+    chunk_left_context: int = Field(default=1)
+    fifo_len: int = Field(default=40)
+    spkcache_update_period: int = Field(default=300)
+    spkcache_len: int = Field(default=188)
+    max_link_speech_s: float = Field(
+        default=30.0, description="Speech per window speaker used for its voice embedding."
+    )
+
+    @property
+    def model_identity(self) -> str:
+        name = Path(self.model).stem if self.model.endswith(".nemo") else self.model
+        return (
+            f"nemo-{_package_version('nemo_toolkit')}:{name}:w{self.window_s:g}/{self.overlap_s:g}s"
+            f":c{self.chunk_len}+{self.chunk_right_context}f{self.fifo_len}u{self.spkcache_update_period}"
+            f"s{self.spkcache_len}:link-resemblyzer-cos{self.link_threshold}"
+        )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._model()
+        shared_model(_voice_encoder)
+
+    def _model(self) -> Future[Any]:
+        path = resolve_nemo_model(self.model, self.model_cache_dir)
+        streaming = (
+            self.chunk_len,
+            self.chunk_right_context,
+            self.chunk_left_context,
+            self.fifo_len,
+            self.spkcache_update_period,
+            self.spkcache_len,
+        )
+        return shared_model(_nemo_diar_model, str(path), resolve_device(self.device), streaming)
+
+    def diarize(self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger) -> Diarization:
+        if not regions:
+            return Diarization(speakers=(), turns=())
+        model = self._model().result()
+        encoder = shared_model(_voice_encoder).result()
+        with sf.SoundFile(wav_path) as wav:
+            duration_ms = wav.frames * 1000 // wav.samplerate
+            windows = diarization_windows(
+                duration_ms, round(self.window_s * 1000), round(self.overlap_s * 1000)
+            )
+            window_turns: dict[int, list[Turn]] = {}
+            speakers: list[LocalSpeaker] = []
+            for window in windows:
+                audio = read_span(wav, window.start_ms, window.end_ms)
+                turns = _window_turns(model, audio, window.start_ms)
+                window_turns[window.index] = turns
+                speakers.extend(self._local_speakers(encoder, wav, window.index, turns))
+                log.info(
+                    f"diarized window {window.index + 1}/{len(windows)}: "
+                    f"{len({t.speaker for t in turns})} speakers, {len(turns)} turns"
+                )
+        identities = link_speakers(speakers, self.link_threshold, self.max_speakers)
+        log.info(f"linked {len(speakers)} window speakers into {len(set(identities.values()))} speakers")
+        return relabel_by_first_appearance(stitch_turns(windows, window_turns, identities))
+
+    def _local_speakers(
+        self, encoder: Any, wav: sf.SoundFile, window: int, turns: Sequence[Turn]
+    ) -> list[LocalSpeaker]:
+        """One voice embedding per speaker of a window, from up to ``max_link_speech_s`` of its longest turns."""
+        found = []
+        for label in sorted({t.speaker for t in turns}):
+            own = sorted(
+                (t for t in turns if t.speaker == label), key=lambda t: t.end_ms - t.start_ms, reverse=True
+            )
+            pieces, total = [], 0
+            for turn in own:
+                if total >= self.max_link_speech_s * 1000:
+                    break
+                pieces.append(read_span(wav, turn.start_ms, turn.end_ms))
+                total += turn.end_ms - turn.start_ms
+            speech_ms = sum(t.end_ms - t.start_ms for t in own)
+            found.append(
+                LocalSpeaker(window, label, encoder.embed_utterance(np.concatenate(pieces)), speech_ms)
+            )
+        return found
+
+
+def _window_turns(model: Any, audio: np.ndarray, offset_ms: int) -> list[Turn]:
+    """The model's turns for one window's audio, on the global timeline, labelled by its local speaker."""
+    with tempfile.TemporaryDirectory(prefix="polsearch-diar-") as tmp:
+        path = Path(tmp) / "window.wav"
+        sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
+        segments = model.diarize(audio=[str(path)], batch_size=1, verbose=False)[0]
+    turns = []
+    for line in segments:
+        start_s, end_s, label = str(line).split()
+        start, end = offset_ms + round(float(start_s) * 1000), offset_ms + round(float(end_s) * 1000)
+        if end > start:
+            turns.append(Turn(label, start, end))
+    return turns
+
+
+def _nemo_diar_model(path: str, device: str, streaming: tuple[int, ...]) -> Any:
+    from nemo.collections.asr.parts.mixins.diarization import SpkDiarizationMixin
+
+    quiet_nemo()
+    model_class = check_model_kind(Path(path), SpkDiarizationMixin, "a diarization")
+    model = model_class.restore_from(path, map_location=device)
+    model.eval()
+    modules = getattr(model, "sortformer_modules", None)
+    if modules is not None and getattr(model, "streaming_mode", False):
+        (
+            modules.chunk_len,
+            modules.chunk_right_context,
+            modules.chunk_left_context,
+            modules.fifo_len,
+            modules.spkcache_update_period,
+            modules.spkcache_len,
+        ) = streaming
+        modules._check_streaming_parameters()
+    return model
