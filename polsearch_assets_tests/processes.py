@@ -101,3 +101,20 @@ def dagster_dev(home: Path, env: Mapping[str, str], *, timeout_s: float = 120) -
     finally:
         stop(process)
         log.close()
+
+
+def json_from_fresh_interpreter(script: str, env: Mapping[str, str], clear: tuple[str, ...]) -> object:
+    """Run ``script`` (its last stdout line is JSON) in a new interpreter, as a code location loads: this
+    environment without the variables starting with ``clear``, plus ``env``."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(clear)}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**kept, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

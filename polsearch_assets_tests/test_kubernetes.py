@@ -7,15 +7,11 @@ built here with dagster-k8s's own construction, the same code the k8s_job_execut
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
-from .processes import REPO
+from .processes import json_from_fresh_interpreter
 
 _DESCRIBE = """
 import json
@@ -32,20 +28,9 @@ print(json.dumps({"steps": steps, "executor": job.executor_def.name}))
 
 def describe(**env: str) -> dict[str, Any]:
     """The hearing assets' op tags and pools, and the job's executor, as a code location with ``env`` loads them."""
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("POLSEARCH_K8S_", "POLSEARCH_EXECUTOR"))
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", _DESCRIBE],
-        cwd=REPO,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return json_from_fresh_interpreter(
+        _DESCRIBE, env, ("POLSEARCH_K8S_", "POLSEARCH_EXECUTOR", "MODEL_CACHE_DIR")
     )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def build_step_job(tags: dict[str, Any], step: str) -> dict[str, Any]:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from polsearch_assets.resources.fastembed_embedder import FastEmbedEmbedder
 from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber, SortformerDiarizer
 
 from .conftest import backends_from_env
-from .processes import REPO
+from .processes import json_from_fresh_interpreter
 
 _CODE_VERSIONS = """
 import json
@@ -24,22 +19,9 @@ print(json.dumps({a.key.to_user_string(): a.code_versions_by_key[a.key] for a in
 
 def code_versions(**env: str) -> dict[str, str]:
     """The hearing assets' code versions as a code location loaded with ``env`` sees them."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("POLSEARCH_PROFILE", "POLSEARCH_ASR", "POLSEARCH_DIAR", "POLSEARCH_EMBEDDING"))
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", _CODE_VERSIONS],
-        cwd=REPO,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return json_from_fresh_interpreter(
+        _CODE_VERSIONS, env, ("POLSEARCH_PROFILE", "POLSEARCH_ASR", "POLSEARCH_DIAR", "POLSEARCH_EMBEDDING")
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_the_production_profile_selects_every_production_backend(monkeypatch: pytest.MonkeyPatch) -> None:
