@@ -31,6 +31,11 @@ class WrongModelKind(ValueError):
     """The model exists but is not the kind the stage needs."""
 
 
+def model_label(model: str) -> str:
+    """How a model appears in a code version: a .nemo file by its stem, a name as it is."""
+    return Path(model).stem if model.endswith(".nemo") else model
+
+
 def resolve_nemo_model(model: str, cache_dir: str) -> Path:
     """The ``.nemo`` file for ``model``: a path to one, or a name looked up under ``cache_dir``."""
     if model.endswith(".nemo") or Path(model).is_absolute():

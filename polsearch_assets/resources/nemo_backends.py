@@ -22,6 +22,7 @@ from pydantic import Field
 from polsearch_assets.contracts import Diarization, Segment, Turn, Word
 from polsearch_assets.nemo_models import (
     check_model_kind,
+    model_label,
     quiet_nemo,
     resolve_device,
     resolve_nemo_model,
@@ -65,7 +66,7 @@ class NemoTdtTranscriber(Transcriber):
 
     @property
     def model_identity(self) -> str:
-        return f"nemo-{_package_version('nemo_toolkit')}:{Path(self.model).stem if self.model.endswith('.nemo') else self.model}:tdt-greedy"
+        return f"nemo-{_package_version('nemo_toolkit')}:{model_label(self.model)}:tdt-greedy"
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._model()
@@ -182,9 +183,8 @@ class SortformerDiarizer(Diarizer):
 
     @property
     def model_identity(self) -> str:
-        name = Path(self.model).stem if self.model.endswith(".nemo") else self.model
         return (
-            f"nemo-{_package_version('nemo_toolkit')}:{name}:w{self.window_s:g}/{self.overlap_s:g}s"
+            f"nemo-{_package_version('nemo_toolkit')}:{model_label(self.model)}:w{self.window_s:g}/{self.overlap_s:g}s"
             f":c{self.chunk_len}+{self.chunk_right_context}f{self.fifo_len}u{self.spkcache_update_period}"
             f"s{self.spkcache_len}:link-resemblyzer-cos{self.link_threshold}"
         )
