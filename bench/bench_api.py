@@ -26,7 +26,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,11 +38,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import OUT, SAMPLE, machine  # noqa: E402
 from polsearch_assets.api_client import DagsterApi  # noqa: E402
 from polsearch_assets_tests.processes import dagster_dev  # noqa: E402
 
-OUT = REPO / "bench" / "out"
-SAMPLE = REPO / "samples" / "sample_hearing" / "sample_hearing.wav"
 BIN = Path(sys.executable).parent
 
 
@@ -219,7 +217,7 @@ def main() -> None:
     }
     OUT.mkdir(exist_ok=True)
     report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "input": f"{SAMPLE.name} (98 s)",
         "runs": measured,
         "median": summary,

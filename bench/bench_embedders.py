@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import statistics
@@ -26,7 +25,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
+
+from bench.common import OUT, machine  # noqa: E402
 
 
 def segment_texts(count: int) -> list[str]:
@@ -91,7 +91,7 @@ def main() -> None:
     from polsearch_assets.onnx_export import export_embedder_onnx
 
     report: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "texts": args.texts,
         "passes": args.passes,
     }

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,13 +22,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import OUT, looped_sample, machine  # noqa: E402
 from polsearch_assets.resources.audio import VadChunker  # noqa: E402
 from polsearch_assets.resources.models import FasterWhisperTranscriber, ResemblyzerDiarizer  # noqa: E402
 from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber, SortformerDiarizer  # noqa: E402
 from polsearch_assets_tests.tiny_nemo import build_tiny_sortformer, build_tiny_tdt  # noqa: E402
 
-OUT = REPO / "bench" / "out"
-SAMPLE = REPO / "samples" / "sample_hearing" / "sample_hearing.wav"
 MINUTES = 10
 
 
@@ -48,30 +44,11 @@ def timed(
 
 def main() -> None:
     log = logging.getLogger("bench")
-    report: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    }
+    report: dict = {"machine": machine()}
     with tempfile.TemporaryDirectory(prefix="polsearch-bench-") as tmp:
         root = Path(tmp)
         wav = root / "hearing.wav"
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-stream_loop",
-                "-1",
-                "-i",
-                str(SAMPLE),
-                "-t",
-                str(MINUTES * 60),
-                "-c:a",
-                "pcm_s16le",
-                str(wav),
-            ],
-            check=True,
-        )
+        looped_sample(wav, MINUTES * 60)
         chunks = [c.to_json() for c in VadChunker().detect(wav).chunks]
         speech_s = sum(c["end_ms"] - c["start_ms"] for c in chunks) / 1000
         started = time.perf_counter()

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -44,6 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import OUT, SAMPLE, looped_sample, machine  # noqa: E402
 from polsearch_assets_tests.s3_server import (  # noqa: E402
     ACCESS_KEY_ID,
     REGION,
@@ -51,8 +51,6 @@ from polsearch_assets_tests.s3_server import (  # noqa: E402
     running_s3_server,
 )
 
-OUT = REPO / "bench" / "out"
-SAMPLE = REPO / "samples" / "sample_hearing" / "sample_hearing.wav"
 HEARING = "bench-storage-hearing"
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
@@ -136,32 +134,6 @@ def in_child(args: list[str], env: dict[str, str]) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def make_wav(hours: float, path: Path) -> None:
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-stream_loop",
-            "-1",
-            "-i",
-            str(SAMPLE),
-            "-t",
-            str(hours * 3600),
-            "-ar",
-            "16000",
-            "-ac",
-            "1",
-            "-c:a",
-            "pcm_s16le",
-            str(path),
-        ],
-        check=True,
-    )
-
-
 def pipeline_env(kind: str, root: Path, endpoint: str, bucket: str, database: str) -> dict[str, str]:
     home = root / f"dagster-{kind}-{uuid.uuid4().hex[:6]}"
     home.mkdir()
@@ -201,7 +173,7 @@ def main() -> None:
     from polsearch_assets_tests.test_production_instance import PG
 
     report: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "hours": args.hours,
         "runs": args.runs,
     }
@@ -215,7 +187,7 @@ def main() -> None:
             root = Path(tmp)
             bucket = s3.new_bucket()
             wav = root / "hearing.wav"
-            make_wav(args.hours, wav)
+            looped_sample(wav, args.hours * 3600)
             report["transfer"] = {}
             for mode in ("local", "s3", "s3-naive"):
                 measured = in_child(

@@ -1,0 +1,26 @@
+"""What the benchmarks share: where things are, the machine line, and long audio from the sample hearing."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "bench" / "out"
+SAMPLE = REPO / "samples" / "sample_hearing" / "sample_hearing.wav"
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def looped_sample(path: Path, seconds: float) -> Path:
+    """The sample hearing looped to ``seconds``, as a 16 kHz mono 16-bit WAV at ``path``."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-stream_loop", "-1", "-i", str(SAMPLE),
+         "-t", str(seconds), "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
