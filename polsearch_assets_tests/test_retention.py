@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._core.events import DagsterEventType
 
-from polsearch_assets.assets.audio import RAW_AUDIO_WAV, raw_audio
+from polsearch_assets.assets.audio import RAW_AUDIO_WAV, raw_audio, raw_wav
 from polsearch_assets.hearings import register_hearing
 from polsearch_assets.jobs import HEARING_ASSETS
 from polsearch_assets.maintenance import audio_retention
@@ -91,6 +92,18 @@ def test_retention_deletes_only_what_it_should(tmp_path: Path) -> None:
         ]
         assert f"hearing {old}: raw_audio.wav is missing" in failure and "re-materialize raw_audio" in failure
         assert instance.all_logs(again.run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY) == []
+
+
+def test_only_a_missing_wav_is_reported_as_pruned_audio(store) -> None:
+    """A FileNotFoundError from the work done with the WAV (once: NeMo losing its temporary working
+    directory while a model loaded) is that fault, not "raw_audio.wav is missing"."""
+    with pytest.raises(dg.Failure, match=r"hearing gone: raw_audio\.wav is missing"), raw_wav(store, "gone"):
+        pass
+    store.write_bytes("here", RAW_AUDIO_WAV, b"RIFF")
+    with pytest.raises(FileNotFoundError, match="/tmp/tmpdeleted") as raised, raw_wav(store, "here") as path:
+        assert path.read_bytes() == b"RIFF"
+        raise FileNotFoundError(2, "No such file or directory", "/tmp/tmpdeleted")
+    assert not isinstance(raised.value, dg.Failure)
 
 
 def test_what_counts_as_intermediate_audio(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """raw_audio and vad_chunks: a hearing's source -> normalized WAV -> speech chunks."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -156,16 +156,21 @@ def raw_audio(
 
 @contextmanager
 def raw_wav(store: ArtifactStore, key: str) -> Iterator[Path]:
-    """The hearing's normalized WAV; a clear, final failure when it is gone (pruned by audio retention)."""
-    try:
-        with store.reader(key, RAW_AUDIO_WAV) as path:
-            yield path
-    except FileNotFoundError as error:
-        raise dg.Failure(
-            description=f"hearing {key}: {RAW_AUDIO_WAV} is missing ({error}); the audio_retention job removes it "
-            "from indexed hearings: re-materialize raw_audio to fetch the recording again",
-            allow_retries=False,
-        ) from error
+    """The hearing's normalized WAV; a clear, final failure when it is gone (pruned by audio retention).
+
+    Only opening the WAV is translated: a FileNotFoundError from the caller's own work inside the
+    ``with`` block is a different fault and propagates as it is.
+    """
+    with ExitStack() as stack:
+        try:
+            path = stack.enter_context(store.reader(key, RAW_AUDIO_WAV))
+        except FileNotFoundError as error:
+            raise dg.Failure(
+                description=f"hearing {key}: {RAW_AUDIO_WAV} is missing ({error}); the audio_retention job removes "
+                "it from indexed hearings: re-materialize raw_audio to fetch the recording again",
+                allow_retries=False,
+            ) from error
+        yield path
 
 
 @dg.asset(
