@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from itertools import accumulate
 
-from polsearch_assets.contracts import Segment, Turn, Word
+import numpy as np
+
+from polsearch_assets.contracts import Segment, SpeakerFrames, Turn, Word
 
 _SENTENCE_END = (".", "?", "!")
 
@@ -49,6 +51,39 @@ def assign_speakers(words: Sequence[Word], turns: Sequence[Turn]) -> list[Word]:
             speaker = min(candidates, key=lambda t: _gap_ms(word, t)).speaker
         result.append(replace(word, speaker=speaker))
     return result
+
+
+def assign_speakers_by_frames(
+    words: Sequence[Word], frames: SpeakerFrames, turns: Sequence[Turn]
+) -> list[Word]:
+    """Each word gets the speaker with the highest mean activity probability over the frames it spans.
+
+    Where speakers overlap, this picks the one the model hears most in the word itself, where
+    max-overlap would count padded turn edges. A word spans the frames its [start, end) touches (a
+    zero-length word, the frame holding it); ties go to the speaker who spoke first. A word with no
+    activity at all in its frames (or no frames) falls back to ``assign_speakers`` on the turns.
+    """
+    if not words:
+        return []
+    probabilities = frames.probabilities
+    count = len(probabilities)
+    if not count or not frames.speakers:
+        return assign_speakers(words, turns)
+    starts = np.array([w.start_ms for w in words]) // frames.frame_ms
+    ends = -(-np.array([w.end_ms for w in words]) // frames.frame_ms)
+    first = np.clip(starts, 0, count - 1)
+    last = np.clip(np.maximum(ends, starts + 1), first + 1, count)
+    # Mean over each word's frames from prefix sums: one pass however long the hearing.
+    prefix = np.vstack(
+        [np.zeros((1, probabilities.shape[1])), np.cumsum(probabilities, axis=0, dtype=np.float64)]
+    )
+    means = (prefix[last] - prefix[first]) / (last - first)[:, None]
+    best = np.argmax(means, axis=1)
+    silent = [i for i, row in enumerate(means) if row[best[i]] <= 0]
+    fallback = dict(zip(silent, assign_speakers([words[i] for i in silent], turns), strict=True))
+    return [
+        fallback.get(i) or replace(word, speaker=frames.speakers[best[i]]) for i, word in enumerate(words)
+    ]
 
 
 def _gap_ms(word: Word, turn: Turn) -> int:

@@ -39,10 +39,12 @@ from polsearch_assets.contract_checks import (
     audio_problems,
     chunk_problems,
     diarization_problems,
+    frames_problems,
     index_problems,
     summarize,
     transcript_problems,
 )
+from polsearch_assets.contracts import SpeakerFrames
 from polsearch_assets.partitions import hearings_partitions
 from polsearch_assets.resources.artifacts import ArtifactStore
 from polsearch_assets.resources.index import LanceIndex
@@ -138,13 +140,32 @@ transcript_contract = _timeline_contract(
     transcript_problems,
     "Segments and words lie inside the audio with start <= end, in time order; confidences in 0..1.",
 )
-diarization_contract = _timeline_contract(
+
+
+@_contract_check(
     diarization,
-    DIARIZATION_JSON,
-    diarization_problems,
-    "Turns lie inside the audio with start < end, in time order; speakers are listed and numbered "
-    "SPEAKER_0, SPEAKER_1, ... by first appearance.",
+    blocking=True,
+    description="Turns lie inside the audio with start < end, in time order; speakers are listed and numbered "
+    "SPEAKER_0, SPEAKER_1, ... by first appearance; per-frame probabilities, where given, cover the audio "
+    "with one column per speaker, in 0..1.",
 )
+def diarization_contract(
+    context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStore
+) -> dg.AssetCheckResult:
+    key = context.partition_key
+
+    def inspect() -> list[str]:
+        document = artifact_store.read_json(key, DIARIZATION_JSON)
+        duration_ms = _duration_ms(artifact_store, key)
+        problems = diarization_problems(document, duration_ms)
+        if "frames" in document:  # read as stored, so every mismatch is reported, not just the first
+            frames = SpeakerFrames.from_npz(artifact_store.read_bytes(key, document["frames"]["artifact"]))
+            problems += frames_problems(document, frames, duration_ms)
+        return problems
+
+    return _check(key, inspect)
+
+
 aligned_segments_contract = _timeline_contract(
     aligned_segments,
     ALIGNED_SEGMENTS_JSON,

@@ -11,6 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
+
+from polsearch_assets.contracts import SpeakerFrames
+
 MAX_LISTED = 5  # problems spelled out in a check's description; the rest are counted
 
 
@@ -155,6 +159,31 @@ def diarization_problems(document: dict[str, Any], duration_ms: int) -> list[str
     expected = [f"SPEAKER_{n}" for n in range(len(first_appearance))]
     if first_appearance != expected:
         problems.append(f"labels are not numbered by first appearance: {first_appearance[:6]}")
+    return problems
+
+
+def frames_problems(document: dict[str, Any], frames: SpeakerFrames, duration_ms: int) -> list[str]:
+    """diarization frames: one row per frame of the audio, one column per listed speaker, values in 0..1."""
+    section = document.get("frames", {})
+    speakers = document.get("speakers", [])
+    problems = []
+    if list(frames.speakers) != list(speakers):
+        problems.append(f"frame columns {list(frames.speakers)[:6]} are not the speakers {speakers[:6]}")
+    if frames.probabilities.shape[1:] != (len(frames.speakers),):
+        problems.append(f"frame matrix {frames.probabilities.shape} does not have one column per speaker")
+    expected = -(-duration_ms // frames.frame_ms) if frames.frame_ms > 0 else None
+    if len(frames.probabilities) != expected:
+        problems.append(
+            f"{len(frames.probabilities)} frames of {frames.frame_ms} ms do not cover {duration_ms} ms of audio"
+        )
+    if (section.get("frame_ms"), section.get("count")) != (frames.frame_ms, len(frames.probabilities)):
+        problems.append(
+            f"diarization.json says {section.get('count')} frames of {section.get('frame_ms')} ms, "
+            f"the frames artifact holds {len(frames.probabilities)} of {frames.frame_ms} ms"
+        )
+    values = frames.probabilities
+    if values.size and not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1):
+        problems.append("frame probabilities outside 0..1")
     return problems
 
 

@@ -5,8 +5,11 @@ Times are integer milliseconds on the hearing's global timeline, never chunk-rel
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,48 @@ class Turn:
     end_ms: int
 
 
+@dataclass(frozen=True, eq=False)
+class SpeakerFrames:
+    """Per-frame speaker activity probabilities on the global timeline, where a backend gives them.
+
+    Row ``i`` covers ``[i * frame_ms, (i + 1) * frame_ms)``; column ``j`` is ``speakers[j]``. A
+    speaker's probability is independent of the others' (overlapping speech: several near 1).
+    """
+
+    frame_ms: int
+    speakers: tuple[str, ...]
+    probabilities: np.ndarray  # [frames, speakers], values in 0..1
+
+    def to_npz(self) -> bytes:
+        buffer = io.BytesIO()
+        # float16 keeps 3 significant digits (plenty for an activity probability) at half the size:
+        # a 4-hour hearing with 15 speakers is 5 MB before compression.
+        np.savez_compressed(
+            buffer,
+            frame_ms=np.int64(self.frame_ms),
+            speakers=np.array(self.speakers, dtype=str),
+            probabilities=self.probabilities.astype(np.float16),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_npz(cls, data: bytes) -> SpeakerFrames:
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            return cls(
+                frame_ms=int(stored["frame_ms"]),
+                speakers=tuple(str(s) for s in stored["speakers"]),
+                probabilities=stored["probabilities"].astype(np.float32),
+            )
+
+
 @dataclass(frozen=True)
 class Diarization:
     speakers: tuple[str, ...]
     turns: tuple[Turn, ...]
+    # Not part of the JSON document: stored beside it (diarization_frames.npz) by the asset.
+    frames: SpeakerFrames | None = field(default=None, compare=False)
+    # What the backend wants shown in the asset's metadata (windows, linking), not stored.
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Diarization:

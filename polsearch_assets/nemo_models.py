@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import tarfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -143,9 +144,30 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def quiet_nemo() -> Any:
-    """NeMo logs every config it builds at INFO; keep its warnings, drop the rest from run logs."""
-    from nemo.utils import logging as nemo_logging
+# The transcript and diarization models load in parallel threads when a run starts (shared_model), but
+# NeMo is not safe to enter from two threads at once: its ASR package has import cycles (two first
+# imports at the same time deadlock or see it half-initialised), and ``restore_from`` unpacks the
+# archive into a temporary directory and ``os.chdir``s into it, process-wide, so a second restore
+# saves a cwd the first one deletes (FileNotFoundError on the deleted /tmp/tmpXXXX). Both were found
+# by running the whole graph on the production profile; both run under this one lock.
+_NEMO_LOCK = threading.Lock()
+
+
+def import_nemo_asr() -> None:
+    """Import NeMo's ASR collection once, under the NeMo lock, and quiet its logging (NeMo logs every
+    config it builds at INFO; its warnings are kept)."""
+    with _NEMO_LOCK:
+        import nemo.collections.asr  # noqa: F401
+        from nemo.utils import logging as nemo_logging
 
     nemo_logging.setLevel(nemo_logging.WARNING)
-    return nemo_logging
+
+
+def restore_nemo_model(path: Path, base: type, kind: str, device: str) -> Any:
+    """The model in the ``.nemo`` archive at ``path``, checked to be a ``base`` (``kind`` names it in the
+    error), on ``device``, in eval mode; restored under the NeMo lock."""
+    model_class = check_model_kind(path, base, kind)
+    with _NEMO_LOCK:
+        model = model_class.restore_from(str(path), map_location=device)
+    model.eval()
+    return model

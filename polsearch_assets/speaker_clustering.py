@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polsearch_assets.contracts import Diarization, Turn
+from polsearch_assets.contracts import Diarization, SpeakerFrames, Turn
 
 
 @dataclass(frozen=True)
@@ -138,11 +138,20 @@ def turns_from_windows(
     return relabel_by_first_appearance(raw)
 
 
-def relabel_by_first_appearance(turns: Sequence[Turn]) -> Diarization:
+def relabel_by_first_appearance(turns: Sequence[Turn], frames: SpeakerFrames | None = None) -> Diarization:
+    """``SPEAKER_0`` is whoever speaks first, and so on. ``frames`` (columns named like the turns'
+    speakers) follow the renaming: columns reordered to the new speakers, a speaker with no turn dropped."""
     names: dict[str, str] = {}
     for turn in sorted(turns, key=lambda t: (t.start_ms, t.end_ms)):
         names.setdefault(turn.speaker, f"SPEAKER_{len(names)}")
     relabelled = tuple(
         sorted((Turn(names[t.speaker], t.start_ms, t.end_ms) for t in turns), key=lambda t: t.start_ms)
     )
-    return Diarization(speakers=tuple(names.values()), turns=relabelled)
+    if frames is not None:
+        column = {name: j for j, name in enumerate(frames.speakers)}
+        frames = SpeakerFrames(
+            frames.frame_ms,
+            tuple(names.values()),
+            frames.probabilities[:, [column[old] for old in names]],
+        )
+    return Diarization(speakers=tuple(names.values()), turns=relabelled, frames=frames)

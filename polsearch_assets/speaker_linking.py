@@ -9,7 +9,8 @@ speakers are then linked into global identities by their voice embeddings:
   distance of speech-weighted centroids, with a cannot-link rule: two speakers the model told
   apart inside one window are never merged;
 * ``stitch_turns`` keeps each window's turns only in its own core (overlaps split at their
-  middle) and renames them to the global identities.
+  middle) and renames them to the global identities; ``stitch_frames`` does the same with the
+  model's per-frame speaker probabilities.
 
 Numbering by first appearance (``SPEAKER_0`` speaks first) is done afterwards on the turns, by
 ``speaker_clustering.relabel_by_first_appearance``, as for every backend.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polsearch_assets.contracts import Turn
+from polsearch_assets.contracts import SpeakerFrames, Turn
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,12 @@ class Window:
 
 
 def diarization_windows(duration_ms: int, window_ms: int, overlap_ms: int) -> list[Window]:
-    """Windows of ``window_ms`` covering [0, duration_ms), consecutive ones overlapping by ``overlap_ms``."""
+    """Windows of ``window_ms`` covering [0, duration_ms), consecutive ones overlapping by ``overlap_ms``;
+    ``window_ms`` 0: one window over the whole hearing."""
     if duration_ms <= 0:
         return []
+    if window_ms == 0:
+        return [Window(0, 0, duration_ms, 0, duration_ms)]
     if not 0 <= overlap_ms < window_ms:
         raise ValueError(f"need 0 <= overlap_ms < window_ms, got {overlap_ms}, {window_ms}")
     step = window_ms - overlap_ms
@@ -114,5 +118,45 @@ def stitch_turns(
         for turn in window_turns.get(window.index, ()):
             start, end = max(turn.start_ms, window.core_start_ms), min(turn.end_ms, window.core_end_ms)
             if end > start:
-                stitched.append(Turn(f"G{identities[(window.index, turn.speaker)]}", start, end))
+                stitched.append(Turn(_global_name(identities[(window.index, turn.speaker)]), start, end))
     return sorted(stitched, key=lambda t: (t.start_ms, t.end_ms, t.speaker))
+
+
+def _global_name(identity: int) -> str:
+    return f"G{identity}"
+
+
+def stitch_frames(
+    windows: Sequence[Window],
+    window_probabilities: Mapping[int, np.ndarray],
+    local_labels: Sequence[str],
+    identities: Mapping[tuple[int, str], int],
+    duration_ms: int,
+    frame_ms: int,
+) -> SpeakerFrames:
+    """Every window's per-frame probabilities (``[frames, len(local_labels)]``, its frame 0 at the
+    window's start) kept in the window's core, as columns of the global identities ``G<id>``.
+
+    Global frame ``i`` starts at ``i * frame_ms`` and is taken from the window whose core holds that
+    start; a local speaker with no identity (it never reached a turn) is left out.
+    """
+    ids = sorted(set(identities.values()))
+    column = {identity: j for j, identity in enumerate(ids)}
+    frames = -(-duration_ms // frame_ms)
+    probabilities = np.zeros((frames, len(ids)), dtype=np.float32)
+    for window in windows:
+        local = window_probabilities.get(window.index)
+        first, last = -(-window.core_start_ms // frame_ms), min(frames, -(-window.core_end_ms // frame_ms))
+        if local is None or not len(local) or last <= first:
+            continue
+        rows = np.clip(
+            np.round((np.arange(first, last) * frame_ms - window.start_ms) / frame_ms).astype(int),
+            0,
+            len(local) - 1,
+        )
+        for k, label in enumerate(local_labels[: local.shape[1]]):
+            identity = identities.get((window.index, label))
+            if identity is not None:
+                target = probabilities[first:last, column[identity]]
+                np.maximum(target, local[rows, k], out=target)
+    return SpeakerFrames(frame_ms, tuple(_global_name(i) for i in ids), probabilities)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections import Counter
@@ -127,6 +128,42 @@ def serve_media(files: dict[str, Path]) -> Iterator[MediaServer]:
 def media_server(media_files: dict[str, Path]) -> Iterator[MediaServer]:
     with serve_media(media_files) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def nemo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model cache holding a tiny Parakeet-architecture TDT and a tiny streaming Sortformer."""
+    from .tiny_nemo import build_model_cache
+
+    return build_model_cache(tmp_path_factory.mktemp("model-cache"), tmp_path_factory.mktemp("nemo-build"))
+
+
+@pytest.fixture(scope="session")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled all-MiniLM-L6-v2 exported to ONNX by `polsearch export-embedder`, as a user would."""
+    from click.testing import CliRunner
+
+    from polsearch_assets.cli import main
+
+    out = tmp_path_factory.mktemp("fastembed") / "all-MiniLM-L6-v2-onnx"
+    result = CliRunner().invoke(main, ["export-embedder", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for the polsearch CLI: a fresh DAGSTER_HOME with the project's dagster.yaml, and
+    artifacts and index under tmp_path."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "POLSEARCH_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "POLSEARCH_LANCEDB_URI": str(tmp_path / "lancedb"),
+    }
 
 
 @pytest.fixture

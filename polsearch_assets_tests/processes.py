@@ -118,3 +118,16 @@ def json_from_fresh_interpreter(script: str, env: Mapping[str, str], clear: tupl
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def polsearch(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``polsearch`` console script, as a user runs it, in the repository."""
+    return subprocess.run(
+        [str(BIN / "polsearch"), *args],
+        env=dict(env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -1,5 +1,8 @@
-from polsearch_assets.alignment import assign_speakers, segment_words
-from polsearch_assets.contracts import Turn, Word
+import numpy as np
+
+from polsearch_assets.alignment import assign_speakers, assign_speakers_by_frames, segment_words
+from polsearch_assets.contract_checks import frames_problems
+from polsearch_assets.contracts import SpeakerFrames, Turn, Word
 
 
 def w(text: str, start: int, end: int, speaker: str | None = None) -> Word:
@@ -93,3 +96,64 @@ def test_max_length_prefers_the_last_sentence_end_then_cuts_hard() -> None:
     words[19] = w("w19.", words[19].start_ms, words[19].end_ms, "A")
     first = segment_words(words, min_segment_ms=15_000, max_segment_ms=30_000)[0]
     assert first.text.endswith("w19.")
+
+
+def frames_of(*rows: tuple[float, ...], frame_ms: int = 100) -> SpeakerFrames:
+    return SpeakerFrames(frame_ms, ("A", "B"), np.array(rows, dtype=np.float32))
+
+
+def test_frame_probabilities_settle_overlapping_speech_by_activity_in_the_word() -> None:
+    # B interrupts A. Padded turns make the word overlap A longer (300 vs 200 ms), but over the word's
+    # own frames the model hears B far more.
+    turns = [Turn("A", 0, 700), Turn("B", 500, 1000)]
+    frames = frames_of(
+        (0.9, 0.0),
+        (0.9, 0.0),
+        (0.9, 0.0),
+        (0.9, 0.0),
+        (0.3, 0.2),
+        (0.2, 0.9),
+        (0.1, 0.9),
+        (0.0, 0.9),
+        (0.0, 0.9),
+        (0.0, 0.9),
+    )
+    word = w("but", 400, 700)  # frames 4, 5, 6: A 0.2 on average, B 0.67
+    assert speakers(assign_speakers([word], turns)) == ["A"]
+    assert speakers(assign_speakers_by_frames([word], frames, turns)) == ["B"]
+    assert speakers(assign_speakers_by_frames([w("the", 0, 250)], frames, turns)) == ["A"]
+
+
+def test_frame_assignment_edges() -> None:
+    frames = frames_of((0.0, 0.0), (0.2, 0.2), (0.0, 0.7), (0.0, 0.0))
+    turns = [Turn("A", 0, 150), Turn("B", 350, 400)]
+    words = [
+        w("zero-length", 250, 250),  # the frame holding it: B
+        w("tie", 100, 200),  # equal activity: the speaker who spoke first (column order)
+        w("silent", 0, 90),  # no activity in its frames: max-overlap / nearest turn (A)
+        w("past-the-end", 500, 650),  # beyond the last frame: that frame is silent, nearest turn (B)
+        w("partial-frame", 199, 201),  # touches frames 1 and 2: B 0.45 > A 0.1
+    ]
+    assert speakers(assign_speakers_by_frames(words, frames, turns)) == ["B", "A", "A", "B", "B"]
+    assert assign_speakers_by_frames([], frames, turns) == []
+    empty = SpeakerFrames(100, (), np.zeros((4, 0), dtype=np.float32))
+    assert speakers(assign_speakers_by_frames(words[:1], empty, turns)) == speakers(
+        assign_speakers(words[:1], turns)
+    )
+
+
+def test_frames_survive_their_artifact_form_and_the_contract_catches_bad_ones() -> None:
+    frames = frames_of((0.0, 1.0), (0.25, 0.5), (0.123456, 0.9))
+    again = SpeakerFrames.from_npz(frames.to_npz())
+    assert (again.frame_ms, again.speakers) == (100, ("A", "B"))
+    assert np.allclose(again.probabilities, frames.probabilities, atol=1e-3)  # stored as float16
+    document = {"speakers": ["A", "B"], "frames": {"frame_ms": 100, "count": 3}}
+    assert frames_problems(document, again, duration_ms=250) == []
+    bad = SpeakerFrames(100, ("B", "A"), np.array([[0.0, 1.5]] * 2, dtype=np.float32))
+    problems = frames_problems(document, bad, duration_ms=250)
+    assert [p.split(" ")[0:2] for p in problems] == [
+        ["frame", "columns"],
+        ["2", "frames"],
+        ["diarization.json", "says"],
+        ["frame", "probabilities"],
+    ]

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from polsearch_assets.assets.audio import RAW_AUDIO_SOURCE, VAD_CHUNKS_JSON
 from polsearch_assets.assets.hearing import (
     ALIGNED_SEGMENTS_JSON,
+    DIARIZATION_FRAMES,
     DIARIZATION_JSON,
     TRANSCRIPT_JSON,
     WORD_ARCHIVE_PARQUET,
+    read_diarization,
 )
 from polsearch_assets.checks import HEARING_CHECKS
 from polsearch_assets.contract_checks import (
@@ -25,6 +28,7 @@ from polsearch_assets.contract_checks import (
     index_problems,
     transcript_problems,
 )
+from polsearch_assets.contracts import SpeakerFrames
 from polsearch_assets.resources.artifacts import LocalArtifactStore
 from polsearch_assets.search_index import SegmentIndex
 from polsearch_assets.synthetic import synthesize
@@ -70,10 +74,13 @@ def hearing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hearing]:
 
 @pytest.fixture
 def pristine(hearing: Hearing) -> Iterator[Hearing]:
-    """The hearing, with every artifact restored after the test corrupts one."""
+    """The hearing, with every artifact restored (and any added one removed) after the test."""
     folder = Path(hearing.store.root) / hearing.key
     saved = {p: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     yield hearing
+    for path in folder.iterdir():
+        if path not in saved:
+            path.unlink()
     for path, data in saved.items():
         path.write_bytes(data)
 
@@ -133,6 +140,33 @@ def test_corrupted_artifacts_fail_their_check(pristine: Hearing, asset, artifact
     assert (
         evaluation.description.startswith(f"hearing {pristine.key}: ") and expected in evaluation.description
     )
+
+
+def test_frame_probabilities_are_part_of_the_diarization_contract(pristine: Hearing) -> None:
+    """A diarization that says it has per-frame probabilities (sortformer's) is checked with them."""
+    speakers = tuple(json.loads(pristine.path(DIARIZATION_JSON).read_text())["speakers"])
+    count = -(-json.loads(pristine.path(RAW_AUDIO_SOURCE).read_text())["duration_ms"] // 80)
+    pristine.edit_json(
+        DIARIZATION_JSON,
+        lambda d: d.update(frames={"artifact": DIARIZATION_FRAMES, "frame_ms": 80, "count": count}),
+    )
+    missing = pristine.check("diarization")
+    assert not missing.passed and DIARIZATION_FRAMES in missing.description
+
+    def write(frames: SpeakerFrames) -> None:
+        pristine.store.write_bytes(pristine.key, DIARIZATION_FRAMES, frames.to_npz())
+
+    write(SpeakerFrames(80, speakers, np.full((count, len(speakers)), 1.5, dtype=np.float32)))
+    out_of_range = pristine.check("diarization")
+    assert not out_of_range.passed and "frame probabilities outside 0..1" in out_of_range.description
+    write(SpeakerFrames(80, speakers, np.full((count - 10, len(speakers)), 0.5, dtype=np.float32)))
+    short = pristine.check("diarization")
+    assert not short.passed and "do not cover" in short.description
+    # and aligned_segments never pairs these turns with frames from another run
+    with pytest.raises(ValueError, match=r"is not the one diarization\.json was written with"):
+        read_diarization(pristine.store, pristine.key)
+    write(SpeakerFrames(80, speakers, np.full((count, len(speakers)), 0.5, dtype=np.float32)))
+    assert pristine.check("diarization").passed
 
 
 def test_missing_index_rows_fail_the_index_check(pristine: Hearing) -> None:

@@ -28,16 +28,11 @@ def hearing_sentences() -> list[str]:
     return [*texts, " ".join(texts)]
 
 
-@pytest.fixture(scope="session")
-def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("fastembed") / "all-MiniLM-L6-v2-onnx"
-    result = CliRunner().invoke(main, ["export-embedder", str(out)])
-    assert result.exit_code == 0, result.output
+def test_the_export_is_in_fastembeds_layout(onnx_model: Path) -> None:
     assert {"model.onnx", "tokenizer.json", "tokenizer_config.json", "config.json"} <= {
-        p.name for p in out.iterdir()
+        p.name for p in onnx_model.iterdir()
     }
-    assert json.loads((out / "tokenizer_config.json").read_text())["model_max_length"] == 256
-    return out
+    assert json.loads((onnx_model / "tokenizer_config.json").read_text())["model_max_length"] == 256
 
 
 def test_vectors_match_the_embedded_profile(onnx_model: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -12,21 +13,19 @@ from polsearch_assets.assets.audio import raw_audio, vad_chunks
 from polsearch_assets.assets.hearing import TRANSCRIPT_JSON, transcript
 from polsearch_assets.contract_checks import transcript_problems
 from polsearch_assets.hearings import register_hearing
-from polsearch_assets.nemo_models import ModelNotFound, WrongModelKind, resolve_nemo_model, run_with_backoff
+from polsearch_assets.nemo_models import (
+    ModelNotFound,
+    WrongModelKind,
+    import_nemo_asr,
+    resolve_nemo_model,
+    restore_nemo_model,
+    run_with_backoff,
+)
 from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber
 
 from .conftest import SAMPLE_WAV, backends_from_env
-from .tiny_nemo import build_tiny_tdt
-
-TINY = "polsearch-tests/tiny-parakeet-tdt"
-
-
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model cache laid out as `huggingface-cli download NAME --local-dir CACHE/NAME` leaves it."""
-    cache = tmp_path_factory.mktemp("model-cache")
-    build_tiny_tdt(cache / TINY / "tiny-parakeet-tdt.nemo", tmp_path_factory.mktemp("tdt-build"))
-    return cache
+from .tiny_nemo import TINY_SORTFORMER
+from .tiny_nemo import TINY_TDT as TINY
 
 
 def tiny_transcriber(cache: Path, **settings: object) -> NemoTdtTranscriber:
@@ -34,7 +33,7 @@ def tiny_transcriber(cache: Path, **settings: object) -> NemoTdtTranscriber:
 
 
 def test_the_sample_hearing_transcribes_on_the_global_timeline(
-    model_cache: Path, instance: dg.DagsterInstance, resources: dict[str, object]
+    nemo_cache: Path, instance: dg.DagsterInstance, resources: dict[str, object]
 ) -> None:
     store = resources["artifact_store"]
     key = register_hearing(instance, store, str(SAMPLE_WAV)).entry.key
@@ -42,7 +41,7 @@ def test_the_sample_hearing_transcribes_on_the_global_timeline(
         [raw_audio, vad_chunks, transcript],
         partition_key=key,
         instance=instance,
-        resources={**resources, "transcriber": tiny_transcriber(model_cache, batch_size=2)},
+        resources={**resources, "transcriber": tiny_transcriber(nemo_cache, batch_size=2)},
     )
     assert result.success
     document = store.read_json(key, TRANSCRIPT_JSON)
@@ -59,12 +58,12 @@ def test_the_sample_hearing_transcribes_on_the_global_timeline(
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_every_chunk(
-    model_cache: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    nemo_cache: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     import torch
 
     chunks = [{"start_ms": s, "end_ms": s + 4000} for s in range(0, 64_000, 8000)]  # 8 chunks
-    transcriber = tiny_transcriber(model_cache, batch_size=8)
+    transcriber = tiny_transcriber(nemo_cache, batch_size=8)
     log = logging.getLogger("test-oom")
     expected = transcriber.transcribe(SAMPLE_WAV, chunks, log)
 
@@ -121,12 +120,12 @@ def test_a_missing_model_names_the_path_and_how_to_fill_the_cache(tmp_path: Path
         NemoTdtTranscriber(model=str(tmp_path / "gone.nemo")).transcribe(SAMPLE_WAV, [], logging.getLogger())
 
 
-def test_a_file_that_is_not_an_asr_model_is_refused(model_cache: Path, tmp_path: Path) -> None:
+def test_a_file_that_is_not_an_asr_model_is_refused(nemo_cache: Path, tmp_path: Path) -> None:
     from nemo.collections.asr.parts.mixins.diarization import SpkDiarizationMixin
 
     from polsearch_assets.nemo_models import check_model_kind
 
-    tdt = resolve_nemo_model(TINY, str(model_cache))
+    tdt = resolve_nemo_model(TINY, str(nemo_cache))
     with pytest.raises(WrongModelKind, match="is a EncDecRNNTBPEModel, not a diarization model"):
         check_model_kind(tdt, SpkDiarizationMixin, "a diarization")
     junk = tmp_path / "notes.nemo"
@@ -135,17 +134,39 @@ def test_a_file_that_is_not_an_asr_model_is_refused(model_cache: Path, tmp_path:
         NemoTdtTranscriber(model=str(junk)).transcribe(SAMPLE_WAV, [], logging.getLogger())
 
 
-def test_the_backend_is_chosen_by_environment(model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_restore_in_parallel_threads_without_losing_the_working_directory(
+    nemo_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NeMo's restore_from chdirs into a temporary directory it deletes after; the transcript and
+    diarization models load in parallel threads at run start, and once two restores at the same time
+    left one of them in the other's deleted directory (CI: FileNotFoundError '/tmp/tmpXXXX')."""
+    import_nemo_asr()
+    from nemo.collections.asr.models import ASRModel
+    from nemo.collections.asr.parts.mixins.diarization import SpkDiarizationMixin
+
+    monkeypatch.chdir(tmp_path)
+    tdt = (resolve_nemo_model(TINY, str(nemo_cache)), ASRModel, "an ASR")
+    sortformer = (resolve_nemo_model(TINY_SORTFORMER, str(nemo_cache)), SpkDiarizationMixin, "a diarization")
+    loads = [tdt, sortformer] * 4
+    with ThreadPoolExecutor(len(loads)) as pool:
+        for _ in range(3):  # without the lock, a single round failed about one run in three
+            models = list(pool.map(lambda load: restore_nemo_model(*load, "cpu"), loads))
+    assert [type(m).__name__ for m in models[:2]] == ["EncDecRNNTBPEModel", "SortformerEncLabelModel"]
+    assert not any(m.training for m in models)
+    assert Path.cwd() == tmp_path
+
+
+def test_the_backend_is_chosen_by_environment(nemo_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     transcriber = backends_from_env(
         monkeypatch,
         POLSEARCH_ASR_BACKEND="nemo-tdt",
         POLSEARCH_NEMO_ASR_MODEL=TINY,
-        MODEL_CACHE_DIR=str(model_cache),
+        MODEL_CACHE_DIR=str(nemo_cache),
         POLSEARCH_NEMO_BATCH_SIZE="4",
     ).transcriber
     assert isinstance(transcriber, NemoTdtTranscriber)
     assert (transcriber.model, transcriber.model_cache_dir, transcriber.batch_size) == (
         TINY,
-        str(model_cache),
+        str(nemo_cache),
         4,
     )

@@ -13,6 +13,7 @@ from polsearch_assets.speaker_linking import (
     LocalSpeaker,
     diarization_windows,
     link_speakers,
+    stitch_frames,
     stitch_turns,
 )
 
@@ -41,6 +42,11 @@ def test_windows_cover_the_hearing_and_their_cores_partition_it() -> None:
 def test_short_hearings_need_few_windows(duration: int, count: int) -> None:
     windows = diarization_windows(duration, window_ms=600_000, overlap_ms=60_000)
     assert len(windows) == count and windows[-1].end_ms == duration
+
+
+def test_window_zero_is_one_pass_over_the_hearing() -> None:
+    (window,) = diarization_windows(14_400_000, window_ms=0, overlap_ms=60_000)
+    assert (window.start_ms, window.end_ms, window.core_start_ms, window.core_end_ms) == (0, 14_400_000) * 2
 
 
 def test_bad_window_settings_are_refused() -> None:
@@ -103,3 +109,50 @@ def test_stitched_turns_follow_cores_and_number_by_first_appearance() -> None:
     diarization = relabel_by_first_appearance(stitched)
     assert diarization.speakers == ("SPEAKER_0", "SPEAKER_1", "SPEAKER_2")
     assert [t.speaker for t in diarization.turns] == ["SPEAKER_0", "SPEAKER_1", "SPEAKER_1", "SPEAKER_2"]
+
+
+def test_stitched_frames_follow_cores_and_identities() -> None:
+    """Two windows of 4 s overlapping by 2 s over 6 s of audio, 1 s frames: each window's frames are
+    kept in its core, local columns land on their global identity, a local speaker with no identity
+    is dropped, and the relabelling reorders the columns to SPEAKER_N."""
+    windows = diarization_windows(duration_ms=6_000, window_ms=4_000, overlap_ms=2_000)
+    assert [(w.start_ms, w.core_start_ms, w.core_end_ms) for w in windows] == [
+        (0, 0, 3_000),
+        (2_000, 3_000, 6_000),
+    ]
+    first = np.array([[0.9, 0.1, 0.0], [0.8, 0.2, 0.0], [0.7, 0.6, 0.0], [0.1, 0.9, 0.0]])
+    second = np.array([[0.5, 0.5, 0.3], [0.2, 0.9, 0.0], [0.0, 0.8, 0.1], [0.0, 0.1, 0.95]])
+    identities = {
+        (0, "spk_0"): 4,
+        (0, "spk_1"): 1,
+        (1, "spk_0"): 1,
+        (1, "spk_1"): 6,
+    }  # window 1's spk_2: none
+    frames = stitch_frames(
+        windows, {0: first, 1: second}, ["spk_0", "spk_1", "spk_2"], identities, 6_000, 1_000
+    )
+    assert frames.speakers == ("G1", "G4", "G6")
+    # global frames 0-2 from window 0 (its frames 0-2), 3-5 from window 1 (its frames 1-3)
+    expected = np.array(
+        [
+            [0.1, 0.9, 0.0],
+            [0.2, 0.8, 0.0],
+            [0.6, 0.7, 0.0],
+            [0.2, 0.0, 0.9],
+            [0.0, 0.0, 0.8],
+            [0.0, 0.0, 0.1],
+        ]
+    )
+    assert np.allclose(frames.probabilities, expected)
+    turns = [Turn("G4", 0, 2_500), Turn("G1", 2_000, 3_100), Turn("G6", 3_100, 6_000)]
+    relabelled = relabel_by_first_appearance(turns, frames)
+    assert relabelled.frames is not None and relabelled.frames.speakers == relabelled.speakers
+    assert relabelled.speakers == ("SPEAKER_0", "SPEAKER_1", "SPEAKER_2")  # G4, G1, G6
+    assert np.allclose(relabelled.frames.probabilities, expected[:, [1, 0, 2]])
+
+
+def test_stitched_frames_cover_a_hearing_that_is_not_a_whole_number_of_frames() -> None:
+    windows = diarization_windows(duration_ms=1_000, window_ms=0, overlap_ms=0)
+    model_frames = np.full((12, 4), 0.5)  # the model may give a frame more or less than the audio has
+    frames = stitch_frames(windows, {0: model_frames}, [f"s{k}" for k in range(4)], {(0, "s2"): 0}, 1_000, 80)
+    assert frames.probabilities.shape == (13, 1) and np.allclose(frames.probabilities, 0.5)  # 1000 / 80 -> 13

@@ -13,6 +13,9 @@ from pathlib import Path
 from .conftest import SAMPLE_DIR
 
 TDT_DURATIONS = [0, 1, 2, 3, 4]
+# Names the tiny models have in the test model cache (laid out as `huggingface-cli download` leaves it).
+TINY_TDT = "polsearch-tests/tiny-parakeet-tdt"
+TINY_SORTFORMER = "polsearch-tests/tiny-sortformer"
 
 
 def train_tokenizer(out_dir: Path, vocab_size: int = 64) -> Path:
@@ -190,3 +193,10 @@ def build_tiny_sortformer(out: Path, seed: int = 0) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_to(str(out))
     return out
+
+
+def build_model_cache(cache: Path, work_dir: Path) -> Path:
+    """Both tiny models in one cache directory, found by name like the real ones in MODEL_CACHE_DIR."""
+    build_tiny_tdt(cache / TINY_TDT / "tiny-parakeet-tdt.nemo", work_dir)
+    build_tiny_sortformer(cache / TINY_SORTFORMER / "tiny-sortformer.nemo")
+    return cache

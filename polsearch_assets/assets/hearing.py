@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -10,12 +11,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from polsearch_assets.alignment import assign_speakers, segment_words
+from polsearch_assets.alignment import assign_speakers, assign_speakers_by_frames, segment_words
 from polsearch_assets.assets.audio import VAD_CHUNKS_JSON, raw_wav, vad_chunks
 from polsearch_assets.assets.step_clock import StepClock
 from polsearch_assets.automation import follow_upstream
 from polsearch_assets.catalog import HearingCatalog
-from polsearch_assets.contracts import Diarization, segments_from_json, segments_to_json
+from polsearch_assets.contracts import Diarization, SpeakerFrames, segments_from_json, segments_to_json
 from polsearch_assets.partitions import hearings_partitions
 from polsearch_assets.placement import step_pool, step_tags
 from polsearch_assets.resources.artifacts import ArtifactStore
@@ -28,6 +29,7 @@ from polsearch_assets.vad import SpeechRegion
 
 TRANSCRIPT_JSON = "transcript.json"
 DIARIZATION_JSON = "diarization.json"
+DIARIZATION_FRAMES = "diarization_frames.npz"
 ALIGNED_SEGMENTS_JSON = "aligned_segments.json"
 WORD_ARCHIVE_PARQUET = "word_archive.parquet"
 
@@ -113,9 +115,7 @@ def diarization(
             SpeechRegion(r["start_ms"], r["end_ms"]) for chunk in vad["chunks"] for r in chunk["speech"]
         ]
         result = diarizer.diarize(wav_path, regions, context.log)
-    artifact_store.write_json(
-        key, DIARIZATION_JSON, {"hearing": key, "model": diarizer.model_identity, **result.to_json()}
-    )
+    write_diarization(artifact_store, key, result, diarizer.model_identity)
     talk = {
         s: sum(t.end_ms - t.start_ms for t in result.turns if t.speaker == s) / 1000 for s in result.speakers
     }
@@ -127,9 +127,58 @@ def diarization(
             "speaking_seconds": dg.MetadataValue.json({s: round(v, 1) for s, v in talk.items()}),
             "model": diarizer.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, DIARIZATION_JSON)),
+            "frame_probabilities": result.frames is not None,
+            **result.details,
             **clock.metadata(vad["duration_ms"]),
         }
     )
+
+
+def write_diarization(store: ArtifactStore, key: str, result: Diarization, model: str) -> None:
+    """diarization.json, and beside it the per-frame probabilities when the backend gives them. The
+    frames are written first: the document, which says whether there are frames, is the commit point."""
+    document = {"hearing": key, "model": model, **result.to_json()}
+    if result.frames is not None:
+        store.write_bytes(key, DIARIZATION_FRAMES, result.frames.to_npz())
+        document["frames"] = {
+            "artifact": DIARIZATION_FRAMES,
+            "frame_ms": result.frames.frame_ms,
+            "count": len(result.frames.probabilities),
+        }
+    elif store.exists(key, DIARIZATION_FRAMES):
+        store.delete(key, DIARIZATION_FRAMES)  # from an earlier backend; never to be read with these turns
+    store.write_json(key, DIARIZATION_JSON, document)
+
+
+def read_frames(store: ArtifactStore, key: str, document: dict[str, Any]) -> SpeakerFrames | None:
+    """The per-frame probabilities a diarization document points to, if it has them.
+
+    A step that failed between writing the frames and its document leaves new frames beside the old
+    document: refused here, rather than pairing one run's turns with another's probabilities.
+    """
+    section = document.get("frames")
+    if not section:
+        return None
+    frames = SpeakerFrames.from_npz(store.read_bytes(key, section["artifact"]))
+    if list(frames.speakers) != list(document["speakers"]) or len(frames.probabilities) != section["count"]:
+        raise ValueError(
+            f"hearing {key}: {section['artifact']} ({len(frames.probabilities)} frames, speakers "
+            f"{list(frames.speakers)[:6]}) is not the one diarization.json was written with "
+            f"({section['count']} frames, speakers {list(document['speakers'])[:6]}); re-materialize diarization"
+        )
+    return frames
+
+
+def read_diarization(store: ArtifactStore, key: str) -> Diarization:
+    document = store.read_json(key, DIARIZATION_JSON)
+    return replace(Diarization.from_json(document), frames=read_frames(store, key, document))
+
+
+_WORD_SPEAKERS = {
+    "max-overlap": "Each word gets the speaker whose turns overlap it most (nearest turn if none)",
+    "frame-probabilities": "Each word gets the speaker with the highest mean per-frame probability over the "
+    "word (nearest turn where no speaker is active)",
+}
 
 
 @dg.asset(
@@ -138,9 +187,9 @@ def diarization(
     automation_condition=follow_upstream(),
     deps=[transcript, diarization],
     kinds={"python"},
-    code_version="aligned_segments-v1:max-overlap:pause1.5s:15-30s",
-    description="Each word gets the speaker whose turns overlap it most (nearest turn if none); words grouped into "
-    "segments that break at speaker changes, pauses over 1.5 s and 15-30 s (at sentence ends when possible).",
+    code_version=f"aligned_segments-v1:{_backends.word_speakers}:pause1.5s:15-30s",
+    description=f"{_WORD_SPEAKERS[_backends.word_speakers]}; words grouped into segments that break at speaker "
+    "changes, pauses over 1.5 s and 15-30 s (at sentence ends when possible).",
     op_tags=step_tags("aligned_segments"),
     pool=step_pool("aligned_segments"),
 )
@@ -149,8 +198,18 @@ def aligned_segments(
 ) -> dg.MaterializeResult:
     key = context.partition_key
     words = [w for s in segments_from_json(artifact_store.read_json(key, TRANSCRIPT_JSON)) for w in s.words]
-    speakers = Diarization.from_json(artifact_store.read_json(key, DIARIZATION_JSON))
-    segments = segment_words(assign_speakers(words, speakers.turns))
+    speakers = read_diarization(artifact_store, key)
+    if _backends.word_speakers == "frame-probabilities" and words:  # no speech: no frames, no words
+        if speakers.frames is None:
+            raise dg.Failure(
+                description=f"hearing {key}: POLSEARCH_WORD_SPEAKERS=frame-probabilities, but its diarization "
+                "has no per-frame probabilities (made by a backend that gives turns only); re-materialize "
+                "diarization with the sortformer backend, or use max-overlap",
+            )
+        words = assign_speakers_by_frames(words, speakers.frames, speakers.turns)
+    else:
+        words = assign_speakers(words, speakers.turns)
+    segments = segment_words(words)
     artifact_store.write_json(key, ALIGNED_SEGMENTS_JSON, {"hearing": key, **segments_to_json(segments)})
     lengths = [(s.end_ms - s.start_ms) / 1000 for s in segments]
     return dg.MaterializeResult(
@@ -158,6 +217,7 @@ def aligned_segments(
             "segments": len(segments),
             "words": len(words),
             "speakers": len({s.speaker for s in segments}),
+            "word_speakers": _backends.word_speakers,
             "segment_s_mean": dg.MetadataValue.float(round(float(np.mean(lengths)), 2) if lengths else 0.0),
             "segment_s_max": dg.MetadataValue.float(round(max(lengths, default=0.0), 2)),
             "uri": dg.MetadataValue.path(artifact_store.uri(key, ALIGNED_SEGMENTS_JSON)),

@@ -80,9 +80,12 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     def write_json(self, hearing: str, name: str, value: Any) -> None:
         self.write_bytes(hearing, name, json.dumps(value, indent=1, ensure_ascii=False).encode())
 
-    def read_json(self, hearing: str, name: str) -> Any:
+    def read_bytes(self, hearing: str, name: str) -> bytes:
         with self.reader(hearing, name) as path:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return path.read_bytes()
+
+    def read_json(self, hearing: str, name: str) -> Any:
+        return json.loads(self.read_bytes(hearing, name).decode("utf-8"))
 
 
 class LocalArtifactStore(ArtifactStore):

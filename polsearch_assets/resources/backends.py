@@ -21,12 +21,16 @@ from polsearch_assets.resources.models import (
 from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber, SortformerDiarizer
 from polsearch_assets.settings import env_float, env_str
 
+# How aligned_segments gives each word a speaker (POLSEARCH_WORD_SPEAKERS).
+WORD_SPEAKER_RULES = ("max-overlap", "frame-probabilities")
+
 
 @dataclass(frozen=True)
 class Backends:
     transcriber: Transcriber
     diarizer: Diarizer
     embedder: TextEmbedder
+    word_speakers: str = "max-overlap"
 
 
 # POLSEARCH_PROFILE picks every stage's default backend at once; POLSEARCH_*_BACKEND overrides one stage.
@@ -91,6 +95,7 @@ def configured_backends() -> Backends:
             "model_cache_dir": env_str("MODEL_CACHE_DIR", ""),
             "device": env_str("POLSEARCH_NEMO_DEVICE", "auto"),
             "window_s": env_float("POLSEARCH_DIAR_WINDOW_S", 600.0),
+            "overlap_s": env_float("POLSEARCH_DIAR_OVERLAP_S", 60.0),
             "link_threshold": speaker_threshold,
             "max_speakers": max_speakers,
         }
@@ -109,8 +114,20 @@ def configured_backends() -> Backends:
     embedder_settings: dict[str, object] = {"model_path": env_str("POLSEARCH_EMBEDDING_MODEL_PATH", "")}
     if embedder is FastEmbedEmbedder:
         embedder_settings |= {"cache_dir": env_str("POLSEARCH_EMBEDDING_CACHE_DIR", ""), "threads": threads}
-    return Backends(
+    backends = Backends(
         transcriber=transcriber(**transcriber_settings),
         diarizer=diarizer(**diarizer_settings),
         embedder=embedder(**embedder_settings),
+        word_speakers=env_str("POLSEARCH_WORD_SPEAKERS", "max-overlap"),
     )
+    if backends.word_speakers not in WORD_SPEAKER_RULES:
+        raise ValueError(
+            f"POLSEARCH_WORD_SPEAKERS={backends.word_speakers!r} is not a known rule; "
+            f"choose one of: {', '.join(WORD_SPEAKER_RULES)}"
+        )
+    if backends.word_speakers == "frame-probabilities" and not backends.diarizer.gives_frame_probabilities:
+        raise ValueError(
+            "POLSEARCH_WORD_SPEAKERS=frame-probabilities needs a diarization backend that gives per-frame "
+            f"speaker probabilities (sortformer); {type(backends.diarizer).__name__} gives turns only"
+        )
+    return backends

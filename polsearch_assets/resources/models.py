@@ -221,6 +221,11 @@ class Diarizer(dg.ConfigurableResource, ABC):
     @abstractmethod
     def model_identity(self) -> str: ...
 
+    @property
+    def gives_frame_probabilities(self) -> bool:
+        """Whether ``diarize`` returns per-frame speaker probabilities (``Diarization.frames``)."""
+        return False
+
     @abstractmethod
     def diarize(
         self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger

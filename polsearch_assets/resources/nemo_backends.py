@@ -11,21 +11,22 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import numpy as np
 import soundfile as sf
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from polsearch_assets.contracts import Diarization, Segment, Turn, Word
 from polsearch_assets.nemo_models import (
-    check_model_kind,
+    import_nemo_asr,
     model_label,
-    quiet_nemo,
     resolve_device,
     resolve_nemo_model,
+    restore_nemo_model,
     run_with_backoff,
 )
 from polsearch_assets.resources.models import (
@@ -37,7 +38,13 @@ from polsearch_assets.resources.models import (
     shared_model,
 )
 from polsearch_assets.speaker_clustering import relabel_by_first_appearance
-from polsearch_assets.speaker_linking import LocalSpeaker, diarization_windows, link_speakers, stitch_turns
+from polsearch_assets.speaker_linking import (
+    LocalSpeaker,
+    diarization_windows,
+    link_speakers,
+    stitch_frames,
+    stitch_turns,
+)
 from polsearch_assets.vad import SAMPLE_RATE, SpeechRegion
 
 PARAKEET = "nvidia/parakeet-tdt-0.6b-v2"
@@ -124,13 +131,10 @@ def segment_from_hypothesis(hypothesis: Any, start_ms: int, end_ms: int) -> Segm
 
 
 def _nemo_asr_model(path: str, device: str) -> Any:
+    import_nemo_asr()
     from nemo.collections.asr.models import ASRModel
 
-    quiet_nemo()
-    model_class = check_model_kind(Path(path), ASRModel, "an ASR")
-    model = model_class.restore_from(path, map_location=device)
-    model.eval()
-    return model
+    return restore_nemo_model(Path(path), ASRModel, "an ASR", device)
 
 
 def _use_local_attention(model: Any, log: logging.Logger) -> None:
@@ -160,10 +164,13 @@ class SortformerDiarizer(Diarizer):
     window_s: float = Field(
         default=600.0,
         description="Diarization window (POLSEARCH_DIAR_WINDOW_S): short enough that a window rarely has more "
-        "than the model's 4 speakers, long enough to give each voice seconds of speech to link by.",
+        "than the model's 4 speakers, long enough to give each voice seconds of speech to link by. "
+        "0: the whole hearing in one pass, on the model's speaker cache alone (for hearings with at most "
+        "4 speakers).",
     )
     overlap_s: float = Field(
-        default=60.0, description="Overlap of consecutive windows; turns are kept in each core."
+        default=60.0,
+        description="Overlap of consecutive windows; turns are kept in each core (POLSEARCH_DIAR_OVERLAP_S).",
     )
     link_threshold: float = Field(
         default=0.3,
@@ -180,6 +187,16 @@ class SortformerDiarizer(Diarizer):
     max_link_speech_s: float = Field(
         default=30.0, description="Speech per window speaker used for its voice embedding."
     )
+
+    @model_validator(mode="after")
+    def _windows_are_sound(self) -> SortformerDiarizer:
+        # Refused when the code location loads, not hours into a run.
+        if self.window_s < 0 or (self.window_s > 0 and not 0 <= self.overlap_s < self.window_s):
+            raise ValueError(
+                f"diarization windows need window_s 0 (one pass) or 0 <= overlap_s < window_s; got window_s="
+                f"{self.window_s:g} (POLSEARCH_DIAR_WINDOW_S), overlap_s={self.overlap_s:g} (POLSEARCH_DIAR_OVERLAP_S)"
+            )
+        return self
 
     @property
     def model_identity(self) -> str:
@@ -205,30 +222,54 @@ class SortformerDiarizer(Diarizer):
         )
         return shared_model(_nemo_diar_model, str(path), resolve_device(self.device), streaming)
 
+    @property
+    def gives_frame_probabilities(self) -> bool:
+        return True
+
     def diarize(self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger) -> Diarization:
         if not regions:
             return Diarization(speakers=(), turns=())
         model = self._model().result()
         encoder = shared_model(_voice_encoder).result()
+        slots = int(model.cfg.max_num_of_spks)
+        local_labels = [f"speaker_{k}" for k in range(slots)]  # NeMo's names for the output columns
+        frame_ms = int(model.cfg.encoder.subsampling_factor) * 10  # NeMo's own unit: 10 ms feature frames
         with sf.SoundFile(wav_path) as wav:
             duration_ms = wav.frames * 1000 // wav.samplerate
             windows = diarization_windows(
                 duration_ms, round(self.window_s * 1000), round(self.overlap_s * 1000)
             )
             window_turns: dict[int, list[Turn]] = {}
+            window_probabilities: dict[int, np.ndarray] = {}
             speakers: list[LocalSpeaker] = []
+            full = 0
             for window in windows:
                 audio = read_span(wav, window.start_ms, window.end_ms)
-                turns = _window_turns(model, audio, window.start_ms)
-                window_turns[window.index] = turns
+                turns, probabilities = _diarize_window(model, audio, window.start_ms)
+                window_turns[window.index], window_probabilities[window.index] = turns, probabilities
                 speakers.extend(self._local_speakers(encoder, wav, window.index, turns))
+                heard = len({t.speaker for t in turns})
+                full += heard >= slots
                 log.info(
-                    f"diarized window {window.index + 1}/{len(windows)}: "
-                    f"{len({t.speaker for t in turns})} speakers, {len(turns)} turns"
+                    f"diarized window {window.index + 1}/{len(windows)}: {heard} speakers, {len(turns)} turns"
                 )
         identities = link_speakers(speakers, self.link_threshold, self.max_speakers)
         log.info(f"linked {len(speakers)} window speakers into {len(set(identities.values()))} speakers")
-        return relabel_by_first_appearance(stitch_turns(windows, window_turns, identities))
+        if full:
+            # A window whose every slot is taken may have had more voices than the model tracks at once.
+            log.warning(
+                f"{full} of {len(windows)} windows used all {slots} speaker slots of the model; "
+                "if speakers are merged there, shorten POLSEARCH_DIAR_WINDOW_S"
+            )
+        frames = stitch_frames(windows, window_probabilities, local_labels, identities, duration_ms, frame_ms)
+        result = relabel_by_first_appearance(stitch_turns(windows, window_turns, identities), frames)
+        details = {
+            "windows": len(windows),
+            "window_speakers": len(speakers),
+            "windows_at_model_capacity": full,
+            "frame_ms": frame_ms,
+        }
+        return replace(result, details=details)
 
     def _local_speakers(
         self, encoder: Any, wav: sf.SoundFile, window: int, turns: Sequence[Turn]
@@ -252,28 +293,29 @@ class SortformerDiarizer(Diarizer):
         return found
 
 
-def _window_turns(model: Any, audio: np.ndarray, offset_ms: int) -> list[Turn]:
-    """The model's turns for one window's audio, on the global timeline, labelled by its local speaker."""
+def _diarize_window(model: Any, audio: np.ndarray, offset_ms: int) -> tuple[list[Turn], np.ndarray]:
+    """One window's turns on the global timeline, labelled by the model's local speakers, and its
+    per-frame speaker probabilities ``[frames, speakers]`` (frame 0 at the window's start)."""
     with tempfile.TemporaryDirectory(prefix="polsearch-diar-") as tmp:
         path = Path(tmp) / "window.wav"
         sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
-        segments = model.diarize(audio=[str(path)], batch_size=1, verbose=False)[0]
+        lines, tensors = model.diarize(
+            audio=[str(path)], batch_size=1, include_tensor_outputs=True, verbose=False
+        )
     turns = []
-    for line in segments:
+    for line in lines[0]:
         start_s, end_s, label = str(line).split()
         start, end = offset_ms + round(float(start_s) * 1000), offset_ms + round(float(end_s) * 1000)
         if end > start:
             turns.append(Turn(label, start, end))
-    return turns
+    return turns, tensors[0].squeeze(0).float().cpu().numpy()
 
 
 def _nemo_diar_model(path: str, device: str, streaming: tuple[int, ...]) -> Any:
+    import_nemo_asr()
     from nemo.collections.asr.parts.mixins.diarization import SpkDiarizationMixin
 
-    quiet_nemo()
-    model_class = check_model_kind(Path(path), SpkDiarizationMixin, "a diarization")
-    model = model_class.restore_from(path, map_location=device)
-    model.eval()
+    model = restore_nemo_model(Path(path), SpkDiarizationMixin, "a diarization", device)
     modules = getattr(model, "sortformer_modules", None)
     if modules is not None and getattr(model, "streaming_mode", False):
         (
