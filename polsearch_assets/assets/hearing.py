@@ -20,7 +20,7 @@ from polsearch_assets.contracts import Diarization, SpeakerFrames, segments_from
 from polsearch_assets.partitions import hearings_partitions
 from polsearch_assets.placement import step_pool, step_tags
 from polsearch_assets.resources.artifacts import ArtifactStore
-from polsearch_assets.resources.backends import configured_backends
+from polsearch_assets.resources.backends import WORD_SPEAKER_RULES, configured_backends
 from polsearch_assets.resources.index import LanceIndex
 from polsearch_assets.resources.models import Diarizer, TextEmbedder, Transcriber
 from polsearch_assets.search_index import HearingInfo, build_rows
@@ -174,13 +174,6 @@ def read_diarization(store: ArtifactStore, key: str) -> Diarization:
     return replace(Diarization.from_json(document), frames=read_frames(store, key, document))
 
 
-_WORD_SPEAKERS = {
-    "max-overlap": "Each word gets the speaker whose turns overlap it most (nearest turn if none)",
-    "frame-probabilities": "Each word gets the speaker with the highest mean per-frame probability over the "
-    "word (nearest turn where no speaker is active)",
-}
-
-
 @dg.asset(
     partitions_def=hearings_partitions,
     group_name="models",
@@ -188,7 +181,7 @@ _WORD_SPEAKERS = {
     deps=[transcript, diarization],
     kinds={"python"},
     code_version=f"aligned_segments-v1:{_backends.word_speakers}:pause1.5s:15-30s",
-    description=f"{_WORD_SPEAKERS[_backends.word_speakers]}; words grouped into segments that break at speaker "
+    description=f"{WORD_SPEAKER_RULES[_backends.word_speakers]}; words grouped into segments that break at speaker "
     "changes, pauses over 1.5 s and 15-30 s (at sentence ends when possible).",
     op_tags=step_tags("aligned_segments"),
     pool=step_pool("aligned_segments"),

@@ -21,8 +21,12 @@ from polsearch_assets.resources.models import (
 from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber, SortformerDiarizer
 from polsearch_assets.settings import env_float, env_str
 
-# How aligned_segments gives each word a speaker (POLSEARCH_WORD_SPEAKERS).
-WORD_SPEAKER_RULES = ("max-overlap", "frame-probabilities")
+# How aligned_segments gives each word a speaker (POLSEARCH_WORD_SPEAKERS), as its description says it.
+WORD_SPEAKER_RULES = {
+    "max-overlap": "Each word gets the speaker whose turns overlap it most (nearest turn if none)",
+    "frame-probabilities": "Each word gets the speaker with the highest mean per-frame probability over the "
+    "word (nearest turn where no speaker is active)",
+}
 
 
 @dataclass(frozen=True)
