@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -22,11 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-
-def _peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
+from bench.common import OUT, machine, peak_rss_mib  # noqa: E402
 
 
 def build_input(hours: float) -> Path:
@@ -72,8 +70,8 @@ def measure_pipeline(path: Path) -> dict[str, float]:
         "vad_chunks_s": times["vad_chunks"],
         "chunks": len(chunks["chunks"]),
         "speech_s": chunks["speech_ms"] / 1000,
-        "peak_rss_mib": _peak_rss_mib(),
-        "peak_rss_children_mib": _peak_rss_mib(resource.RUSAGE_CHILDREN),
+        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_children_mib": peak_rss_mib(resource.RUSAGE_CHILDREN),
     }
 
 
@@ -100,7 +98,7 @@ def measure_baseline(path: Path) -> dict[str, float]:
         "ffmpeg_s": ffmpeg_s,
         "silero_stock_s": time.perf_counter() - started,
         "silero_stock_regions": len(stamps),
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -143,8 +141,7 @@ def main() -> None:
                 f"{pipeline['vad_chunks_s'] / base['silero_stock_s']:.2f}"
             )
         print(line, flush=True)
-    machine = f"{platform.machine()}, {subprocess.check_output(['nproc'], text=True).strip()} cores, Python {platform.python_version()}"
-    (OUT / "audio.json").write_text(json.dumps({"machine": machine, "results": results}, indent=1))
+    (OUT / "audio.json").write_text(json.dumps({"machine": machine(), "results": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import OUT, machine  # noqa: E402
+from bench.common import OUT, machine, peak_rss_mib  # noqa: E402
 
 
 def segment_texts(count: int) -> list[str]:
@@ -71,7 +70,7 @@ def child(backend: str, model_path: str, count: int, passes: int, vectors_out: s
         "load_s": loaded,
         "texts_per_s": statistics.median(rates),
         "passes_texts_per_s": rates,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-OUT = Path(__file__).resolve().parent / "out"
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import OUT, machine, peak_rss_mib  # noqa: E402
+
 SEGMENT_MINUTES = 30  # long hearings are concatenated from 30-minute generator runs (same voices throughout)
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _normalize(text: str) -> str:
@@ -125,7 +123,7 @@ def run_pipeline(wav: Path) -> dict:
         "steps_s": steps,
         "hypothesis": " ".join(s["text"] for s in transcript),
         "turns": diarization["turns"],
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -147,7 +145,7 @@ def run_bare(wav: Path, mode: str) -> dict:
     else:  # sequential, no fallback
         segments, _ = model.transcribe(str(wav), temperature=0.0, **options)
     text = " ".join(s.text for s in segments)
-    return {"total_s": time.perf_counter() - started, "hypothesis": text, "peak_rss_mib": _peak_rss_mib()}
+    return {"total_s": time.perf_counter() - started, "hypothesis": text, "peak_rss_mib": peak_rss_mib()}
 
 
 def _child(mode: str, wav: Path) -> dict:
@@ -222,7 +220,7 @@ def main() -> None:
     wav = build_hearing(name, args.hours * 60, args.speakers, args.seed)
     audio_s = sf.info(str(wav)).frames / 16_000
     report: dict = {
-        "machine": f"{platform.machine()}, {subprocess.check_output(['nproc'], text=True).strip()} cores",
+        "machine": machine(),
         "audio": name,
         "audio_s": audio_s,
     }

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -43,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import OUT, SAMPLE, looped_sample, machine  # noqa: E402
+from bench.common import OUT, SAMPLE, looped_sample, machine, peak_rss_mib  # noqa: E402
 from polsearch_assets_tests.s3_server import (  # noqa: E402
     ACCESS_KEY_ID,
     REGION,
@@ -57,10 +56,6 @@ S3_ENV = {
     "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
     "AWS_DEFAULT_REGION": REGION,
 }
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def transfer_child(mode: str, wav: Path, endpoint: str, bucket: str, root: Path) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,11 @@ SAMPLE = REPO / "samples" / "sample_hearing" / "sample_hearing.wav"
 
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory of this process (or, with RUSAGE_CHILDREN, its finished children) in MiB."""
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def looped_sample(path: Path, seconds: float) -> Path:
