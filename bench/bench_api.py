@@ -39,8 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, SAMPLE, machine  # noqa: E402
-from polsearch_assets.api_client import DagsterApi  # noqa: E402
-from polsearch_assets_tests.processes import dagster_dev  # noqa: E402
+from polsearch_assets.client import DagsterApi  # noqa: E402
+from polsearch_assets_tests.fixtures.processes import dagster_dev  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

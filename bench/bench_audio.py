@@ -30,7 +30,7 @@ from bench.common import OUT, machine, peak_rss_mib  # noqa: E402
 def build_input(hours: float) -> Path:
     base = OUT / "bench_hearing.wav"
     if not base.exists():
-        from polsearch_assets.synthetic import synthesize
+        from polsearch_assets.core.audio.synthetic import synthesize
 
         synthesize(OUT, seed=11, minutes=10, speakers=6, name="bench_hearing")
     target = OUT / f"bench_hearing_{hours:g}h.m4a"
@@ -49,20 +49,25 @@ def measure_pipeline(path: Path) -> dict[str, float]:
     """raw_audio then vad_chunks through Dagster, in this process."""
     import dagster as dg
 
-    from polsearch_assets.assets.audio import VAD_CHUNKS_JSON, raw_audio, vad_chunks
-    from polsearch_assets.hearings import register_hearing
-    from polsearch_assets.resources.artifacts import LocalArtifactStore
-    from polsearch_assets.resources.audio import MediaFetcher, VadChunker
+    from polsearch_assets.core.artifacts import VAD_CHUNKS_JSON
+    from polsearch_assets.defs.hearing.registration import register_hearing
+    from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
 
     with tempfile.TemporaryDirectory() as tmp, dg.instance_for_test() as instance:
-        store = LocalArtifactStore(root=tmp)
-        resources = {"artifact_store": store, "media_fetcher": MediaFetcher(), "vad": VadChunker()}
+        resources = hearing_resources(Path(tmp))
+        store = resources["artifact_store"]
         key = register_hearing(instance, store, str(path)).entry.key
         times = {}
-        for asset in (raw_audio, vad_chunks):
+        for asset in ("raw_audio", "vad_chunks"):
             started = time.perf_counter()
-            result = dg.materialize([asset], partition_key=key, instance=instance, resources=resources)
-            times[asset.key.to_user_string()] = time.perf_counter() - started
+            result = dg.materialize(
+                assets_for(resources),
+                selection=dg.AssetSelection.assets(asset),
+                partition_key=key,
+                instance=instance,
+                resources=resources,
+            )
+            times[asset] = time.perf_counter() - started
             assert result.success
         chunks = store.read_json(key, VAD_CHUNKS_JSON)
     return {

@@ -44,8 +44,8 @@ def segment_texts(count: int) -> list[str]:
 def child(backend: str, model_path: str, count: int, passes: int, vectors_out: str) -> dict[str, float]:
     import numpy as np
 
-    from polsearch_assets.resources.fastembed_embedder import FastEmbedEmbedder
-    from polsearch_assets.resources.models import SentenceTransformerEmbedder
+    from polsearch_assets.backends.embedding.fastembed import FastEmbedEmbedder
+    from polsearch_assets.backends.embedding.sentence_transformers import SentenceTransformerEmbedder
 
     threads = int(os.environ.get("POLSEARCH_CPU_THREADS", "2"))
     if backend == "fastembed":
@@ -87,7 +87,7 @@ def main() -> None:
 
     import numpy as np
 
-    from polsearch_assets.onnx_export import export_embedder_onnx
+    from polsearch_assets.backends.embedding.onnx_export import export_embedder_onnx
 
     report: dict = {
         "machine": machine(),

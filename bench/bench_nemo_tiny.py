@@ -23,16 +23,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, looped_sample, machine  # noqa: E402
-from polsearch_assets.resources.audio import VadChunker  # noqa: E402
-from polsearch_assets.resources.models import FasterWhisperTranscriber, ResemblyzerDiarizer  # noqa: E402
-from polsearch_assets.resources.nemo_backends import NemoTdtTranscriber, SortformerDiarizer  # noqa: E402
-from polsearch_assets_tests.tiny_nemo import build_tiny_sortformer, build_tiny_tdt  # noqa: E402
+from polsearch_assets.backends.asr.faster_whisper import FasterWhisperTranscriber  # noqa: E402
+from polsearch_assets.backends.asr.nemo_tdt import NemoTdtTranscriber  # noqa: E402
+from polsearch_assets.backends.diarization.resemblyzer import ResemblyzerDiarizer  # noqa: E402
+from polsearch_assets.backends.diarization.sortformer import SortformerDiarizer  # noqa: E402
+from polsearch_assets.core.contracts import Chunk  # noqa: E402
+from polsearch_assets.defs.hearing.resources import VadChunker  # noqa: E402
+from polsearch_assets_tests.fixtures.tiny_nemo import build_tiny_sortformer, build_tiny_tdt  # noqa: E402
 
 MINUTES = 10
 
 
 def timed(
-    transcriber: object, wav: Path, chunks: list[dict], log: logging.Logger
+    transcriber: object, wav: Path, chunks: list[Chunk], log: logging.Logger
 ) -> tuple[float, float, int]:
     started = time.perf_counter()
     transcriber.transcribe(wav, chunks[:1], log)  # load
@@ -49,8 +52,8 @@ def main() -> None:
         root = Path(tmp)
         wav = root / "hearing.wav"
         looped_sample(wav, MINUTES * 60)
-        chunks = [c.to_json() for c in VadChunker().detect(wav).chunks]
-        speech_s = sum(c["end_ms"] - c["start_ms"] for c in chunks) / 1000
+        chunks = list(VadChunker().detect(wav).chunks)
+        speech_s = sum(c.duration_ms for c in chunks) / 1000
         started = time.perf_counter()
         model = build_tiny_tdt(root / "cache" / "tiny" / "tdt" / "tdt.nemo", root / "build")
         report["build_s"] = time.perf_counter() - started

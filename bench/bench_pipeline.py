@@ -36,7 +36,7 @@ def _normalize(text: str) -> str:
 
 def build_hearing(name: str, minutes: float, speakers: int, seed: int) -> Path:
     """A generator hearing; over 30 minutes, 30-minute parts with the same voices, concatenated (WAV, RTTM, text)."""
-    from polsearch_assets.synthetic import synthesize
+    from polsearch_assets.core.audio.synthetic import synthesize
 
     wav = OUT / f"{name}.wav"
     if wav.exists():
@@ -86,25 +86,18 @@ def run_pipeline(wav: Path) -> dict:
     import dagster as dg
     from dagster._core.events import DagsterEventType
 
-    from polsearch_assets.definitions import HEARING_ASSETS
-    from polsearch_assets.hearings import register_hearing
-    from polsearch_assets.resources.artifacts import LocalArtifactStore
-    from polsearch_assets.resources.audio import MediaFetcher, VadChunker
-    from polsearch_assets.resources.backends import configured_backends
-    from polsearch_assets.resources.index import LanceIndex
+    from polsearch_assets.defs.hearing.registration import register_hearing
+    from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
-    backends = configured_backends()
     with tempfile.TemporaryDirectory() as tmp, dg.instance_for_test() as instance:
-        store = LocalArtifactStore(root=f"{tmp}/artifacts")
-        resources = {
-            "artifact_store": store, "media_fetcher": MediaFetcher(), "vad": VadChunker(),
-            "transcriber": backends.transcriber, "diarizer": backends.diarizer, "embedder": backends.embedder,
-            "lance_index": LanceIndex(uri=f"{tmp}/lancedb"),
-        }  # fmt: skip
+        resources = hearing_resources(Path(tmp))
+        store = resources["artifact_store"]
         key = register_hearing(instance, store, str(wav)).entry.key
         started = time.perf_counter()
-        result = dg.materialize(HEARING_ASSETS, partition_key=key, instance=instance, resources=resources)
+        result = dg.materialize(
+            assets_for(resources), partition_key=key, instance=instance, resources=resources
+        )
         total = time.perf_counter() - started
         assert result.success
         steps: dict[str, float] = {}
@@ -131,7 +124,7 @@ def run_bare(wav: Path, mode: str) -> dict:
     """faster-whisper alone, same model and settings (int8, 2 threads, greedy, word timestamps), its own VAD."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-    from polsearch_assets.resources.models import bundled_whisper_model
+    from polsearch_assets.backends.asr.faster_whisper import bundled_whisper_model
 
     started = time.perf_counter()
     model = WhisperModel(str(bundled_whisper_model()), device="cpu", compute_type="int8", cpu_threads=2)

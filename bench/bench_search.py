@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from polsearch_assets.resources.backends import configured_backends
-from polsearch_assets.search_index import HearingInfo, SegmentIndex, build_rows
-from polsearch_assets.synthetic import SENTENCES
+from polsearch_assets.backends.profiles import configured_backends
+from polsearch_assets.config import Settings
+from polsearch_assets.core.audio.synthetic import SENTENCES
+from polsearch_assets.core.index.segments import HearingInfo, SegmentIndex, build_rows
 
 OUT = Path(__file__).resolve().parent / "out"
 QUERIES = [
@@ -48,7 +49,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     rng = random.Random(0)
-    embedder = configured_backends().embedder
+    embedder = configured_backends(Settings()).embedder
 
     texts = list({" ".join(rng.sample(SENTENCES, rng.randint(2, 3))) for _ in range(20_000)})[:5000]
     started = time.perf_counter()

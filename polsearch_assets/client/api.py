@@ -1,0 +1,416 @@
+"""A client for a polsearch deployment's Dagster GraphQL API (the webserver's ``/graphql``).
+
+Plain HTTP and GraphQL documents, no Dagster import: scripts and services use it with
+nothing but this package. It covers what ``DagsterGraphQLClient`` does not: hearings
+as dynamic partitions, per-asset state of one hearing, re-execution from failure and
+partition backfills. The documents are ``.graphql`` files in ``documents/`` (``GRAPHQL``) and in the README, for
+people who automate from other languages.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from polsearch_assets.client.graphql import GRAPHQL
+from polsearch_assets.client.models import (
+    BackfillPlan,
+    HearingStatus,
+    RunState,
+    StepState,
+    Submission,
+    asset_state,
+    missing_plan,
+    run_state,
+    stale_plan,
+)
+from polsearch_assets.core import net
+from polsearch_assets.core.contracts import HEARING_ASSETS
+from polsearch_assets.core.errors import readable_error
+from polsearch_assets.core.keys import resolve_source
+
+PARTITIONS_DEF = "hearings"
+HEARING_JOB = "hearing_pipeline"
+REGISTER_JOB = "register_hearings"
+_ERROR_TYPES = frozenset(
+    {
+        "PythonError",
+        "UnauthorizedError",
+        "PipelineNotFoundError",
+        "RunConfigValidationInvalid",
+        "InvalidStepError",
+        "InvalidOutputError",
+        "InvalidSubsetError",
+        "RunConflict",
+        "PresetNotFoundError",
+        "ConflictingExecutionParamsError",
+        "NoModeProvidedError",
+        "PartitionSetNotFoundError",
+        "PartitionKeysNotFoundError",
+        "RunNotFoundError",
+        "RepositoryNotFoundError",
+        "BackfillNotFoundError",
+    }
+)
+
+
+class DagsterApiError(Exception):
+    """The API answered with an error; the message is the server's."""
+
+
+class DagsterUnreachable(DagsterApiError):
+    """No answer from the webserver (down, wrong URL, network)."""
+
+
+class DagsterUnauthorized(DagsterApiError):
+    """The webserver or a proxy in front of it refused the credentials."""
+
+
+class UnknownHearing(DagsterApiError):
+    """No partition of ``hearings`` has this key."""
+
+
+def _asset_keys(names: Iterable[str]) -> list[dict[str, list[str]]]:
+    return [{"path": [name]} for name in names]
+
+
+def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in tags.items()]
+
+
+@dataclass
+class DagsterApi:
+    """A polsearch deployment, addressed by its webserver URL."""
+
+    url: str = "http://127.0.0.1:3000"
+    headers: dict[str, str] = field(
+        default_factory=dict
+    )  # e.g. {"Authorization": "Bearer ..."} behind a proxy
+    location: str = "polsearch"
+    repository: str = "__repository__"
+    timeout_s: float = 30.0
+
+    # -- transport
+
+    def graphql(
+        self, document: str, variables: Mapping[str, Any] | None = None, *, idempotent: bool = True
+    ) -> dict:
+        """``data`` of one GraphQL request; transport and GraphQL errors become DagsterApiError subclasses.
+
+        Idempotent requests (queries, adding a partition) are retried on 502/503/504 and dropped
+        connections; a launch is not, so a retry can never launch twice.
+        """
+        endpoint = self.url.rstrip("/") + "/graphql"
+        body = json.dumps({"query": document, "variables": dict(variables or {})}).encode()
+
+        def post() -> net.Response:
+            return net.request(
+                endpoint,
+                method="POST",
+                body=body,
+                headers={"Content-Type": "application/json", "Accept": "application/json", **self.headers},
+                timeout_s=self.timeout_s,
+                accept_statuses=frozenset({400, 422}),  # GraphQL validation errors come with a JSON body
+            )
+
+        try:
+            response = net.call_with_retries(
+                post, net.Backoff(attempts=3 if idempotent else 1, base_delay_s=0.5)
+            )
+        except net.NetworkError as error:
+            if error.status in (401, 403):
+                raise DagsterUnauthorized(
+                    f"{self.url} refused the request (HTTP {error.status}); set POLSEARCH_DAGSTER_TOKEN or "
+                    "POLSEARCH_DAGSTER_HEADER for the proxy in front of it"
+                ) from error
+            if error.status is None:
+                raise DagsterUnreachable(
+                    f"cannot reach the Dagster webserver at {self.url}: {error}"
+                ) from error
+            raise DagsterApiError(f"the Dagster webserver at {self.url} answered: {error}") from error
+        try:
+            payload = json.loads(response.body)
+        except json.JSONDecodeError as error:
+            raise DagsterApiError(
+                f"{endpoint} did not answer with JSON (is it a Dagster webserver?)"
+            ) from error
+        if payload.get("errors"):
+            raise DagsterApiError("; ".join(e.get("message", str(e)) for e in payload["errors"]))
+        return payload["data"]
+
+    @staticmethod
+    def _ok(result: dict[str, Any], what: str) -> dict[str, Any]:
+        """A union result, or DagsterApiError with the server's message for its error members."""
+        kind = result.get("__typename", "")
+        if kind in _ERROR_TYPES or kind.endswith("Error") or kind.endswith("Invalid"):
+            details = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
+            if kind == "PartitionKeysNotFoundError":
+                details = f"unknown hearings {result.get('partitionKeys')}"
+            if kind == "UnauthorizedError":
+                raise DagsterUnauthorized(f"{what}: {details}")
+            raise DagsterApiError(f"{what} failed: {kind}: {details}")
+        return result
+
+    def _selector(self, job: str, assets: Sequence[str] | None = None) -> dict[str, Any]:
+        selector: dict[str, Any] = {
+            "repositoryLocationName": self.location,
+            "repositoryName": self.repository,
+            "jobName": job,
+        }
+        if assets is not None:
+            selector["assetSelection"] = _asset_keys(assets)
+        return selector
+
+    # -- hearings
+
+    def add_hearing_partition(self, key: str) -> bool:
+        """Add the partition; True if it is new, False if the hearing was registered before."""
+        result = self.graphql(
+            GRAPHQL["add_partition"],
+            {
+                "location": self.location,
+                "repository": self.repository,
+                "partitionsDef": PARTITIONS_DEF,
+                "key": key,
+            },
+        )["addDynamicPartition"]
+        if result["__typename"] == "DuplicateDynamicPartitionError":
+            return False
+        self._ok(result, f"registering hearing {key}")
+        return True
+
+    def launch_run(
+        self,
+        job: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        assets: Sequence[str] | None = None,
+    ) -> str:
+        params: dict[str, Any] = {
+            "selector": self._selector(job, assets),
+            "executionMetadata": {"tags": _tags(tags or {})},
+        }
+        if run_config:
+            params["runConfigData"] = dict(run_config)
+        result = self._ok(
+            self.graphql(GRAPHQL["launch_run"], {"executionParams": params}, idempotent=False)["launchRun"],
+            f"launching {job}",
+        )
+        return result["run"]["runId"]
+
+    def submit(
+        self,
+        source: str,
+        *,
+        title: str | None = None,
+        channel: str | None = None,
+        published_date: str | None = None,
+        committee: str | None = None,
+    ) -> Submission:
+        """Register a hearing (partition; its catalog entry is written by the run) and launch all its assets."""
+        resolved = resolve_source(source)
+        new = self.add_hearing_partition(resolved.key)
+        facts = {"title": title, "channel": channel, "published_date": published_date, "committee": committee}
+        config = {"source": source, **{k: v for k, v in facts.items() if v}}
+        run_id = self.launch_run(
+            HEARING_JOB,
+            tags={"dagster/partition": resolved.key, "polsearch/trigger": "api-submit"},
+            run_config={"ops": {"raw_audio": {"config": config}}},
+        )
+        return Submission(resolved.key, new, run_id)
+
+    def register_hearings(self, hearings: Sequence[Mapping[str, str | None]]) -> str:
+        """Launch the ``register_hearings`` job (catalog entries + partitions for many hearings); its run id."""
+        config = {"ops": {"register_sources": {"config": {"hearings": [dict(h) for h in hearings]}}}}
+        return self.launch_run(REGISTER_JOB, run_config=config, tags={"polsearch/trigger": "api-plan"})
+
+    def hearing_keys(self) -> list[str]:
+        nodes = self.graphql(GRAPHQL["hearing_keys"], {"assetKeys": _asset_keys(HEARING_ASSETS[:1])})[
+            "assetNodes"
+        ]
+        if not nodes:
+            raise DagsterApiError(f"{self.url} serves no asset raw_audio: is it a polsearch deployment?")
+        return list(nodes[0]["partitionKeys"])
+
+    # -- runs
+
+    def run(self, run_id: str) -> RunState:
+        return run_state(
+            self._ok(self.graphql(GRAPHQL["run"], {"runId": run_id})["runOrError"], f"run {run_id}")
+        )
+
+    def runs_of(self, key: str, limit: int = 1) -> list[RunState]:
+        result = self._ok(
+            self.graphql(GRAPHQL["runs_of_hearing"], {"key": key, "limit": limit})["runsOrError"],
+            f"runs of {key}",
+        )
+        return [run_state(r) for r in result["results"]]
+
+    def run_error(self, run_id: str) -> str | None:
+        """What failed in a run: the failed checks, else the failing steps' errors, else the run's failure."""
+        checks, steps, run_failure, cursor = [], [], None, None
+        while True:
+            result = self._ok(
+                self.graphql(GRAPHQL["run_events"], {"runId": run_id, "cursor": cursor})["logsForRun"],
+                f"events of run {run_id}",
+            )
+            for event in result["events"]:
+                kind = event["__typename"]
+                if kind == "ExecutionStepFailureEvent" and event.get("error"):
+                    steps.append(f"{event['stepKey']}: {readable_error(event['error']['message'])}")
+                elif kind == "RunFailureEvent":
+                    run_failure = event.get("message")
+                elif kind == "AssetCheckEvaluationEvent":
+                    evaluation = event["evaluation"]
+                    if not evaluation["success"] and evaluation["severity"] == "ERROR":
+                        asset = "/".join(evaluation["assetKey"]["path"])
+                        checks.append(f"check {asset}/{evaluation['checkName']}: {evaluation['description']}")
+            cursor = result["cursor"]
+            if not result["hasMore"]:
+                break
+        if checks:
+            return "; ".join(checks)
+        return "; ".join(steps) if steps else run_failure
+
+    def wait(
+        self,
+        run_id: str,
+        *,
+        on_step: Callable[[StepState], None] | None = None,
+        poll_s: float = 1.0,
+        timeout_s: float | None = None,
+    ) -> RunState:
+        """Poll the run until it finishes, reporting each step's status change to ``on_step``."""
+        seen: dict[str, str | None] = {}
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            state = self.run(run_id)
+            for step in sorted(state.steps, key=lambda s: (s.start_time or float("inf"), s.step)):
+                if seen.get(step.step, "-") != step.status:
+                    seen[step.step] = step.status
+                    if on_step is not None:
+                        on_step(step)
+            if state.finished:
+                return state
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} still {state.status} after {timeout_s:g} s")
+            time.sleep(poll_s)
+
+    def status(self, key: str) -> HearingStatus:
+        if key not in self.hearing_keys():
+            raise UnknownHearing(
+                f"no hearing {key} in {self.url} (polsearch submit or polsearch plan registers one)"
+            )
+        nodes = self.graphql(
+            GRAPHQL["hearing_assets"], {"assetKeys": _asset_keys(HEARING_ASSETS), "key": key}
+        )["assetNodes"]
+        planned_runs = {n["latestRunForPartition"]["runId"] for n in nodes if n["latestRunForPartition"]}
+        steps = {run_id: {s.step: s.status for s in self.run(run_id).steps} for run_id in planned_runs}
+        assets = {}
+        for node in nodes:
+            name = node["assetKey"]["path"][-1]
+            planned = node["latestRunForPartition"]
+            assets[name] = asset_state(
+                (node["latestMaterializationByPartition"] or [None])[0],
+                planned,
+                steps[planned["runId"]].get(name) if planned else None,
+                (node["staleStatusByPartition"] or [None])[0],
+            )
+        ordered = {name: assets[name] for name in HEARING_ASSETS if name in assets}
+        runs = self.runs_of(key)
+        last = self.run(runs[0].run_id) if runs else None
+        error = self.run_error(last.run_id) if last and last.status in ("FAILURE", "CANCELED") else None
+        return HearingStatus(key, ordered, last, error)
+
+    def retry(self, key: str) -> str:
+        """Re-execute the hearing's latest run from its failure; the new run's id."""
+        runs = self.runs_of(key)
+        if not runs:
+            raise DagsterApiError(f"hearing {key} has no run to retry; submit it first")
+        last = runs[0]
+        if last.status not in ("FAILURE", "CANCELED"):
+            raise DagsterApiError(
+                f"the latest run of {key} ({last.run_id}) is {last.status}, not failed: nothing to retry"
+            )
+        result = self._ok(
+            self.graphql(GRAPHQL["reexecute"], {"parentRunId": last.run_id}, idempotent=False)[
+                "launchRunReexecution"
+            ],
+            f"retrying {key}",
+        )
+        return result["run"]["runId"]
+
+    # -- backfills
+
+    def plan_backfill(self, mode: str, limit: int | None = None) -> BackfillPlan:
+        """Which hearings (and assets) a backfill of ``mode`` (missing | stale | all) runs, sorted by key."""
+        keys = sorted(self.hearing_keys())
+        if mode == "all":
+            chosen = {k: list(HEARING_ASSETS) for k in keys}
+        elif mode == "missing":
+            chosen = self._missing(keys)
+        elif mode == "stale":
+            chosen = self._stale(keys)
+        else:
+            raise ValueError(f"unknown backfill mode {mode!r}: missing, stale or all")
+        picked = sorted(chosen)[:limit] if limit is not None else sorted(chosen)
+        return BackfillPlan(picked, {k: chosen[k] for k in picked})
+
+    def _missing(self, keys: list[str]) -> dict[str, list[str]]:
+        nodes = self.graphql(GRAPHQL["partition_statuses"], {"assetKeys": _asset_keys(HEARING_ASSETS)})[
+            "assetNodes"
+        ]
+        return missing_plan(keys, {n["assetKey"]["path"][-1]: n["assetPartitionStatuses"] for n in nodes})
+
+    def _stale(self, keys: list[str]) -> dict[str, list[str]]:
+        if not keys:
+            return {}
+        nodes = self.graphql(
+            GRAPHQL["stale_statuses"], {"assetKeys": _asset_keys(HEARING_ASSETS), "keys": keys}
+        )["assetNodes"]
+        return stale_plan(
+            keys,
+            {
+                n["assetKey"]["path"][-1]: {
+                    k for k, s in zip(keys, n["staleStatusByPartition"], strict=True) if s == "STALE"
+                }
+                for n in nodes
+            },
+        )
+
+    def launch_backfill(self, plan: BackfillPlan, *, title: str) -> str:
+        """One asset backfill over the plan's hearings; its id (its runs are paced by the run queue)."""
+        if not plan.keys:
+            raise ValueError("nothing to backfill")
+        by_asset: dict[str, list[str]] = {}
+        for key, assets in plan.assets_by_key.items():
+            for asset in assets:
+                by_asset.setdefault(asset, []).append(key)
+        params = {
+            "partitionsByAssets": [
+                {
+                    "assetKey": {"path": [asset]},
+                    "partitions": {"ranges": [{"start": k, "end": k} for k in keys]},
+                }
+                for asset, keys in by_asset.items()
+            ],
+            "title": title,
+            "tags": _tags({"polsearch/trigger": "api-backfill"}),
+        }
+        result = self._ok(
+            self.graphql(GRAPHQL["launch_backfill"], {"backfillParams": params}, idempotent=False)[
+                "launchPartitionBackfill"
+            ],
+            "launching the backfill",
+        )
+        return result["backfillId"]
+
+    def backfill(self, backfill_id: str) -> dict[str, Any]:
+        return self._ok(
+            self.graphql(GRAPHQL["backfill"], {"backfillId": backfill_id})["partitionBackfillOrError"],
+            f"backfill {backfill_id}",
+        )

@@ -1,0 +1,177 @@
+"""A hearing's artifacts: the storage protocol, every artifact's name, and its typed read and write.
+
+One folder of named artifacts per hearing (``<root>/<hearing key>/<name>``). Stores are
+atomic per artifact: a write becomes visible only when it is complete, so a crashed step
+never leaves a half-written artifact that looks valid. Where a stage writes two artifacts,
+the JSON document is written last and is the commit point (see ``write_diarization``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from polsearch_assets.core.contracts import (
+    Diarization,
+    Segment,
+    SpeakerFrames,
+    VadChunks,
+    segments_from_json,
+    segments_to_json,
+)
+
+CATALOG_JSON = "hearing.json"  # the hearing's catalog entry (core.catalog)
+RAW_AUDIO_WAV = "raw_audio.wav"
+RAW_AUDIO_SOURCE = "raw_audio.json"
+VAD_CHUNKS_JSON = "vad_chunks.json"
+TRANSCRIPT_JSON = "transcript.json"
+DIARIZATION_JSON = "diarization.json"
+DIARIZATION_FRAMES = "diarization_frames.npz"
+ALIGNED_SEGMENTS_JSON = "aligned_segments.json"
+WORD_ARCHIVE_PARQUET = "word_archive.parquet"
+# Large, and fetched again from the source when needed: what audio retention may delete.
+INTERMEDIATE_AUDIO = (RAW_AUDIO_WAV,)
+
+_NAME_PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def validate_artifact_name(name: str) -> str:
+    """Artifact names are relative paths of plain parts (``raw_audio.wav``)."""
+    parts = name.split("/")
+    if not name or any(not _NAME_PART_RE.match(p) or p.startswith("..") for p in parts):
+        raise ValueError(f"invalid artifact name {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    name: str
+    size_bytes: int
+    modified: datetime  # UTC
+
+
+class ArtifactStore(ABC):
+    """Where a hearing's artifacts live (a local directory, an S3 bucket)."""
+
+    @abstractmethod
+    def uri(self, hearing: str, name: str) -> str: ...
+
+    @abstractmethod
+    def exists(self, hearing: str, name: str) -> bool: ...
+
+    @abstractmethod
+    def size(self, hearing: str, name: str) -> int: ...
+
+    @abstractmethod
+    def list_artifacts(self, hearing: str) -> list[ArtifactInfo]:
+        """The hearing's artifacts, sorted by name (none if the hearing has no folder)."""
+
+    @abstractmethod
+    def delete(self, hearing: str, name: str) -> None:
+        """Remove one artifact; removing an absent one is not an error."""
+
+    @abstractmethod
+    def writer(self, hearing: str, name: str) -> AbstractContextManager[Path]:
+        """A local path to write; it becomes the artifact only if the block succeeds."""
+
+    @abstractmethod
+    def reader(self, hearing: str, name: str) -> AbstractContextManager[Path]:
+        """A local path holding the artifact's bytes (raises FileNotFoundError if absent)."""
+
+    def delete_hearing(self, hearing: str) -> None:
+        """Remove every artifact of the hearing."""
+        for artifact in self.list_artifacts(hearing):
+            self.delete(hearing, artifact.name)
+
+    def write_bytes(self, hearing: str, name: str, data: bytes) -> None:
+        with self.writer(hearing, name) as path:
+            path.write_bytes(data)
+
+    def write_json(self, hearing: str, name: str, value: Any) -> None:
+        self.write_bytes(hearing, name, json.dumps(value, indent=1, ensure_ascii=False).encode())
+
+    def read_bytes(self, hearing: str, name: str) -> bytes:
+        with self.reader(hearing, name) as path:
+            return path.read_bytes()
+
+    def read_json(self, hearing: str, name: str) -> Any:
+        return json.loads(self.read_bytes(hearing, name).decode("utf-8"))
+
+
+# --- typed reads and writes, one pair per stage ------------------------------------------------------
+
+
+def audio_duration_ms(store: ArtifactStore, key: str) -> int:
+    """The hearing's audio length, as raw_audio recorded it."""
+    return int(store.read_json(key, RAW_AUDIO_SOURCE)["duration_ms"])
+
+
+def write_vad_chunks(store: ArtifactStore, key: str, vad: VadChunks) -> None:
+    store.write_json(key, VAD_CHUNKS_JSON, {"hearing": key, **vad.to_json()})
+
+
+def read_vad_chunks(store: ArtifactStore, key: str) -> VadChunks:
+    return VadChunks.from_json(store.read_json(key, VAD_CHUNKS_JSON))
+
+
+def write_transcript(store: ArtifactStore, key: str, segments: list[Segment], model: str) -> None:
+    store.write_json(key, TRANSCRIPT_JSON, {"hearing": key, "model": model, **segments_to_json(segments)})
+
+
+def read_transcript(store: ArtifactStore, key: str) -> list[Segment]:
+    return segments_from_json(store.read_json(key, TRANSCRIPT_JSON))
+
+
+def write_aligned_segments(store: ArtifactStore, key: str, segments: list[Segment]) -> None:
+    store.write_json(key, ALIGNED_SEGMENTS_JSON, {"hearing": key, **segments_to_json(segments)})
+
+
+def read_aligned_segments(store: ArtifactStore, key: str) -> list[Segment]:
+    return segments_from_json(store.read_json(key, ALIGNED_SEGMENTS_JSON))
+
+
+def write_diarization(store: ArtifactStore, key: str, result: Diarization, model: str) -> None:
+    """diarization.json, and beside it the per-frame probabilities when the backend gives them. The
+    frames are written first: the document, which says whether there are frames, is the commit point."""
+    document = {"hearing": key, "model": model, **result.to_json()}
+    if result.frames is not None:
+        store.write_bytes(key, DIARIZATION_FRAMES, result.frames.to_npz())
+        document["frames"] = {
+            "artifact": DIARIZATION_FRAMES,
+            "frame_ms": result.frames.frame_ms,
+            "count": len(result.frames.probabilities),
+        }
+    elif store.exists(key, DIARIZATION_FRAMES):
+        store.delete(key, DIARIZATION_FRAMES)  # from an earlier backend; never to be read with these turns
+    store.write_json(key, DIARIZATION_JSON, document)
+
+
+def read_frames(store: ArtifactStore, key: str, document: dict[str, Any]) -> SpeakerFrames | None:
+    """The per-frame probabilities a diarization document points to, if it has them.
+
+    A step that failed between writing the frames and its document leaves new frames beside the old
+    document: refused here, rather than pairing one run's turns with another's probabilities.
+    """
+    section = document.get("frames")
+    if not section:
+        return None
+    frames = SpeakerFrames.from_npz(store.read_bytes(key, section["artifact"]))
+    if list(frames.speakers) != list(document["speakers"]) or len(frames.probabilities) != section["count"]:
+        raise ValueError(
+            f"hearing {key}: {section['artifact']} ({len(frames.probabilities)} frames, speakers "
+            f"{list(frames.speakers)[:6]}) is not the one diarization.json was written with "
+            f"({section['count']} frames, speakers {list(document['speakers'])[:6]}); re-materialize diarization"
+        )
+    return frames
+
+
+def read_diarization(store: ArtifactStore, key: str, *, with_frames: bool = True) -> Diarization:
+    document = store.read_json(key, DIARIZATION_JSON)
+    diarization = Diarization.from_json(document)
+    return replace(diarization, frames=read_frames(store, key, document)) if with_frames else diarization

@@ -1,0 +1,231 @@
+"""The LanceDB segment index: one row per aligned segment, hybrid (vector + full-text) search.
+
+A hearing's rows are replaced in one commit (``merge_insert`` scoped to the
+hearing): readers see either the old rows or the new ones, never a mix, never
+a duplicate, and other hearings' rows are not touched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+import pyarrow as pa
+
+from polsearch_assets.core.keys import validate_hearing_key, youtube_video_id
+
+TABLE_NAME = "segments"
+_CONTENT_NAMESPACE = uuid.UUID("6f1c7c36-2d0f-4c3e-9a53-6c2f0f7c9a11")  # fixed: content ids never change
+
+
+class UnknownHearing(LookupError):
+    """A search filter named a hearing that has no rows in the index."""
+
+
+def content_id(hearing: str) -> str:
+    """The hearing's deterministic content UUID (same key, same id, on every machine)."""
+    return str(uuid.uuid5(_CONTENT_NAMESPACE, validate_hearing_key(hearing)))
+
+
+def schema(dimension: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("content_id", pa.string(), nullable=False),
+            pa.field("segment_index", pa.int32(), nullable=False),
+            pa.field("text", pa.string(), nullable=False),
+            pa.field("start_time_ms", pa.int32(), nullable=False),
+            pa.field("end_time_ms", pa.int32(), nullable=False),
+            pa.field("speaker_name", pa.string(), nullable=True),
+            pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
+            pa.field("hearing", pa.string(), nullable=False),
+            pa.field("title", pa.string(), nullable=True),
+            pa.field("channel", pa.string(), nullable=True),
+            pa.field("committee", pa.string(), nullable=True),
+            pa.field("published_date", pa.string(), nullable=True),
+            pa.field("source_url", pa.string(), nullable=True),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class HearingInfo:
+    key: str
+    title: str | None
+    channel: str | None
+    committee: str | None
+    published_date: str | None
+    source_url: str | None
+
+
+def build_rows(hearing: HearingInfo, segments: Sequence[dict[str, Any]], vectors: np.ndarray) -> pa.Table:
+    """Arrow rows for one hearing's aligned segments (the JSON contract) and their text vectors."""
+    if len(segments) != len(vectors):
+        raise ValueError(f"{len(segments)} segments but {len(vectors)} vectors")
+    dimension = vectors.shape[1]
+    count = len(segments)
+    columns = {
+        "content_id": [content_id(hearing.key)] * count,
+        "segment_index": [s["index"] for s in segments],
+        "text": [s["text"] for s in segments],
+        "start_time_ms": [s["start_ms"] for s in segments],
+        "end_time_ms": [s["end_ms"] for s in segments],
+        "speaker_name": [s.get("speaker") for s in segments],
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), dimension),
+        "hearing": [hearing.key] * count,
+        "title": [hearing.title] * count,
+        "channel": [hearing.channel] * count,
+        "committee": [hearing.committee] * count,
+        "published_date": [hearing.published_date] * count,
+        "source_url": [hearing.source_url] * count,
+    }
+    return pa.Table.from_pydict(columns, schema=schema(dimension))
+
+
+def moment_url(source_url: str | None, start_ms: int) -> str | None:
+    """A link to the moment: YouTube's ``&t=SECONDSs``, a media fragment ``#t=`` otherwise."""
+    if not source_url:
+        return None
+    seconds = start_ms // 1000
+    video = youtube_video_id(source_url)
+    if video:
+        return f"https://www.youtube.com/watch?{urlencode({'v': video, 't': f'{seconds}s'})}"
+    if source_url.startswith(("http://", "https://", "file://")):
+        return f"{source_url.split('#')[0]}#t={seconds}"
+    return f"file://{source_url}#t={seconds}"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _of_hearing(hearing: str) -> str:
+    """The filter selecting one hearing's rows."""
+    return f"hearing = {_quote(hearing)}"
+
+
+class SegmentIndex:
+    def __init__(
+        self,
+        uri: str,
+        dimension: int | None = None,  # needed only to create the table
+        vector_index_min_rows: int = 50_000,
+        max_vector_index_segments: int = 16,
+        storage_options: dict[str, str] | None = None,  # object-store settings for s3:// URIs
+    ):
+        import lancedb
+
+        self.uri = uri
+        self.dimension = dimension
+        self.vector_index_min_rows = vector_index_min_rows
+        self.max_vector_index_segments = max_vector_index_segments
+        self._db = lancedb.connect(uri, storage_options=storage_options)
+
+    def _table(self, create: bool = False) -> Any:
+        if create:
+            if self.dimension is None:
+                raise ValueError("creating the segments table needs the embedding dimension")
+            return self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
+        try:
+            return self._db.open_table(TABLE_NAME)
+        except ValueError:  # no such table yet: nothing indexed
+            return None
+
+    def replace_hearing(self, hearing: str, rows: pa.Table) -> None:
+        """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date."""
+        validate_hearing_key(hearing)
+        if rows.num_rows and set(rows.column("hearing").to_pylist()) != {hearing}:
+            raise ValueError(f"rows for hearing {hearing} contain other hearings")
+        table = self._table(create=True)
+        (
+            table.merge_insert(["content_id", "segment_index"])
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(_of_hearing(hearing))
+            .execute(rows)
+        )
+        self._maintain_indexes(table)
+
+    def delete_hearing(self, hearing: str) -> None:
+        """Remove every row of the hearing, in one commit."""
+        table = self._table()
+        if table is not None:
+            table.delete(_of_hearing(validate_hearing_key(hearing)))
+
+    def _maintain_indexes(self, table: Any) -> None:
+        """Keep search fast as the table grows.
+
+        Full-text (text), BTree (hearing) and bitmap (speaker_name) indexes exist
+        from the first row. The IVF_PQ vector index is built at
+        ``vector_index_min_rows``; ``optimize()`` then folds each write into it as
+        a delta segment, and since every segment is searched separately, the index
+        is rebuilt once it has more than ``max_vector_index_segments`` of them.
+        """
+        from lancedb.index import FTS, Bitmap, BTree, IvfPq
+
+        table.optimize()  # folds new rows into the existing indexes and compacts small fragments
+        indexed = {index.columns[0]: index.name for index in table.list_indices()}
+        rows = table.count_rows()
+        if rows:
+            for column, config in (("text", FTS()), ("hearing", BTree()), ("speaker_name", Bitmap())):
+                if column not in indexed:
+                    table.create_index(column, config=config)
+        if rows >= self.vector_index_min_rows and (
+            "vector" not in indexed
+            or table.index_stats(indexed["vector"]).num_indices > self.max_vector_index_segments
+        ):
+            table.create_index("vector", config=IvfPq(distance_type="cosine"))
+
+    def count(self, hearing: str | None = None) -> int:
+        table = self._table()
+        if table is None:
+            return 0
+        return table.count_rows(_of_hearing(hearing) if hearing else None)
+
+    def rows(self, hearing: str) -> list[dict[str, Any]]:
+        table = self._table()
+        if table is None:
+            return []
+        found = table.search().where(_of_hearing(hearing)).limit(None).to_list()
+        return sorted(found, key=lambda r: r["segment_index"])
+
+    def search(
+        self,
+        text: str,
+        vector: np.ndarray,
+        *,
+        hearing: str | None = None,
+        speaker: str | None = None,
+        limit: int = 10,
+        max_distance: float = 0.7,
+    ) -> list[dict[str, Any]]:
+        """Hybrid search: BM25 full-text and cosine vector hits, fused by reciprocal rank.
+
+        Filters run inside the query (prefilter), not on its results. Vector hits
+        farther than ``max_distance`` (cosine distance) are not hits at all, so a
+        query unrelated to anything said returns nothing.
+        """
+        from lancedb.rerankers import RRFReranker
+
+        if hearing is not None and not self.count(hearing):
+            raise UnknownHearing(f"hearing {hearing!r} has no rows in the index")
+        table = self._table()
+        if table is None:
+            return []
+        query = (
+            table.search(query_type="hybrid")
+            .vector(vector.astype(np.float32))
+            .text(text)
+            .distance_type("cosine")
+            .distance_range(upper_bound=max_distance)
+            .rerank(RRFReranker(return_score="all"))
+        )
+        filters = [_of_hearing(hearing)] if hearing else []
+        if speaker:
+            filters.append(f"speaker_name = {_quote(speaker)}")
+        if filters:
+            query = query.where(" AND ".join(filters), prefilter=True)
+        return query.limit(limit).to_list()

@@ -1,0 +1,111 @@
+"""The hearing assets' specs, built from the settings: one place that says what each stage is.
+
+The bodies live beside this module (``audio``, ``transcripts``, ``index``); here each gets its
+partitions, group, kinds, upstream, retry, automation, pod placement and ``code_version``. The
+code versions come from the resources that are actually bound, so switching a model or backend
+marks every hearing's downstream assets stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+
+from polsearch_assets.backends.profiles import WORD_SPEAKER_RULES
+from polsearch_assets.backends.vad.silero import silero_version
+from polsearch_assets.config import Settings
+from polsearch_assets.defs.hearing.audio import NETWORK_RETRY, raw_audio, vad_chunks
+from polsearch_assets.defs.hearing.automation import follow_upstream
+from polsearch_assets.defs.hearing.index import INDEX_WRITE_RETRY, hearing_index, word_archive
+from polsearch_assets.defs.hearing.partitions import hearings_partitions
+from polsearch_assets.defs.hearing.transcripts import aligned_segments, diarization, transcript
+from polsearch_assets.defs.platform.placement import Placement
+
+
+def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.AssetsDefinition]:
+    """The seven assets of a hearing, in graph order, for these settings and bound resources."""
+    placement = Placement(settings)
+
+    def asset(body: Callable[..., Any], *, follows: bool = True, **spec: Any) -> dg.AssetsDefinition:
+        name = body.__name__
+        return dg.asset(
+            name=name,
+            partitions_def=hearings_partitions,
+            automation_condition=follow_upstream() if follows else None,
+            op_tags=placement.step_tags(name),
+            pool=placement.step_pool(name),
+            **spec,
+        )(body)
+
+    rule = resources["word_speakers"].rule
+    freshness = timedelta(hours=settings.index_freshness_hours)
+    return [
+        asset(
+            raw_audio,
+            follows=False,  # a hearing starts when the uploads sensor, the CLI or the API asks for it
+            group_name="audio",
+            kinds={"ffmpeg", "yt-dlp"},
+            retry_policy=NETWORK_RETRY,
+            code_version="raw_audio-v1-16k-mono-s16",
+            description="The hearing's recording, fetched (yt-dlp for URLs, a copy for local files) and "
+            "normalized by ffmpeg to 16 kHz mono 16-bit WAV, with its source metadata.",
+        ),
+        asset(
+            vad_chunks,
+            group_name="audio",
+            deps=["raw_audio"],
+            kinds={"silero-vad"},
+            code_version=f"vad_chunks-v1-silero-vad-{silero_version()}",
+            description="Speech regions (silero-vad) cut into 25-60 s chunks at the longest silence nearest the "
+            "middle of the allowed window; times in ms on the hearing's global timeline.",
+        ),
+        asset(
+            transcript,
+            group_name="models",
+            deps=["vad_chunks"],
+            kinds={"asr"},
+            code_version=f"transcript-v1:{resources['transcriber'].model_identity}",
+            description="Words with start/end ms (global timeline) and confidence, per VAD chunk, grouped in "
+            "ASR segments.",
+        ),
+        asset(
+            diarization,
+            group_name="models",
+            deps=["vad_chunks"],
+            kinds={"diarization"},
+            code_version=f"diarization-v1:{resources['diarizer'].model_identity}",
+            description="Speaker turns on the global timeline with SPEAKER_N labels numbered by first appearance.",
+        ),
+        asset(
+            aligned_segments,
+            group_name="models",
+            deps=["transcript", "diarization"],
+            kinds={"python"},
+            code_version=f"aligned_segments-v1:{rule}:pause1.5s:15-30s",
+            description=f"{WORD_SPEAKER_RULES[rule]}; words grouped into segments that break at speaker "
+            "changes, pauses over 1.5 s and 15-30 s (at sentence ends when possible).",
+        ),
+        asset(
+            hearing_index,
+            group_name="index",
+            deps=["aligned_segments"],
+            kinds={"lancedb"},
+            retry_policy=INDEX_WRITE_RETRY,
+            freshness_policy=dg.FreshnessPolicy.time_window(fail_window=freshness, warn_window=freshness / 2),
+            code_version=f"hearing_index-v1:{resources['embedder'].model_identity}",
+            description="Segment embeddings and LanceDB rows for this hearing, replaced in one commit on "
+            "re-materialization.",
+        ),
+        asset(
+            word_archive,
+            group_name="index",
+            deps=["aligned_segments"],
+            kinds={"parquet"},
+            code_version="word_archive-v1",
+            description="Every word with its times, confidence and speaker (Parquet), kept for later "
+            "re-segmentation.",
+        ),
+    ]

@@ -1,0 +1,132 @@
+"""transcript, diarization and aligned_segments: who said which words when (asset bodies; specs in assets.py)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+from pydantic import Field
+
+from polsearch_assets.backends.asr.base import Transcriber
+from polsearch_assets.backends.diarization.base import Diarizer
+from polsearch_assets.core.artifacts import (
+    ALIGNED_SEGMENTS_JSON,
+    DIARIZATION_JSON,
+    TRANSCRIPT_JSON,
+    read_diarization,
+    read_transcript,
+    read_vad_chunks,
+    write_aligned_segments,
+    write_diarization,
+    write_transcript,
+)
+from polsearch_assets.core.contracts import VadChunks
+from polsearch_assets.core.speech.alignment import assign_speakers, assign_speakers_by_frames, segment_words
+from polsearch_assets.defs.hearing.audio import raw_wav
+from polsearch_assets.defs.hearing.step_clock import StepClock
+from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
+
+
+class WordSpeakers(dg.ConfigurableResource):
+    """How aligned_segments gives each word a speaker."""
+
+    rule: str = Field(
+        default="max-overlap",
+        description="max-overlap, or frame-probabilities with a diarizer that gives them (POLSEARCH_WORD_SPEAKERS).",
+    )
+
+
+@contextmanager
+def _vad_input(store: ArtifactStoreResource, key: str) -> Iterator[tuple[Path, VadChunks]]:
+    """The hearing's WAV path and its vad_chunks."""
+    vad = read_vad_chunks(store, key)
+    with raw_wav(store, key) as wav_path:
+        yield wav_path, vad
+
+
+def transcript(
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, transcriber: Transcriber
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    with _vad_input(artifact_store, key) as (wav_path, vad):
+        clock = StepClock()
+        segments = transcriber.transcribe(wav_path, vad.chunks, context.log)
+    write_transcript(artifact_store, key, segments, transcriber.model_identity)
+    words = [w for s in segments for w in s.words]
+    confidences = [w.confidence for w in words if w.confidence is not None]
+    context.log.info(f"hearing {key}: {len(words)} words in {len(segments)} segments")
+    # A model that gives no word confidence (NeMo TDT greedy decoding) says so, rather than a 0.0.
+    confidence = (
+        {"mean_confidence": dg.MetadataValue.float(round(float(np.mean(confidences)), 4))}
+        if confidences
+        else {"confidence": "not given by the model"}
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "segments": len(segments),
+            "words": len(words),
+            **confidence,
+            "model": transcriber.model_identity,
+            "uri": dg.MetadataValue.path(artifact_store.uri(key, TRANSCRIPT_JSON)),
+            **clock.metadata(vad.duration_ms),
+        }
+    )
+
+
+def diarization(
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, diarizer: Diarizer
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    with _vad_input(artifact_store, key) as (wav_path, vad):
+        clock = StepClock()
+        result = diarizer.diarize(wav_path, vad.regions, context.log)
+    write_diarization(artifact_store, key, result, diarizer.model_identity)
+    talk = {
+        s: sum(t.end_ms - t.start_ms for t in result.turns if t.speaker == s) / 1000 for s in result.speakers
+    }
+    context.log.info(f"hearing {key}: {len(result.speakers)} speakers, {len(result.turns)} turns")
+    return dg.MaterializeResult(
+        metadata={
+            "speaker_count": len(result.speakers),
+            "turns": len(result.turns),
+            "speaking_seconds": dg.MetadataValue.json({s: round(v, 1) for s, v in talk.items()}),
+            "model": diarizer.model_identity,
+            "uri": dg.MetadataValue.path(artifact_store.uri(key, DIARIZATION_JSON)),
+            "frame_probabilities": result.frames is not None,
+            **result.details,
+            **clock.metadata(vad.duration_ms),
+        }
+    )
+
+
+def aligned_segments(
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, word_speakers: WordSpeakers
+) -> dg.MaterializeResult:
+    key = context.partition_key
+    words = [w for s in read_transcript(artifact_store, key) for w in s.words]
+    speakers = read_diarization(artifact_store, key)
+    if word_speakers.rule == "frame-probabilities" and words:  # no speech: no frames, no words
+        if speakers.frames is None:
+            raise dg.Failure(
+                description=f"hearing {key}: POLSEARCH_WORD_SPEAKERS=frame-probabilities, but its diarization "
+                "has no per-frame probabilities (made by a backend that gives turns only); re-materialize "
+                "diarization with the sortformer backend, or use max-overlap",
+            )
+        words = assign_speakers_by_frames(words, speakers.frames, speakers.turns)
+    else:
+        words = assign_speakers(words, speakers.turns)
+    segments = segment_words(words)
+    write_aligned_segments(artifact_store, key, segments)
+    lengths = [(s.end_ms - s.start_ms) / 1000 for s in segments]
+    return dg.MaterializeResult(
+        metadata={
+            "segments": len(segments),
+            "words": len(words),
+            "speakers": len({s.speaker for s in segments}),
+            "word_speakers": word_speakers.rule,
+            "segment_s_mean": dg.MetadataValue.float(round(float(np.mean(lengths)), 2) if lengths else 0.0),
+            "segment_s_max": dg.MetadataValue.float(round(max(lengths, default=0.0), 2)),
+            "uri": dg.MetadataValue.path(artifact_store.uri(key, ALIGNED_SEGMENTS_JSON)),
+        }
+    )

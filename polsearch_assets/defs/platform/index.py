@@ -1,0 +1,44 @@
+"""The LanceDB segment index as a resource."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from polsearch_assets.core.index.segments import SegmentIndex
+
+
+class LanceIndex(dg.ConfigurableResource):
+    uri: str = Field(
+        description="LanceDB directory or URI holding the `segments` table (POLSEARCH_LANCEDB_URI)."
+    )
+    vector_index_min_rows: int = Field(
+        default=50_000, description="Build the IVF_PQ vector index once the table has this many rows."
+    )
+    endpoint_url: str = Field(
+        default="", description="S3 endpoint for an s3:// URI on non-AWS storage (POLSEARCH_S3_ENDPOINT_URL)."
+    )
+    region: str = Field(default="", description="Region for an s3:// URI (POLSEARCH_S3_REGION).")
+
+    def open(self, dimension: int | None = None) -> SegmentIndex:
+        """The index; ``dimension`` (the embedder's) is needed only by writers, to create the table."""
+        return SegmentIndex(
+            self.uri,
+            dimension,
+            self.vector_index_min_rows,
+            storage_options=lance_storage_options(self.uri, self.endpoint_url, self.region),
+        )
+
+
+def lance_storage_options(uri: str, endpoint_url: str, region: str) -> dict[str, str] | None:
+    """LanceDB's object-store options for an s3:// URI; credentials stay in the environment (AWS_*)."""
+    if not uri.startswith("s3://"):
+        return None
+    options = {}
+    if endpoint_url:
+        options["endpoint"] = endpoint_url
+        if endpoint_url.startswith("http://"):
+            options["allow_http"] = "true"  # a local S3 server (tests, MinIO on the cluster network)
+    if region:
+        options["region"] = region
+    return options

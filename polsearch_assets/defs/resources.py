@@ -1,0 +1,56 @@
+"""Every resource of the code location, built from one ``Settings``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from polsearch_assets.backends.profiles import configured_backends
+from polsearch_assets.config import Settings
+from polsearch_assets.defs.hearing.resources import MediaFetcher, VadChunker
+from polsearch_assets.defs.hearing.transcripts import WordSpeakers
+from polsearch_assets.defs.notifications.resources import WebhookNotifier
+from polsearch_assets.defs.platform.health import HealthPolicy
+from polsearch_assets.defs.platform.storage import configured_artifact_store, configured_lance_index
+from polsearch_assets.defs.uploads.resources import UploadsWatch
+
+
+def _webhooks(settings: Settings) -> WebhookNotifier:
+    if not settings.webhook_url_list():
+        return WebhookNotifier()
+    if not settings.webhook_secret:
+        raise ValueError(
+            "POLSEARCH_WEBHOOK_URLS is set but POLSEARCH_WEBHOOK_SECRET is not: events must be signed"
+        )
+    # EnvVar: the UI and run config show the variables' names, never the secret or the URLs' tokens.
+    return WebhookNotifier(urls=dg.EnvVar("POLSEARCH_WEBHOOK_URLS"), secret=dg.EnvVar("POLSEARCH_WEBHOOK_SECRET"))
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    backends = configured_backends(settings)
+    return {
+        "artifact_store": configured_artifact_store(settings),
+        "media_fetcher": MediaFetcher(
+            min_duration_s=settings.min_duration_s,
+            max_duration_s=settings.max_duration_s,
+            socket_timeout_s=settings.socket_timeout_s,
+        ),
+        "vad": VadChunker(
+            threshold=settings.vad_threshold,
+            min_chunk_s=settings.min_chunk_s,
+            max_chunk_s=settings.max_chunk_s,
+        ),
+        "transcriber": backends.transcriber,
+        "diarizer": backends.diarizer,
+        "word_speakers": WordSpeakers(rule=backends.word_speakers),
+        "embedder": backends.embedder,
+        "lance_index": configured_lance_index(settings),
+        "uploads_watch": UploadsWatch(
+            channels_file=settings.channels_file,
+            channels=settings.channels,
+            max_probes_per_tick=settings.max_probes_per_tick,
+        ),
+        "webhooks": _webhooks(settings),
+        "health": HealthPolicy.from_settings(settings),
+    }

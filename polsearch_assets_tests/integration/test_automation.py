@@ -1,0 +1,117 @@
+"""Declarative automation on real materializations: exactly the affected hearings' downstream assets are requested."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from dagster._core.instance.ref import InstanceRef
+
+from polsearch_assets.defs.hearing.automation import hearing_automation
+from polsearch_assets.defs.hearing.checks import HEARING_CHECKS, raw_audio_contract
+from polsearch_assets.defs.hearing.registration import register_hearing
+from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources, run_hearing
+from polsearch_assets_tests.fixtures.media import REPO, silent_wav
+
+pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per test
+
+DOWNSTREAM = ["vad_chunks", "transcript", "diarization", "aligned_segments", "hearing_index", "word_archive"]
+AFTER_TRANSCRIPT = ["transcript", "aligned_segments", "hearing_index", "word_archive"]
+
+
+def graph(resources: dict[str, object], transcript_version: str | None = None) -> dg.Definitions:
+    assets = assets_for(resources)
+    if (
+        transcript_version
+    ):  # what a new ASR model does to the code location: transcript's code_version changes
+        assets = [
+            dg.map_asset_specs(lambda spec: spec.replace_attributes(code_version=transcript_version), [a])[0]
+            if a.key == dg.AssetKey("transcript")
+            else a
+            for a in assets_for(resources)
+        ]
+    return dg.Definitions(assets=assets, asset_checks=HEARING_CHECKS, resources=resources)
+
+
+def requested(result: dg.EvaluateAutomationConditionsResult) -> dict[str, list[str]]:
+    found = {}
+    for asset in ["raw_audio", *DOWNSTREAM]:
+        partitions = result.get_requested_partitions(dg.AssetKey(asset))
+        if partitions:
+            found[asset] = sorted(partitions)
+    return found
+
+
+def test_upstream_and_model_changes_request_exactly_the_affected_hearings(tmp_path: Path) -> None:
+    resources = hearing_resources(tmp_path)
+    with dg.instance_for_test() as instance:
+        first, result = run_hearing(instance, resources, silent_wav(tmp_path / "one.wav", 3))
+        assert result.success
+        second, result = run_hearing(instance, resources, silent_wav(tmp_path / "two.wav", 4))
+        assert result.success
+        never_run = register_hearing(
+            instance, resources["artifact_store"], str(silent_wav(tmp_path / "three.wav", 5))
+        )
+        never_run_key = never_run.entry.key
+
+        tick = dg.evaluate_automation_conditions(defs=graph(resources), instance=instance)
+        assert requested(tick) == {}  # full pipeline runs leave nothing to do; unrun hearings are not started
+
+        # Re-materialize the first hearing's audio (with its check), as a user would from the UI.
+        again = dg.materialize(
+            [*assets_for(resources), raw_audio_contract],
+            selection=dg.AssetSelection.assets("raw_audio") | dg.AssetSelection.checks(raw_audio_contract),
+            partition_key=first,
+            instance=instance,
+            resources=resources,
+        )
+        assert again.success
+        tick = dg.evaluate_automation_conditions(defs=graph(resources), instance=instance, cursor=tick.cursor)
+        assert requested(tick) == {asset: [first] for asset in DOWNSTREAM}
+
+        # The daemon would launch that run; do it, then the next tick has nothing left.
+        selection = dg.AssetSelection.assets(*DOWNSTREAM)
+        follow = dg.materialize(
+            [*assets_for(resources), *HEARING_CHECKS],
+            partition_key=first,
+            instance=instance,
+            resources=resources,
+            selection=selection,
+        )
+        assert follow.success
+        tick = dg.evaluate_automation_conditions(defs=graph(resources), instance=instance, cursor=tick.cursor)
+        assert requested(tick) == {}
+
+        # A new ASR model: transcript and what depends on it, for every hearing materialized before.
+        tick = dg.evaluate_automation_conditions(
+            defs=graph(resources, "transcript-v2"), instance=instance, cursor=tick.cursor
+        )
+        assert requested(tick) == {asset: sorted([first, second]) for asset in AFTER_TRANSCRIPT}
+        assert never_run_key not in {k for keys in requested(tick).values() for k in keys}
+        tick = dg.evaluate_automation_conditions(
+            defs=graph(resources, "transcript-v2"), instance=instance, cursor=tick.cursor
+        )
+        assert requested(tick) == {}
+
+
+def test_raw_audio_has_no_condition_and_the_rest_follow(tmp_path: Path) -> None:
+    assets = assets_for(hearing_resources(tmp_path))
+    conditions = {a.key.to_user_string(): a.automation_conditions_by_key.get(a.key) for a in assets}
+    assert conditions.pop("raw_audio") is None
+    assert all(
+        c is not None and c.get_label() == "follow upstream and model changes" for c in conditions.values()
+    )
+
+
+@pytest.mark.parametrize("config", ["dagster.yaml"])
+def test_backlogs_go_out_as_bounded_backfills(tmp_path: Path, config: str) -> None:
+    assert hearing_automation.emit_backfills  # a model change becomes one backfill, not a run per hearing
+    (tmp_path / "dagster.yaml").write_text((REPO / config).read_text())
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+        queue = instance.get_concurrency_config().run_queue_config
+        assert instance.run_coordinator.dequeue_interval_seconds == 1  # a submitted hearing starts promptly
+    assert queue.max_concurrent_runs == 2
+    assert {"key": "dagster/backfill", "limit": 1} in queue.tag_concurrency_limits
+    assert yaml.safe_load((REPO / config).read_text())["concurrency"]["runs"]["max_concurrent_runs"] == 2

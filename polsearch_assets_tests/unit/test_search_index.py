@@ -1,0 +1,152 @@
+"""The LanceDB index for real: scoped atomic replacement, filters inside the query, links to the moment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from polsearch_assets.core.index.segments import (
+    HearingInfo,
+    SegmentIndex,
+    UnknownHearing,
+    build_rows,
+    content_id,
+    moment_url,
+)
+
+DIM = 8
+
+
+def info(key: str) -> HearingInfo:
+    return HearingInfo(
+        key, f"Title {key}", "House Committee", "Judiciary", "2026-03-14", f"https://example.gov/{key}.mp4"
+    )
+
+
+def segments(n: int, topic: str, speakers: tuple[str, ...] = ("SPEAKER_0", "SPEAKER_1")) -> list[dict]:
+    return [
+        {
+            "index": i,
+            "start_ms": i * 1000,
+            "end_ms": i * 1000 + 900,
+            "text": f"segment {i} on {topic}",
+            "speaker": speakers[i % len(speakers)],
+        }
+        for i in range(n)
+    ]
+
+
+def vectors(n: int, direction: int) -> np.ndarray:
+    """Unit vectors near one axis, so each topic has its own region of the space."""
+    rng = np.random.default_rng(n + direction)
+    base = np.zeros((n, DIM), dtype=np.float32)
+    base[:, direction] = 1.0
+    out = base + 0.05 * rng.standard_normal((n, DIM)).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def query_vector(direction: int) -> np.ndarray:
+    vector = np.zeros(DIM, dtype=np.float32)
+    vector[direction] = 1.0
+    return vector
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> SegmentIndex:
+    return SegmentIndex(str(tmp_path / "lancedb"), DIM)
+
+
+def test_replacing_a_hearing_never_duplicates_or_touches_others(index: SegmentIndex) -> None:
+    index.replace_hearing("h1", build_rows(info("h1"), segments(6, "bridges"), vectors(6, 0)))
+    index.replace_hearing("h2", build_rows(info("h2"), segments(4, "budgets"), vectors(4, 1)))
+    assert (index.count(), index.count("h1"), index.count("h2")) == (10, 6, 4)
+    index.replace_hearing("h1", build_rows(info("h1"), segments(6, "bridges"), vectors(6, 0)))
+    assert (index.count("h1"), index.count("h2")) == (6, 4)
+    index.replace_hearing(
+        "h1", build_rows(info("h1"), segments(3, "tunnels"), vectors(3, 2))
+    )  # fewer rows now
+    assert (index.count("h1"), index.count("h2")) == (3, 4)
+    rows = index.rows("h1")
+    assert [r["segment_index"] for r in rows] == [0, 1, 2]
+    assert all(r["text"].endswith("tunnels") and r["content_id"] == content_id("h1") for r in rows)
+    index.replace_hearing("h1", build_rows(info("h1"), [], np.zeros((0, DIM))))  # a silent re-run
+    assert (index.count("h1"), index.count("h2")) == (0, 4)
+
+
+def test_rows_of_another_hearing_are_refused(index: SegmentIndex) -> None:
+    with pytest.raises(ValueError, match="contain other hearings"):
+        index.replace_hearing("h1", build_rows(info("h2"), segments(2, "x"), vectors(2, 0)))
+
+
+def test_hybrid_search_with_filters_in_the_query(index: SegmentIndex) -> None:
+    index.replace_hearing("h1", build_rows(info("h1"), segments(6, "bridges"), vectors(6, 0)))
+    index.replace_hearing("h2", build_rows(info("h2"), segments(6, "budgets"), vectors(6, 1)))
+    top = index.search("budgets", query_vector(1), limit=3)
+    assert [hit["hearing"] for hit in top] == ["h2"] * 3
+    assert top[0]["_relevance_score"] >= top[-1]["_relevance_score"]
+    only_h1 = index.search("budgets", query_vector(1), hearing="h1", limit=10)
+    assert only_h1 == []  # neither the words nor the meaning are in h1
+    by_speaker = index.search("bridges", query_vector(0), speaker="SPEAKER_1", limit=10)
+    assert by_speaker and {h["speaker_name"] for h in by_speaker} == {"SPEAKER_1"}
+    assert {h["hearing"] for h in by_speaker} == {"h1"}
+    assert index.search("zeppelins", query_vector(3), limit=5) == []  # nothing near, no matching words
+
+
+def test_unknown_hearing_and_empty_index(index: SegmentIndex) -> None:
+    assert index.search("anything", query_vector(0)) == []
+    with pytest.raises(UnknownHearing, match="'nope' has no rows"):
+        index.search("anything", query_vector(0), hearing="nope")
+
+
+def test_content_id_is_deterministic() -> None:
+    assert content_id("yt-dQw4w9WgXcQ") == content_id("yt-dQw4w9WgXcQ") != content_id("yt-AAAAAAAAAAA")
+
+
+def test_moment_urls() -> None:
+    assert (
+        moment_url("https://www.youtube.com/watch?v=dQw4w9WgXcQ", 83_900)
+        == "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=83s"
+    )
+    assert moment_url("/data/hearing.wav", 5000) == "file:///data/hearing.wav#t=5"
+    assert moment_url("https://example.gov/a.mp4#x", 61_000) == "https://example.gov/a.mp4#t=61"
+    assert moment_url(None, 0) is None
+
+
+def test_vector_index_is_built_and_rebuilt_when_fragmented(tmp_path: Path) -> None:
+    dim = 32
+    index = SegmentIndex(
+        str(tmp_path / "lancedb"), dim, vector_index_min_rows=1000, max_vector_index_segments=2
+    )
+    rng = np.random.default_rng(0)
+
+    def write(key: str) -> None:
+        vectors = rng.standard_normal((500, dim)).astype(np.float32)
+        index.replace_hearing(
+            key,
+            build_rows(
+                info(key), segments(500, key), vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            ),
+        )
+
+    def vector_segments() -> int | None:
+        table = index._table()
+        names = {i.columns[0]: i.name for i in table.list_indices()}
+        return table.index_stats(names["vector"]).num_indices if "vector" in names else None
+
+    write("h0")
+    assert vector_segments() is None  # below the row threshold: brute force is fine
+    assert {i.columns[0] for i in index._table().list_indices()} == {"text", "hearing", "speaker_name"}
+    write("h1")
+    assert vector_segments() == 1
+    write("h2")
+    assert vector_segments() == 2  # optimize() added the new rows as a delta segment
+    write("h3")
+    assert vector_segments() == 1  # past the limit: rebuilt into one segment
+    hits = index.search(
+        "segment on h3", np.full(dim, 1 / np.sqrt(dim), dtype=np.float32), hearing="h3", limit=20
+    )
+    assert len(hits) == 20 and {h["hearing"] for h in hits} == {
+        "h3"
+    }  # the rebuilt index serves filtered search
