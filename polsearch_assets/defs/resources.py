@@ -24,7 +24,9 @@ def _webhooks(settings: Settings) -> WebhookNotifier:
             "POLSEARCH_WEBHOOK_URLS is set but POLSEARCH_WEBHOOK_SECRET is not: events must be signed"
         )
     # EnvVar: the UI and run config show the variables' names, never the secret or the URLs' tokens.
-    return WebhookNotifier(urls=dg.EnvVar("POLSEARCH_WEBHOOK_URLS"), secret=dg.EnvVar("POLSEARCH_WEBHOOK_SECRET"))
+    return WebhookNotifier(
+        urls=dg.EnvVar("POLSEARCH_WEBHOOK_URLS"), secret=dg.EnvVar("POLSEARCH_WEBHOOK_SECRET")
+    )
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
