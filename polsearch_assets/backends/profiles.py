@@ -12,6 +12,7 @@ from polsearch_assets.backends.asr.base import Transcriber
 from polsearch_assets.backends.asr.faster_whisper import FasterWhisperTranscriber
 from polsearch_assets.backends.asr.nemo_tdt import NemoTdtTranscriber
 from polsearch_assets.backends.diarization.base import Diarizer
+from polsearch_assets.backends.diarization.campplus import CamppDiarizer
 from polsearch_assets.backends.diarization.resemblyzer import ResemblyzerDiarizer
 from polsearch_assets.backends.diarization.sortformer import SortformerDiarizer
 from polsearch_assets.backends.embedding.base import TextEmbedder
@@ -30,7 +31,7 @@ WORD_SPEAKER_RULES = {
 PROFILES = {
     "embedded": {
         "asr_backend": "faster-whisper",
-        "diarization_backend": "resemblyzer",
+        "diarization_backend": "campplus",
         "embedding_backend": "sentence-transformers",
     },
     "production": {
@@ -79,26 +80,32 @@ def configured_backends(settings: Settings) -> Backends:
     diarizer = _choose(
         settings,
         "diarization_backend",
-        {"resemblyzer": ResemblyzerDiarizer, "sortformer": SortformerDiarizer},
+        {"campplus": CamppDiarizer, "resemblyzer": ResemblyzerDiarizer, "sortformer": SortformerDiarizer},
     )
-    diarizer_settings: dict[str, object] = (
-        {
+    # Each diarizer's threshold was chosen for its own voice encoder; a set one overrides it.
+    threshold = {} if settings.speaker_threshold is None else {"threshold": settings.speaker_threshold}
+    speakers = {"min_speakers": settings.min_speakers, "max_speakers": settings.max_speakers}
+    diarizer_settings: dict[str, object]
+    if diarizer is SortformerDiarizer:
+        diarizer_settings = {
             "model": settings.nemo_diar_model,
             "model_cache_dir": settings.model_cache_dir,
             "device": settings.nemo_device,
             "window_s": settings.diar_window_s,
             "overlap_s": settings.diar_overlap_s,
-            "link_threshold": settings.speaker_threshold,
             "max_speakers": settings.max_speakers,
         }
-        if diarizer is SortformerDiarizer
-        else {
-            "threshold": settings.speaker_threshold,
-            "min_speakers": settings.min_speakers,
-            "max_speakers": settings.max_speakers,
+        if settings.speaker_threshold is not None:
+            diarizer_settings["link_threshold"] = settings.speaker_threshold
+    elif diarizer is CamppDiarizer:
+        diarizer_settings = {
+            **threshold,
+            **speakers,
             "cpu_threads": settings.cpu_threads,
+            "onnx_cache_dir": settings.resolved_onnx_cache_dir(),
         }
-    )
+    else:
+        diarizer_settings = {**threshold, **speakers, "cpu_threads": settings.cpu_threads}
     embedder = _choose(
         settings,
         "embedding_backend",

@@ -13,7 +13,7 @@ from dagster._core.events import DagsterEventType
 from polsearch_assets.core.artifacts import RAW_AUDIO_WAV, VAD_CHUNKS_JSON
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets.defs.hearing.resources import MediaFetcher, VadChunker
-from polsearch_assets_tests.fixtures.hearing import assets_for, ingest_audio
+from polsearch_assets_tests.fixtures.hearing import ingest_audio, materialize
 from polsearch_assets_tests.fixtures.media import SAMPLE_RTTM, MediaServer
 
 pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per test
@@ -144,14 +144,7 @@ def test_a_registered_file_that_disappeared(instance, resources, tmp_path: Path,
     moved.write_bytes(media_files["sample.wav"].read_bytes())
     key = register_hearing(instance, resources["artifact_store"], str(moved)).entry.key
     moved.unlink()
-    result = dg.materialize(
-        assets_for(resources),
-        selection=dg.AssetSelection.assets("raw_audio"),
-        partition_key=key,
-        instance=instance,
-        resources=resources,
-        raise_on_error=False,
-    )
+    result = materialize(instance, resources, key, "raw_audio", raise_on_error=False)
     assert not result.success
     assert f"hearing {key}: file not found" in failure_message(instance, result)
     assert events(instance, result, DagsterEventType.STEP_UP_FOR_RETRY) == []
@@ -159,14 +152,7 @@ def test_a_registered_file_that_disappeared(instance, resources, tmp_path: Path,
 
 def test_an_unregistered_partition_fails_clearly(instance, resources) -> None:
     instance.add_dynamic_partitions("hearings", ["yt-AAAAAAAAAAA"])
-    result = dg.materialize(
-        assets_for(resources),
-        selection=dg.AssetSelection.assets("raw_audio"),
-        partition_key="yt-AAAAAAAAAAA",
-        instance=instance,
-        resources=resources,
-        raise_on_error=False,
-    )
+    result = materialize(instance, resources, "yt-AAAAAAAAAAA", "raw_audio", raise_on_error=False)
     assert "hearing yt-AAAAAAAAAAA: not in the catalog" in failure_message(instance, result)
 
 

@@ -19,16 +19,26 @@ from polsearch_assets.defs.platform.execution import configured_executor
 from polsearch_assets_tests.fixtures.media import REPO
 
 
-def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DAGSTER_HOME": ""}
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+def _run(*cmd: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "DAGSTER_HOME": "", **env}
+    return subprocess.run(
+        cmd, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+# The embedded default, the production backends, and the production backends on Kubernetes.
+LOCATIONS = {
+    "embedded": {},
+    "production": {"POLSEARCH_PROFILE": "production"},
+    "kubernetes": {"POLSEARCH_PROFILE": "production", "POLSEARCH_EXECUTOR": "k8s"},
+}
 
 
 @pytest.mark.slow
-def test_dagster_definitions_validate() -> None:
-    result = _run(
-        str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"
-    )
+@pytest.mark.parametrize("location", sorted(LOCATIONS))
+def test_dagster_definitions_validate(location: str) -> None:
+    dagster = str(Path(sys.executable).parent / "dagster")
+    result = _run(dagster, "definitions", "validate", "-w", "workspace.yaml", **LOCATIONS[location])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -36,8 +46,9 @@ def test_dagster_definitions_validate() -> None:
 @pytest.mark.skipif(
     shutil.which("dg", path=str(Path(sys.executable).parent)) is None, reason="dg not installed"
 )
-def test_dg_check_defs() -> None:
-    result = _run(str(Path(sys.executable).parent / "dg"), "check", "defs")
+@pytest.mark.parametrize("location", sorted(LOCATIONS))
+def test_dg_check_defs(location: str) -> None:
+    result = _run(str(Path(sys.executable).parent / "dg"), "check", "defs", **LOCATIONS[location])
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from polsearch_assets.defs.hearing.registration import register_hearing
-from polsearch_assets_tests.fixtures.hearing import assets_for
+from polsearch_assets_tests.fixtures.hearing import materialize
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV
 
 pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per test
@@ -32,12 +32,5 @@ def test_a_moved_file_is_re_ingested_from_its_new_path(
     assert again.entry.key == registered.entry.key and not again.new_partition
     assert again.entry.location == str(moved.resolve()) and again.moved_from == str(first.resolve())
     assert again.entry.source == str(moved)  # the source as now given
-    result = dg.materialize(
-        assets_for(resources),
-        selection=dg.AssetSelection.assets("raw_audio"),
-        partition_key=again.entry.key,
-        instance=instance,
-        resources=resources,
-        raise_on_error=False,
-    )
+    result = materialize(instance, resources, again.entry.key, "raw_audio", raise_on_error=False)
     assert result.success

@@ -22,7 +22,7 @@ from polsearch_assets.core.artifacts import TRANSCRIPT_JSON
 from polsearch_assets.core.contracts import Chunk
 from polsearch_assets.core.validation import transcript_problems
 from polsearch_assets.defs.hearing.registration import register_hearing
-from polsearch_assets_tests.fixtures.hearing import assets_for, backends_from_env
+from polsearch_assets_tests.fixtures.hearing import backends_from_env, materialize
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV
 from polsearch_assets_tests.fixtures.tiny_nemo import TINY_SORTFORMER
 from polsearch_assets_tests.fixtures.tiny_nemo import TINY_TDT as TINY
@@ -40,13 +40,7 @@ def test_the_sample_hearing_transcribes_on_the_global_timeline(
     store = resources["artifact_store"]
     key = register_hearing(instance, store, str(SAMPLE_WAV)).entry.key
     resources = {**resources, "transcriber": tiny_transcriber(nemo_cache, batch_size=2)}
-    result = dg.materialize(
-        assets_for(resources),
-        selection=dg.AssetSelection.assets("raw_audio", "vad_chunks", "transcript"),
-        partition_key=key,
-        instance=instance,
-        resources=resources,
-    )
+    result = materialize(instance, resources, key, "raw_audio", "vad_chunks", "transcript")
     assert result.success
     document = store.read_json(key, TRANSCRIPT_JSON)
     chunks = store.read_json(key, "vad_chunks.json")

@@ -20,7 +20,7 @@ from polsearch_assets.backends.nemo import WrongModelKind
 from polsearch_assets.core.artifacts import DIARIZATION_FRAMES, DIARIZATION_JSON, read_diarization
 from polsearch_assets.core.validation import diarization_problems, frames_problems
 from polsearch_assets.defs.hearing.registration import register_hearing
-from polsearch_assets_tests.fixtures.hearing import assets_for, backends_from_env
+from polsearch_assets_tests.fixtures.hearing import backends_from_env, materialize
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV
 from polsearch_assets_tests.fixtures.tiny_nemo import TINY_SORTFORMER as TINY
 from polsearch_assets_tests.fixtures.tiny_nemo import TINY_TDT
@@ -36,13 +36,7 @@ def diarize_sample(
     store = resources["artifact_store"]
     key = register_hearing(instance, store, str(SAMPLE_WAV)).entry.key
     resources = {**resources, "diarizer": diarizer}
-    result = dg.materialize(
-        assets_for(resources),
-        selection=dg.AssetSelection.assets("raw_audio", "vad_chunks", "diarization"),
-        partition_key=key,
-        instance=instance,
-        resources=resources,
-    )
+    result = materialize(instance, resources, key, "raw_audio", "vad_chunks", "diarization")
     assert result.success
     document = store.read_json(key, DIARIZATION_JSON)
     duration_ms = store.read_json(key, "vad_chunks.json")["duration_ms"]
@@ -112,13 +106,7 @@ def test_a_stale_frames_artifact_is_removed_when_the_backend_gives_none(
     assert store.exists(key, DIARIZATION_FRAMES)
     # the embedded backend gives turns only: its run leaves no frames behind to pair with its turns
     resources = {**resources, "diarizer": ResemblyzerDiarizer(cpu_threads=2)}
-    result = dg.materialize(
-        assets_for(resources),
-        selection=dg.AssetSelection.assets("diarization"),
-        partition_key=key,
-        instance=instance,
-        resources=resources,
-    )
+    result = materialize(instance, resources, key, "diarization")
     assert result.success
     assert "frames" not in store.read_json(key, DIARIZATION_JSON)
     assert not store.exists(key, DIARIZATION_FRAMES)

@@ -15,7 +15,7 @@ from polsearch_assets.core.retention import artifacts_to_prune
 from polsearch_assets.defs.hearing.audio import raw_wav
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets.defs.maintenance.retention import audio_retention
-from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources, run_hearing
+from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources, materialize, run_hearing
 from polsearch_assets_tests.fixtures.media import silent_wav
 
 pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per test
@@ -50,13 +50,7 @@ def test_retention_deletes_only_what_it_should(tmp_path: Path) -> None:
         unindexed = register_hearing(
             instance, store, str(silent_wav(tmp_path / "unindexed.wav", 5))
         ).entry.key
-        assert dg.materialize(
-            assets_for(resources),
-            selection=dg.AssetSelection.assets("raw_audio"),
-            partition_key=unindexed,
-            instance=instance,
-            resources=resources,
-        ).success
+        assert materialize(instance, resources, unindexed, "raw_audio").success
         for key in (old, unindexed):
             for path in (root / key).rglob("*"):
                 age(path, 40)

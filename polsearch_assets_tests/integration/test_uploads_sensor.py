@@ -18,7 +18,7 @@ from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
 from polsearch_assets.defs.uploads.resources import UploadsWatch
 from polsearch_assets.defs.uploads.sensors import uploads_sensor
 from polsearch_assets_tests.fixtures.feed_server import FeedServer, Video, serve_feeds
-from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
+from polsearch_assets_tests.fixtures.hearing import hearing_resources, materialize
 
 pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per test
 
@@ -174,13 +174,7 @@ def test_no_run_for_a_hearing_that_already_has_one(instance, store, feeds: FeedS
 
     key = register_hearing(instance, store, feeds.watch_url("jud1")).entry.key
     resources = {**hearing_resources(tmp_path), "artifact_store": store}
-    result = dg.materialize(
-        assets_for(resources),
-        selection=dg.AssetSelection.assets("raw_audio"),
-        partition_key=key,
-        instance=instance,
-        resources=resources,
-    )
+    result = materialize(instance, resources, key, "raw_audio")
     assert result.success  # yt-dlp followed the watch page to its media
     tick_result = tick(
         instance,

@@ -157,3 +157,26 @@ def test_frames_survive_their_artifact_form_and_the_contract_catches_bad_ones() 
         ["diarization.json", "says"],
         ["frame", "probabilities"],
     ]
+
+
+def test_a_boundary_inside_a_phrase_moves_to_the_nearest_pause() -> None:
+    from polsearch_assets.core.speech.alignment import one_speaker_per_phrase
+
+    def w(text: str, start: int, end: int, speaker: str) -> Word:
+        return Word(text, start, end, 0.9, speaker)
+
+    # "So I / don't hear that." with the turn boundary after "I": one phrase, one speaker (most word time).
+    split = [w("So", 0, 200, "A"), w("I", 200, 300, "A"), w("don't", 320, 600, "B"), w("hear", 600, 800, "B"),
+             w("that.", 800, 1100, "B"), w("Thank", 1600, 1900, "A"), w("you.", 1900, 2100, "A")]  # fmt: skip
+    assert [x.speaker for x in one_speaker_per_phrase(split)] == ["B"] * 5 + ["A"] * 2
+    # A change at a pause or a sentence end stays where it is.
+    at_pause = [
+        w("Yes.", 0, 300, "A"),
+        w("No", 310, 500, "B"),
+        w("way", 500, 700, "B"),
+        w("I", 1000, 1100, "A"),
+    ]
+    assert [x.speaker for x in one_speaker_per_phrase(at_pause)] == ["A", "B", "B", "A"]
+    # Seconds of talking over each other without a pause keep each word's own speaker.
+    long_overlap = [w(f"w{i}", i * 300, i * 300 + 290, "A" if i % 4 < 2 else "B") for i in range(20)]
+    assert one_speaker_per_phrase(long_overlap) == long_overlap

@@ -97,3 +97,21 @@ def test_labels_are_numbered_by_first_appearance() -> None:
         ("SPEAKER_1", 1000),
     ]
     assert diarization.speakers == ("SPEAKER_0", "SPEAKER_1")
+
+
+def test_the_smallest_voice_kept_scales_with_the_recording() -> None:
+    """A voice must have 3 % of the windows (at least 2, at most 100): a 30 s clip keeps a 3 s talker, a
+    4-hour hearing folds its stray clusters and still keeps a witness who speaks for minutes."""
+    from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster
+
+    rng = np.random.default_rng(0)
+    voices = np.linalg.qr(rng.standard_normal((192, 192)))[0][:3]  # three orthogonal voices
+
+    def windows(counts: list[int]) -> np.ndarray:
+        parts = [v + 0.03 * rng.standard_normal((n, 192)) for v, n in zip(voices, counts, strict=False)]
+        return np.vstack(parts)
+
+    settings = ClusteringSettings(threshold=0.5, min_speakers=1)
+    assert len(set(cluster(windows([12, 6, 2]), settings))) == 3  # a 30 s clip: 2 windows are a voice
+    assert len(set(cluster(windows([200, 100, 5]), settings))) == 2  # 5 of 305 windows: folded
+    assert len(set(cluster(windows([9000, 3000, 120]), settings))) == 3  # 120 windows of 12,120: kept

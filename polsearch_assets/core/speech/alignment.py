@@ -86,6 +86,43 @@ def assign_speakers_by_frames(
     ]
 
 
+def one_speaker_per_phrase(
+    words: Sequence[Word], *, pause_ms: int = 200, max_phrase_ms: int = 4000
+) -> list[Word]:
+    """Speaker changes moved to the nearest pause: turn boundaries are never exact, and a boundary that
+    falls inside a phrase ("So I / don't hear that") would split one person's sentence between two speakers.
+
+    A phrase is a run of words with no pause of ``pause_ms`` or more and no sentence end inside it. A
+    phrase of at most ``max_phrase_ms`` gets the speaker who has most of its word time; longer runs (two
+    people talking over each other for seconds) keep their words' own speakers.
+    """
+    ordered = sorted(words, key=lambda w: (w.start_ms, w.end_ms))
+    result: list[Word] = []
+    phrase: list[Word] = []
+
+    def close() -> None:
+        speakers = {w.speaker for w in phrase}
+        if len(speakers) > 1 and phrase[-1].end_ms - phrase[0].start_ms <= max_phrase_ms:
+            time: dict[str | None, int] = {}
+            for w in phrase:
+                time[w.speaker] = time.get(w.speaker, 0) + max(w.end_ms - w.start_ms, 1)
+            speaker = max(time, key=lambda s: time[s])  # ties: the first to speak in the phrase
+            result.extend(replace(w, speaker=speaker) for w in phrase)
+        else:
+            result.extend(phrase)
+        phrase.clear()
+
+    for word in ordered:
+        if phrase and (
+            word.start_ms - phrase[-1].end_ms >= pause_ms or phrase[-1].word.endswith(_SENTENCE_END)
+        ):
+            close()
+        phrase.append(word)
+    if phrase:
+        close()
+    return result
+
+
 def _gap_ms(word: Word, turn: Turn) -> int:
     return max(turn.start_ms - word.end_ms, word.start_ms - turn.end_ms, 0)
 

@@ -15,7 +15,6 @@ from typing import Any
 import dagster as dg
 
 from polsearch_assets.backends.profiles import WORD_SPEAKER_RULES
-from polsearch_assets.backends.vad.silero import silero_version
 from polsearch_assets.config import Settings
 from polsearch_assets.defs.hearing.audio import NETWORK_RETRY, raw_audio, vad_chunks
 from polsearch_assets.defs.hearing.automation import follow_upstream
@@ -57,10 +56,10 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             vad_chunks,
             group_name="audio",
             deps=["raw_audio"],
-            kinds={"silero-vad"},
-            code_version=f"vad_chunks-v1-silero-vad-{silero_version()}",
-            description="Speech regions (silero-vad) cut into 25-60 s chunks at the longest silence nearest the "
-            "middle of the allowed window; times in ms on the hearing's global timeline.",
+            kinds={"onnx"},
+            code_version=f"vad_chunks-v1:{resources['vad'].model_identity}",
+            description="Speech regions (pyannote segmentation-3.0, or silero-vad) cut into 25-60 s chunks at the "
+            "longest silence nearest the middle of the allowed window; times in ms on the hearing's timeline.",
         ),
         asset(
             transcript,
@@ -84,9 +83,10 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             group_name="models",
             deps=["transcript", "diarization"],
             kinds={"python"},
-            code_version=f"aligned_segments-v1:{rule}:pause1.5s:15-30s",
-            description=f"{WORD_SPEAKER_RULES[rule]}; words grouped into segments that break at speaker "
-            "changes, pauses over 1.5 s and 15-30 s (at sentence ends when possible).",
+            code_version=f"aligned_segments-v1:{rule}:phrase200ms/4s:pause1.5s:15-30s",
+            description=f"{WORD_SPEAKER_RULES[rule]}; a speaker change inside a phrase moves to its nearest "
+            "pause; words grouped into segments that break at speaker changes, pauses over 1.5 s and 15-30 s "
+            "(at sentence ends when possible).",
         ),
         asset(
             hearing_index,

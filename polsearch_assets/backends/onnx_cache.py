@@ -1,0 +1,70 @@
+"""Run the torch models through ONNX Runtime: on this CPU it is 5-8x faster than torch eager for both
+PyanNet and CAM++ (measured: CAM++ 0.077 vs 0.50 CPU-s per 1.5 s window; PyanNet 0.07-0.11 vs
+0.57 CPU-s per 10 s window), with outputs equal to 1e-5.
+
+The ONNX file is exported once from the torch module (needs the ``onnx`` package) into a cache
+directory (``POLSEARCH_ONNX_CACHE_DIR``), keyed by the weights file's hash; later runs only load it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+OPSET = 17
+
+
+def weights_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def export_once(
+    name: str, weights: Path, build: Callable[[], Any], example_shape: tuple[int, ...], cache_dir: Path
+) -> Path:
+    """ONNX file for ``build()`` (a torch module factory); exported only if not cached yet."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / f"{name}-{weights_digest(weights)}.onnx"
+    if target.exists():
+        return target
+    import torch
+
+    model = build()
+    with (
+        tempfile.NamedTemporaryFile(dir=target.parent, suffix=".onnx", delete=False) as tmp,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter(
+            "ignore"
+        )  # the tracer's notes on shape-dependent Python branches: fixed shapes here
+        torch.onnx.export(
+            model,
+            torch.zeros(example_shape),
+            tmp.name,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "batch"}},  # batch only: time length stays fixed by design
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    os.replace(tmp.name, target)  # atomic: concurrent workers never read a half-written file
+    return target
+
+
+class OrtModel:
+    def __init__(self, path: Path, threads: int = 2) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]

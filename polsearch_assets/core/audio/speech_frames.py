@@ -1,0 +1,135 @@
+"""Per-frame speech, speaker-count and overlap scores from pyannote segmentation-3.0 outputs (model-free).
+
+The model (``backends/vad/segmentation.py``) sees 10 s windows and predicts, per ~17 ms frame, one of 7
+powerset classes: no speech, one of 3 *local* speakers, or one of the 3 pairs. Windows slide with a
+fixed step; their decoded per-frame outputs are Hamming-weighted and averaged onto the hearing's timeline
+as they are produced, so memory is the result's frames only (a few MB per hour), never windows x frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+WINDOW_SAMPLES = 160_000  # 10 s: the model was trained on 10 s chunks
+NUM_LOCAL_SPEAKERS = 3
+MAX_SPEAKERS_PER_FRAME = 2
+
+# Receptive-field geometry of PyanNet's SincNet front end (stride 10, three max-pools of 3):
+# 270 samples per output frame, 991 samples of context per frame.
+FRAME_STEP_SAMPLES = 270
+FRAME_SIZE_SAMPLES = 991
+FRAMES_PER_WINDOW = 589
+# Where frame 0's central 270-sample hop starts, in ms: frame i covers [offset + i*step, offset + (i+1)*step).
+FRAME_OFFSET_MS = (FRAME_SIZE_SAMPLES / 2 - FRAME_STEP_SAMPLES / 2) * 1000 / SAMPLE_RATE
+
+
+def powerset_mapping(
+    num_speakers: int = NUM_LOCAL_SPEAKERS, max_set_size: int = MAX_SPEAKERS_PER_FRAME
+) -> np.ndarray:
+    """(classes, speakers) 0/1 table: row k is the speaker set of powerset class k.
+
+    pyannote orders classes by set size, then lexicographically: {}, {0}, {1}, {2}, {0,1}, {0,2}, {1,2}.
+    """
+    rows = []
+    for size in range(max_set_size + 1):
+        for subset in combinations(range(num_speakers), size):
+            row = np.zeros(num_speakers, dtype=np.float32)
+            row[list(subset)] = 1.0
+            rows.append(row)
+    return np.stack(rows)
+
+
+@dataclass(frozen=True)
+class DecodedWindows:
+    """Per-window, per-frame quantities derived from powerset log-probabilities."""
+
+    speech: np.ndarray  # (B, F) P(at least one speaker)
+    count: np.ndarray  # (B, F) expected number of simultaneous speakers, in [0, 2]
+    overlap: np.ndarray  # (B, F) P(two speakers)
+
+
+def decode_powerset(log_probs: np.ndarray, mapping: np.ndarray | None = None) -> DecodedWindows:
+    """Soft decoding: the model ends in log-softmax over the 7 classes, so exp() gives class posteriors."""
+    table = powerset_mapping() if mapping is None else mapping
+    probs = np.exp(log_probs.astype(np.float32))
+    set_size = table.sum(axis=1)  # 0,1,1,1,2,2,2
+    return DecodedWindows(
+        speech=1.0 - probs[..., 0],
+        count=probs @ set_size,
+        overlap=probs[..., set_size == 2].sum(axis=-1),
+    )
+
+
+@dataclass(frozen=True)
+class FrameScores:
+    """Aggregated per-frame outputs on the global timeline.
+
+    Frame i covers the model's receptive field starting at sample i*270; its centre is at
+    `(i * 270 + 991 / 2) / 16000` seconds (see `center_ms`).
+    """
+
+    speech: np.ndarray  # float32 P(speech)
+    count: np.ndarray  # float32 expected simultaneous speakers (round it for 0/1/2)
+    overlap: np.ndarray  # float32 P(two speakers)
+    num_samples: int
+
+    @property
+    def frame_step_ms(self) -> float:
+        return FRAME_STEP_SAMPLES * 1000.0 / SAMPLE_RATE
+
+    def center_ms(self, frames: np.ndarray | int) -> np.ndarray:
+        return (np.asarray(frames) * FRAME_STEP_SAMPLES + FRAME_SIZE_SAMPLES / 2) * 1000.0 / SAMPLE_RATE
+
+    def speaker_count(self) -> np.ndarray:
+        return np.clip(np.rint(self.count), 0, MAX_SPEAKERS_PER_FRAME).astype(np.int8)
+
+
+def num_global_frames(num_samples: int) -> int:
+    return max(1, (max(num_samples, FRAME_SIZE_SAMPLES) - FRAME_SIZE_SAMPLES) // FRAME_STEP_SAMPLES + 1)
+
+
+class FrameAggregator:
+    """Running Hamming-weighted average of overlapping window outputs (pure numpy)."""
+
+    def __init__(self, num_samples: int, channels: int) -> None:
+        self.num_samples = num_samples
+        self.total = np.zeros((num_global_frames(num_samples), channels), dtype=np.float32)
+        self.weight = np.zeros(len(self.total), dtype=np.float32)
+        # Frames near a window edge see less context, so they count less (as pyannote does).
+        self.hamming = np.hamming(FRAMES_PER_WINDOW).astype(np.float32) + 1e-3
+
+    def add(self, start_sample: int, values: np.ndarray) -> None:
+        """values: (frames, channels) of one window starting at `start_sample` (may run past the end)."""
+        first = round(start_sample / FRAME_STEP_SAMPLES)
+        # Frames whose receptive field lies in the zero padding after the end carry no information.
+        valid = min(
+            len(values),
+            num_global_frames(self.num_samples - start_sample) if start_sample < self.num_samples else 0,
+        )
+        last = min(first + valid, len(self.total))
+        if last <= first:
+            return
+        n = last - first
+        w = self.hamming[:n]
+        self.total[first:last] += values[:n] * w[:, None]
+        self.weight[first:last] += w
+
+    def result(self) -> np.ndarray:
+        return self.total / np.maximum(self.weight, 1e-6)[:, None]
+
+
+def iter_window_starts(num_samples: int, step_samples: int) -> Iterator[int]:
+    """Window starts covering the whole file; the last window is aligned to end with the file."""
+    if num_samples <= WINDOW_SAMPLES:
+        yield 0
+        return
+    start = 0
+    while start + WINDOW_SAMPLES < num_samples:
+        yield start
+        start += step_samples
+    yield num_samples - WINDOW_SAMPLES

