@@ -278,12 +278,6 @@ class Settings(BaseModel):
     def polsearch_home(self) -> Path:
         return Path(self.home).resolve()
 
-    def resolved_onnx_cache_dir(self) -> str:
-        if self.onnx_cache_dir:
-            return self.onnx_cache_dir
-        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return str(Path(cache) / "polsearch" / "onnx")
-
     def resolved_artifact_root(self) -> str:
         return self.artifact_root or str(self.polsearch_home() / "artifacts")
 

@@ -21,6 +21,11 @@ import numpy as np
 OPSET = 17
 
 
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/polsearch/onnx``, or ``~/.cache/polsearch/onnx``: shared by every run and test."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "polsearch" / "onnx"
+
+
 def weights_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
@@ -28,7 +33,9 @@ def weights_digest(path: Path) -> str:
 def export_once(
     name: str, weights: Path, build: Callable[[], Any], example_shape: tuple[int, ...], cache_dir: Path
 ) -> Path:
-    """ONNX file for ``build()`` (a torch module factory); exported only if not cached yet."""
+    """ONNX file for ``build()`` (a torch module factory); exported only if not cached yet (into
+    ``cache_dir``, or the default cache when it is empty)."""
+    cache_dir = cache_dir if str(cache_dir) not in ("", ".") else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / f"{name}-{weights_digest(weights)}.onnx"
     if target.exists():

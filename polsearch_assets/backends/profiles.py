@@ -102,7 +102,7 @@ def configured_backends(settings: Settings) -> Backends:
             **threshold,
             **speakers,
             "cpu_threads": settings.cpu_threads,
-            "onnx_cache_dir": settings.resolved_onnx_cache_dir(),
+            "onnx_cache_dir": settings.onnx_cache_dir,
         }
     else:
         diarizer_settings = {**threshold, **speakers, "cpu_threads": settings.cpu_threads}

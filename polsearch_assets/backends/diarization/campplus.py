@@ -149,7 +149,8 @@ class CamppDiarizer(Diarizer):
     overlap: bool = Field(default=True, description="Give frames with two voices a second speaker.")
     cpu_threads: int = Field(default=2, description="ONNX Runtime threads (POLSEARCH_CPU_THREADS).")
     onnx_cache_dir: str = Field(
-        description="Where the models' ONNX exports are kept (POLSEARCH_ONNX_CACHE_DIR)."
+        default="",
+        description="Where the models' ONNX exports are kept; empty: ~/.cache (POLSEARCH_ONNX_CACHE_DIR).",
     )
 
     @property
