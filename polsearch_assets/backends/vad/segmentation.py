@@ -77,7 +77,7 @@ class SpeechSegmenter:
             if wav.samplerate != SAMPLE_RATE or wav.channels != 1:
                 raise ValueError(f"{wav_path}: need 16 kHz mono, got {wav.samplerate} Hz x {wav.channels}")
             num_samples = wav.frames
-            agg = FrameAggregator(num_samples, 3)
+            agg = FrameAggregator(num_samples, 2)
             starts = list(iter_window_starts(num_samples, self.step_samples))
             # Always a full batch of full windows: one input shape for the whole run keeps oneDNN warm.
             batch = np.zeros((self.batch_size, WINDOW_SAMPLES), dtype=np.float32)
@@ -92,6 +92,6 @@ class SpeechSegmenter:
                     batch[i, : len(chunk)] = chunk
                 decoded = decode_powerset(self.model(batch[:, None, :])[: len(group)], self.mapping)
                 for i, s in enumerate(group):
-                    agg.add(s, np.stack([decoded.speech[i], decoded.count[i], decoded.overlap[i]], axis=1))
+                    agg.add(s, np.stack([decoded.speech[i], decoded.count[i]], axis=1))
         out = agg.result()
-        return FrameScores(speech=out[:, 0], count=out[:, 1], overlap=out[:, 2], num_samples=num_samples)
+        return FrameScores(speech=out[:, 0], count=out[:, 1], num_samples=num_samples)

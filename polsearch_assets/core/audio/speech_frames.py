@@ -50,7 +50,6 @@ class DecodedWindows:
 
     speech: np.ndarray  # (B, F) P(at least one speaker)
     count: np.ndarray  # (B, F) expected number of simultaneous speakers, in [0, 2]
-    overlap: np.ndarray  # (B, F) P(two speakers)
 
 
 def decode_powerset(log_probs: np.ndarray, mapping: np.ndarray | None = None) -> DecodedWindows:
@@ -61,7 +60,6 @@ def decode_powerset(log_probs: np.ndarray, mapping: np.ndarray | None = None) ->
     return DecodedWindows(
         speech=1.0 - probs[..., 0],
         count=probs @ set_size,
-        overlap=probs[..., set_size == 2].sum(axis=-1),
     )
 
 
@@ -69,21 +67,17 @@ def decode_powerset(log_probs: np.ndarray, mapping: np.ndarray | None = None) ->
 class FrameScores:
     """Aggregated per-frame outputs on the global timeline.
 
-    Frame i covers the model's receptive field starting at sample i*270; its centre is at
-    `(i * 270 + 991 / 2) / 16000` seconds (see `center_ms`).
+    Frame i covers the model's receptive field starting at sample i*270; its central hop starts at
+    ``FRAME_OFFSET_MS + i * frame_step_ms``.
     """
 
     speech: np.ndarray  # float32 P(speech)
     count: np.ndarray  # float32 expected simultaneous speakers (round it for 0/1/2)
-    overlap: np.ndarray  # float32 P(two speakers)
     num_samples: int
 
     @property
     def frame_step_ms(self) -> float:
         return FRAME_STEP_SAMPLES * 1000.0 / SAMPLE_RATE
-
-    def center_ms(self, frames: np.ndarray | int) -> np.ndarray:
-        return (np.asarray(frames) * FRAME_STEP_SAMPLES + FRAME_SIZE_SAMPLES / 2) * 1000.0 / SAMPLE_RATE
 
     def speaker_count(self) -> np.ndarray:
         return np.clip(np.rint(self.count), 0, MAX_SPEAKERS_PER_FRAME).astype(np.int8)

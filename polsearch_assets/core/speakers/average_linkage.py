@@ -31,7 +31,6 @@ class ClusteringSettings:
     # ...but a witness who speaks 3 minutes of a 4-hour hearing is a speaker: 100 windows (150 s) stays far
     # above the stray clusters of long hearings (at most 24 windows in a 4-hour run) and far below a voice.
     max_cluster_minimum: int = 100
-    center: bool = False  # subtract the hearing's mean embedding (removes shared channel direction)
     seed: int = 0
 
 
@@ -128,8 +127,6 @@ def cluster(embeddings: np.ndarray, settings: ClusteringSettings | None = None) 
     if n < 2:
         return np.zeros(n, dtype=np.int64)
     x = normalize(np.asarray(embeddings, dtype=np.float64))
-    if cfg.center:
-        x = normalize(x - x.mean(axis=0))
     micro = spherical_kmeans(x, cfg.max_micro, seed=cfg.seed) if n > cfg.max_micro else np.arange(n)
     _, micro = np.unique(micro, return_inverse=True)
     sums = np.zeros((micro.max() + 1, x.shape[1]))
@@ -147,11 +144,3 @@ def cluster(embeddings: np.ndarray, settings: ClusteringSettings | None = None) 
         merged = average_linkage(g_sums, np.bincount(labels).astype(np.float64), -np.inf, cfg.max_speakers)
         labels = merged[labels]
     return labels.astype(np.int64)
-
-
-def centroids(embeddings: np.ndarray, labels: np.ndarray, center: bool = True) -> np.ndarray:
-    """Unit centroid per cluster id, in the same (optionally centred) space `cluster` used."""
-    x = normalize(np.asarray(embeddings, dtype=np.float64))
-    if center:
-        x = normalize(x - x.mean(axis=0))
-    return normalize(np.stack([x[labels == c].sum(axis=0) for c in range(int(labels.max()) + 1)]))

@@ -120,7 +120,8 @@ def label_runs(labels: np.ndarray, starts_ms: np.ndarray, ends_ms: np.ndarray) -
 
 
 def build_turns(runs: list[tuple[int, int, int]]) -> list[Turn]:
-    """Merge touching/overlapping runs of one speaker; number speakers SPEAKER_0.. by first appearance."""
+    """Merge touching/overlapping runs of one speaker (named by its cluster id; numbering by first
+    appearance is ``clustering.relabel_by_first_appearance``'s, as for every backend)."""
     merged: dict[int, list[list[int]]] = {}
     for label, start, end in sorted(runs, key=lambda r: (r[1], r[2])):
         spans = merged.setdefault(label, [])
@@ -128,9 +129,7 @@ def build_turns(runs: list[tuple[int, int, int]]) -> list[Turn]:
             spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([start, end])
-    order = sorted(merged, key=lambda lab: merged[lab][0][0])
-    names = {lab: f"SPEAKER_{i}" for i, lab in enumerate(order)}
-    turns = [Turn(names[lab], s, e) for lab, spans in merged.items() for s, e in spans]
+    turns = [Turn(str(lab), s, e) for lab, spans in merged.items() for s, e in spans]
     return sorted(turns, key=lambda t: (t.start_ms, t.end_ms, t.speaker))
 
 
