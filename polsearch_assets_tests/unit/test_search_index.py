@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from polsearch_assets.core.index.segments import (
     build_rows,
     content_id,
     moment_url,
+    schema,
 )
 
 DIM = 8
@@ -150,3 +153,57 @@ def test_vector_index_is_built_and_rebuilt_when_fragmented(tmp_path: Path) -> No
     assert len(hits) == 20 and {h["hearing"] for h in hits} == {
         "h3"
     }  # the rebuilt index serves filtered search
+
+
+def _write_at_the_barrier(uri: str, key: str, barrier: Barrier) -> None:
+    index = SegmentIndex(uri, DIM)
+    rows = build_rows(info(key), segments(20, "bridges"), vectors(20, 0))
+    barrier.wait()
+    index.replace_hearing(key, rows)
+
+
+def test_concurrent_first_writes_of_a_hearing_leave_it_indexed_once(tmp_path: Path) -> None:
+    """Writers in separate processes index the same new hearings at the same moment (a re-submission
+    racing the first run): every hearing ends with its rows once, never twice."""
+    uri = str(tmp_path / "lancedb")
+    SegmentIndex(uri, DIM).replace_hearing(
+        "other", build_rows(info("other"), segments(2, "x"), vectors(2, 1))
+    )
+    context = multiprocessing.get_context("spawn")
+    for round_ in range(3):
+        key = f"race{round_}"
+        barrier = context.Barrier(3)
+        writers = [context.Process(target=_write_at_the_barrier, args=(uri, key, barrier)) for _ in range(3)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(120)
+        assert [w.exitcode for w in writers] == [0, 0, 0]
+        index = SegmentIndex(uri, DIM)
+        assert index.count(key) == 20, f"round {round_}: {index.count(key)} rows"
+        assert sorted(r["segment_index"] for r in index.rows(key)) == list(range(20))
+    assert SegmentIndex(uri, DIM).count("other") == 2
+
+
+def test_a_write_removes_duplicates_an_earlier_race_left(index: SegmentIndex) -> None:
+    rows = build_rows(info("h1"), segments(5, "bridges"), vectors(5, 0))
+    index.replace_hearing("h1", rows)
+    index._table().add(
+        index._table().search().where("hearing = 'h1'").limit(None).to_arrow()
+    )  # the old bug's result
+    assert index.count("h1") == 10
+    index.replace_hearing("h1", rows)
+    assert index.count("h1") == 5
+
+
+def test_a_table_from_before_write_ids_is_migrated_in_place(tmp_path: Path) -> None:
+    import lancedb
+
+    uri = str(tmp_path / "lancedb")
+    old_schema = schema(DIM).remove(schema(DIM).get_field_index("write_id"))
+    old_rows = build_rows(info("h2"), segments(3, "ports"), vectors(3, 1)).drop_columns(["write_id"])
+    lancedb.connect(uri).create_table("segments", data=old_rows, schema=old_schema)
+    index = SegmentIndex(uri, DIM)
+    index.replace_hearing("h1", build_rows(info("h1"), segments(4, "bridges"), vectors(4, 0)))
+    index.replace_hearing("h2", build_rows(info("h2"), segments(2, "ports"), vectors(2, 1)))
+    assert (index.count("h1"), index.count("h2")) == (4, 2)

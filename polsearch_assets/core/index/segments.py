@@ -1,12 +1,19 @@
 """The LanceDB segment index: one row per aligned segment, hybrid (vector + full-text) search.
 
 A hearing's rows are replaced in one commit (``merge_insert`` scoped to the
-hearing): readers see either the old rows or the new ones, never a mix, never
-a duplicate, and other hearings' rows are not touched.
+hearing): readers see either the old rows or the new ones, never a mix, and
+other hearings' rows are not touched. Each write tags its rows with a fresh
+``write_id`` and deletes every other row of the hearing, so a write also
+removes whatever an earlier write left; two writers that raced on a new
+hearing (both inserting before either saw the other's rows) are caught by the
+row count after the commit, and the write is repeated until the hearing holds
+exactly its rows once.
 """
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +26,8 @@ import pyarrow as pa
 from polsearch_assets.core.keys import validate_hearing_key, youtube_video_id
 
 TABLE_NAME = "segments"
+WRITE_ID = pa.field("write_id", pa.string(), nullable=True)  # which write put the row there
+WRITE_ATTEMPTS = 5
 _CONTENT_NAMESPACE = uuid.UUID("6f1c7c36-2d0f-4c3e-9a53-6c2f0f7c9a11")  # fixed: content ids never change
 
 
@@ -47,6 +56,7 @@ def schema(dimension: int) -> pa.Schema:
             pa.field("committee", pa.string(), nullable=True),
             pa.field("published_date", pa.string(), nullable=True),
             pa.field("source_url", pa.string(), nullable=True),
+            WRITE_ID,
         ]
     )
 
@@ -81,6 +91,7 @@ def build_rows(hearing: HearingInfo, segments: Sequence[dict[str, Any]], vectors
         "committee": [hearing.committee] * count,
         "published_date": [hearing.published_date] * count,
         "source_url": [hearing.source_url] * count,
+        "write_id": [None] * count,  # set by replace_hearing
     }
     return pa.Table.from_pydict(columns, schema=schema(dimension))
 
@@ -107,6 +118,15 @@ def _of_hearing(hearing: str) -> str:
     return f"hearing = {_quote(hearing)}"
 
 
+def _commit_conflict(error: Exception) -> bool:
+    """Lance's optimistic commit lost to a concurrent writer: the same operation may simply be retried."""
+    return "commit conflict" in str(error).lower()
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0.05, 0.2) * 2**attempt)  # jittered, so racing writers stop colliding
+
+
 class SegmentIndex:
     def __init__(
         self,
@@ -125,28 +145,52 @@ class SegmentIndex:
         self._db = lancedb.connect(uri, storage_options=storage_options)
 
     def _table(self, create: bool = False) -> Any:
-        if create:
-            if self.dimension is None:
-                raise ValueError("creating the segments table needs the embedding dimension")
-            return self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
         try:
-            return self._db.open_table(TABLE_NAME)
+            table = self._db.open_table(TABLE_NAME)
         except ValueError:  # no such table yet: nothing indexed
-            return None
+            if not create:
+                return None
+            if self.dimension is None:
+                raise ValueError("creating the segments table needs the embedding dimension") from None
+            return self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
+        if create and WRITE_ID.name not in table.schema.names:  # written by a release before write ids
+            table.add_columns(WRITE_ID)
+        return table
 
     def replace_hearing(self, hearing: str, rows: pa.Table) -> None:
-        """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date."""
+        """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date.
+
+        Correct under concurrent writers of the same hearing: whichever write commits last
+        leaves the hearing with exactly its rows (see the module docstring).
+        """
         validate_hearing_key(hearing)
         if rows.num_rows and set(rows.column("hearing").to_pylist()) != {hearing}:
             raise ValueError(f"rows for hearing {hearing} contain other hearings")
         table = self._table(create=True)
-        (
-            table.merge_insert(["content_id", "segment_index"])
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(_of_hearing(hearing))
-            .execute(rows)
-        )
+        for attempt in range(WRITE_ATTEMPTS):
+            write_id = pa.array([uuid.uuid4().hex] * rows.num_rows, pa.string())
+            tagged = rows.set_column(rows.schema.get_field_index(WRITE_ID.name), WRITE_ID, write_id)
+            try:
+                (
+                    table.merge_insert(WRITE_ID.name)  # a fresh id matches nothing: every row is inserted
+                    .when_not_matched_insert_all()
+                    .when_not_matched_by_source_delete(_of_hearing(hearing))
+                    .execute(tagged)
+                )
+            except (RuntimeError, OSError) as error:
+                if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                _pause(attempt)
+                continue
+            table.checkout_latest()
+            if table.count_rows(_of_hearing(hearing)) == rows.num_rows:
+                break
+            _pause(attempt)  # another writer inserted this hearing's rows beside ours: write again
+        else:
+            raise RuntimeError(
+                f"hearing {hearing}: concurrent writers kept adding rows; "
+                f"{table.count_rows(_of_hearing(hearing))} rows, expected {rows.num_rows}"
+            )
         self._maintain_indexes(table)
 
     def delete_hearing(self, hearing: str) -> None:
@@ -164,6 +208,18 @@ class SegmentIndex:
         a delta segment, and since every segment is searched separately, the index
         is rebuilt once it has more than ``max_vector_index_segments`` of them.
         """
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                self._maintain_indexes_once(table)
+                return
+            except (RuntimeError, OSError) as error:
+                if not _commit_conflict(error):
+                    raise
+                _pause(attempt)  # another writer's maintenance committed first: look again
+                table.checkout_latest()
+        # Still contended: the rows are committed and searchable; the next write folds them in.
+
+    def _maintain_indexes_once(self, table: Any) -> None:
         from lancedb.index import FTS, Bitmap, BTree, IvfPq
 
         table.optimize()  # folds new rows into the existing indexes and compacts small fragments
