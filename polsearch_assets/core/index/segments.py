@@ -41,6 +41,7 @@ def content_id(hearing: str) -> str:
 
 
 def schema(dimension: int) -> pa.Schema:
+    """The segments table. Columns added later must be nullable: older tables gain them empty."""
     return pa.schema(
         [
             pa.field("content_id", pa.string(), nullable=False),
@@ -153,8 +154,10 @@ class SegmentIndex:
             if self.dimension is None:
                 raise ValueError("creating the segments table needs the embedding dimension") from None
             return self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
-        if create and WRITE_ID.name not in table.schema.names:  # written by a release before write ids
-            table.add_columns(WRITE_ID)
+        if create and (
+            missing := [f for f in schema(self.dimension or 0) if f.name not in table.schema.names]
+        ):
+            table.add_columns(missing)  # a table written by an earlier release: new columns start empty
         return table
 
     def replace_hearing(self, hearing: str, rows: pa.Table) -> None:
