@@ -144,6 +144,12 @@ class Settings(BaseModel):
     max_duration_s: float = _env(
         "POLSEARCH_MAX_DURATION_S", 8 * 3600.0, "longer recordings fail (e.g. a livestream left running)"
     )
+    max_download_mb: float | None = _env(
+        "POLSEARCH_MAX_DOWNLOAD_MB",
+        None,
+        "a download stops and fails past this size; unset: 0.5 MB per second of POLSEARCH_MAX_DURATION_S "
+        "(4 Mbit/s, above any hearing's audio or SD video)",
+    )
     socket_timeout_s: float = _env("POLSEARCH_SOCKET_TIMEOUT_S", 30.0, "network timeout per request")
 
     # --- storage ----------------------------------------------------------------------------------

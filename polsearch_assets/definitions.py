@@ -13,6 +13,7 @@ from polsearch_assets.defs.hearing.assets import hearing_assets
 from polsearch_assets.defs.hearing.automation import hearing_automation
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
 from polsearch_assets.defs.hearing.jobs import hearing_pipeline, register_hearings
+from polsearch_assets.defs.hearing.runs import abandoned_runs
 from polsearch_assets.defs.maintenance.retention import audio_retention, audio_retention_schedule
 from polsearch_assets.defs.notifications.sensors import notification_sensors
 from polsearch_assets.defs.platform.execution import configured_executor
@@ -27,7 +28,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=hearing_assets(settings, resources),
         asset_checks=HEARING_CHECKS,
         jobs=[hearing_pipeline, register_hearings],
-        sensors=[hearing_automation],
+        sensors=[hearing_automation, abandoned_runs],
     )
     uploads = dg.Definitions(assets=[youtube_uploads_feed(settings)], sensors=[uploads_sensor(settings)])
     notifications = dg.Definitions(sensors=notification_sensors(settings))

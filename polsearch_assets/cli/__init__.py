@@ -36,7 +36,12 @@ def _instance():
         if not (home / "dagster.yaml").exists() and _REPO_DAGSTER_YAML.is_file():
             shutil.copyfile(_REPO_DAGSTER_YAML, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home.resolve())
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    from polsearch_assets.defs.hearing.runs import end_abandoned_runs
+
+    for run_id in end_abandoned_runs(instance):  # runs of killed ingests would otherwise stay STARTED
+        click.echo(f"run {run_id}: its process is gone (killed or crashed); marked failed", err=True)
+    return instance
 
 
 @click.group()
@@ -51,12 +56,15 @@ def ingest(
     source: str, title: str | None, channel: str | None, published_date: str | None, committee: str | None
 ) -> None:
     """Register SOURCE (YouTube URL, media URL or local file) and materialize all its assets in-process."""
+
     from polsearch_assets.definitions import defs
     from polsearch_assets.defs.hearing.registration import (
         bad_source_error,
         materialize_hearing,
         register_hearing,
+        was_interrupted,
     )
+    from polsearch_assets.defs.hearing.runs import HearingBusy, hearing_lock, refuse_if_busy
 
     instance = _instance()
     store = defs.resources["artifact_store"]
@@ -77,7 +85,19 @@ def ingest(
     if registration.moved_from:
         state += f"; its file moved from {registration.moved_from} to {registration.entry.location}"
     click.echo(f"hearing {key} ({state}); DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
-    result = materialize_hearing(instance, defs.resolve_job_def("hearing_pipeline"), key)
+    try:
+        with hearing_lock(instance, key):
+            refuse_if_busy(instance, key)  # a run the daemon launched, or another ingest
+            result = materialize_hearing(instance, defs.resolve_job_def("hearing_pipeline"), key)
+    except HearingBusy as error:
+        click.echo(f"error: {for_display(str(error))}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo(f"error: interrupted; the run of hearing {key} stopped", err=True)
+        sys.exit(130)
+    if was_interrupted(instance, result.run_id):
+        click.echo(f"error: interrupted; run {result.run_id} of hearing {key} stopped (FAILURE)", err=True)
+        sys.exit(130)
     click.echo(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
     click.echo(key)
     if not result.success and (cause := bad_source_error(instance, result.run_id)):
@@ -91,7 +111,8 @@ def forget(key: str) -> None:
     """Remove hearing KEY everywhere: its index rows, artifacts, catalog entry and partition."""
     from polsearch_assets.core.keys import InvalidHearingKey
     from polsearch_assets.definitions import defs
-    from polsearch_assets.defs.hearing.registration import HearingBusy, forget_hearing
+    from polsearch_assets.defs.hearing.registration import forget_hearing
+    from polsearch_assets.defs.hearing.runs import HearingBusy
 
     instance = _instance()
     try:

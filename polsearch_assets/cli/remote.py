@@ -121,13 +121,16 @@ def submit(
             click.echo(
                 f"hearing {submission.key} ({'registered' if submission.new_partition else 'already registered'})"
             )
-            click.echo(f"run {submission.run_id}")
+            click.echo(
+                f"run {submission.run_id}" + (" (already in progress)" if submission.already_running else "")
+            )
         code = _follow(api, submission.run_id) if wait and not as_json else 0
         if as_json:
             result: dict[str, Any] = {
                 "key": submission.key,
                 "new": submission.new_partition,
                 "run_id": submission.run_id,
+                "already_running": submission.already_running,
             }
             if wait:
                 result["status"] = api.wait(submission.run_id).status

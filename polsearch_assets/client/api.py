@@ -211,9 +211,17 @@ class DagsterApi:
         published_date: str | None = None,
         committee: str | None = None,
     ) -> Submission:
-        """Register a hearing (partition; its catalog entry is written by the run) and launch all its assets."""
+        """Register a hearing (partition; its catalog entry is written by the run) and launch all its assets.
+
+        A hearing with a run in progress is not launched again: the submission names that run
+        (``already_running``). Runs that still race past this check wait in the run queue, which
+        runs one at a time per hearing.
+        """
         resolved = resolve_source(source)
         new = self.add_hearing_partition(resolved.key)
+        active = [r for r in self.runs_of(resolved.key, limit=5) if not r.finished] if not new else []
+        if active:
+            return Submission(resolved.key, new, active[0].run_id, already_running=True)
         facts = {"title": title, "channel": channel, "published_date": published_date, "committee": committee}
         config = {"source": source, **{k: v for k, v in facts.items() if v}}
         run_id = self.launch_run(

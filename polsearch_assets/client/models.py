@@ -57,6 +57,7 @@ class Submission:
     key: str
     new_partition: bool
     run_id: str
+    already_running: bool = False  # run_id is the hearing's run already in progress, not a new one
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "media_fetcher": MediaFetcher(
             min_duration_s=settings.min_duration_s,
             max_duration_s=settings.max_duration_s,
+            max_download_mb=settings.max_download_mb,
             socket_timeout_s=settings.socket_timeout_s,
         ),
         "vad": VadChunker(

@@ -8,9 +8,13 @@ the allowed duration range).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import re
+import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +25,13 @@ from polsearch_assets.core.net import TRANSIENT_HTTP_STATUSES
 TARGET_SAMPLE_RATE = 16_000
 TARGET_CHANNELS = 1
 _STDERR_TAIL = 600
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 # YouTube's answers to too many requests from one address: they pass, so retry with backoff.
 _THROTTLED = ("not a bot", "try again later", "rate-limited")
+# A connection cut in the middle of a download: the body ended early, or the peer reset it.
+_DROPPED = re.compile(r"\d+ bytes read, \d+ more expected|connection (reset|aborted)", re.IGNORECASE)
 
 
 class MediaError(Exception):
@@ -74,6 +81,18 @@ def _tail(text: str) -> str:
     return text if len(text) <= _STDERR_TAIL else "..." + text[-_STDERR_TAIL:]
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel kills it when the process that started it dies (Linux),
+    so a killed run never leaves an ffmpeg decoding hours of audio behind."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def run_tool(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ffmpeg/ffprobe; an interrupt (run terminated, Ctrl-C) kills the child before it propagates."""
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, preexec_fn=_die_with_parent)
+
+
 def probe(path: Path) -> MediaInfo:
     """Duration and first audio stream of a media file; PermanentMediaError if it has no audio."""
     if not path.is_file():
@@ -81,7 +100,7 @@ def probe(path: Path) -> MediaInfo:
     if path.stat().st_size == 0:
         raise PermanentMediaError(f"file is empty: {path}")
     cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = run_tool(cmd)
     if proc.returncode != 0:
         raise PermanentMediaError(f"not a media file ffmpeg can read: {path.name}: {_tail(proc.stderr)}")
     data = json.loads(proc.stdout or "{}")
@@ -108,7 +127,7 @@ def normalize_to_wav(source: Path, target: Path) -> None:
         "-ac", str(TARGET_CHANNELS), "-ar", str(TARGET_SAMPLE_RATE), "-c:a", "pcm_s16le",
         "-f", "wav", str(target),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = run_tool(cmd)
     if proc.returncode != 0:
         raise PermanentMediaError(f"ffmpeg could not decode the audio of {source.name}: {_tail(proc.stderr)}")
 
@@ -141,8 +160,16 @@ def _is_transport_error(error: BaseException | None) -> bool:
 
 def classify_download_error(error: BaseException) -> MediaError:
     """Map a yt-dlp error to a transient or permanent MediaError with a readable message."""
+    from yt_dlp.utils import ContentTooShortError
+
     cause = getattr(error, "exc_info", None)
     root = cause[1] if cause and cause[1] is not None else error
+    if isinstance(root, MediaError):
+        return root
+    if isinstance(root, ContentTooShortError):
+        return TransientMediaError(
+            f"the connection dropped after {root.downloaded} of {root.expected} bytes"  # type: ignore[attr-defined]
+        )
     message = str(getattr(root, "orig_msg", None) or root).removeprefix("ERROR: ").strip()
     status = _http_status(root)
     if status is not None:
@@ -152,6 +179,10 @@ def classify_download_error(error: BaseException) -> MediaError:
         return TransientMediaError(f"network error: {message}")
     if "Did not get any data blocks" in message:
         return PermanentMediaError(f"the source sent an empty file ({message})")
+    if dropped := _DROPPED.search(
+        message
+    ):  # yt-dlp reports these by message only, once its retries are spent
+        return TransientMediaError(f"the connection dropped mid-download ({dropped.group(0)})")
     if any(phrase in message.lower() for phrase in _THROTTLED):
         return TransientMediaError(f"the site is throttling requests: {message}")
     if "Unsupported URL" in message:
@@ -239,18 +270,30 @@ def fetch_url(
     *,
     socket_timeout_s: float,
     check_duration: Callable[[float], None],
+    max_bytes: int,
     logger: logging.Logger,
 ) -> FetchedMedia:
     """Download the best audio of a YouTube video or a direct media URL into ``workdir``.
 
     Metadata is extracted first so a live stream or a video outside the allowed
-    duration range (``check_duration`` raises) fails before anything is downloaded. yt-dlp's own retries are off: the
-    orchestrator retries transient errors with backoff and shows each attempt.
+    duration range (``check_duration`` raises) fails before anything is downloaded. A
+    download whose announced or received size passes ``max_bytes`` stops there (a stream
+    that never ends, a recording far over the maximum duration). yt-dlp's own retries are
+    off: the orchestrator retries transient errors with backoff and shows each attempt.
     """
     import yt_dlp
 
+    def within_limit(progress: dict[str, Any]) -> None:
+        size = max(progress.get("total_bytes") or 0, progress.get("downloaded_bytes") or 0)
+        if size > max_bytes:
+            raise PermanentMediaError(
+                f"the download passed {max_bytes / 1e6:,.0f} MB, the most a recording of the maximum "
+                "duration should take (POLSEARCH_MAX_DOWNLOAD_MB, POLSEARCH_MAX_DURATION_S); stopped"
+            )
+
     options = {
         **ydl_options(socket_timeout_s, logger),
+        "progress_hooks": [within_limit],
         "format": "bestaudio/best",
         "outtmpl": str(workdir / "source.%(ext)s"),
         "overwrites": True,

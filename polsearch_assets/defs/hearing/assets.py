@@ -1,7 +1,7 @@
 """The hearing assets' specs, built from the settings: one place that says what each stage is.
 
 The bodies live beside this module (``audio``, ``transcripts``, ``index``); here each gets its
-partitions, group, kinds, upstream, retry, automation, pod placement and ``code_version``. The
+partitions, group, kinds, upstream, retries (never of an interrupt), automation, pod placement and ``code_version``. The
 code versions come from the resources that are actually bound, so switching a model or backend
 marks every hearing's downstream assets stale.
 """
@@ -20,6 +20,7 @@ from polsearch_assets.defs.hearing.audio import NETWORK_RETRY, raw_audio, vad_ch
 from polsearch_assets.defs.hearing.automation import follow_upstream
 from polsearch_assets.defs.hearing.index import INDEX_WRITE_RETRY, hearing_index, word_archive
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
+from polsearch_assets.defs.hearing.retries import retried
 from polsearch_assets.defs.hearing.transcripts import aligned_segments, diarization, transcript
 from polsearch_assets.defs.platform.placement import Placement
 
@@ -28,8 +29,12 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
     """The seven assets of a hearing, in graph order, for these settings and bound resources."""
     placement = Placement(settings)
 
-    def asset(body: Callable[..., Any], *, follows: bool = True, **spec: Any) -> dg.AssetsDefinition:
+    def asset(
+        body: Callable[..., Any], *, follows: bool = True, retry: dg.RetryPolicy | None = None, **spec: Any
+    ) -> dg.AssetsDefinition:
         name = body.__name__
+        if retry is not None:
+            body = retried(retry)(body)
         return dg.asset(
             name=name,
             partitions_def=hearings_partitions,
@@ -47,7 +52,7 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             follows=False,  # a hearing starts when the uploads sensor, the CLI or the API asks for it
             group_name="audio",
             kinds={"ffmpeg", "yt-dlp"},
-            retry_policy=NETWORK_RETRY,
+            retry=NETWORK_RETRY,
             code_version="raw_audio-v1-16k-mono-s16",
             description="The hearing's recording, fetched (yt-dlp for URLs, a copy for local files) and "
             "normalized by ffmpeg to 16 kHz mono 16-bit WAV, with its source metadata.",
@@ -93,7 +98,7 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             group_name="index",
             deps=["aligned_segments"],
             kinds={"lancedb"},
-            retry_policy=INDEX_WRITE_RETRY,
+            retry=INDEX_WRITE_RETRY,
             freshness_policy=dg.FreshnessPolicy.time_window(fail_window=freshness, warn_window=freshness / 2),
             code_version=f"hearing_index-v1:{resources['embedder'].model_identity}",
             description="Segment embeddings and LanceDB rows for this hearing, replaced in one commit on "

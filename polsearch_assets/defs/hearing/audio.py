@@ -17,7 +17,7 @@ from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 # Transient network faults: 1, 2, 4 s (+/- jitter), then the step fails. Permanent faults raise
-# Failure(allow_retries=False) and skip this.
+# Failure(allow_retries=False) and skip this; an interrupt is never retried (defs/hearing/retries.py).
 NETWORK_RETRY = dg.RetryPolicy(
     max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -97,9 +97,7 @@ def raw_audio(
     except PermanentMediaError as error:
         raise bad_source(key, error) from error
     except TransientMediaError as error:
-        raise dg.Failure(
-            description=f"hearing {key}: {error} (transient, will retry)", allow_retries=True
-        ) from error
+        raise dg.Failure(description=f"hearing {key}: {error} (transient)", allow_retries=True) from error
 
     fetched = normalized.fetched
     if fetched is not None:

@@ -15,7 +15,8 @@ from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.core.keys import resolve_source, validate_hearing_key
 from polsearch_assets.core.text import for_display
 from polsearch_assets.defs.hearing.audio import BAD_SOURCE
-from polsearch_assets.defs.hearing.partitions import ACTIVE_RUN_STATUSES, PARTITION_TAG, hearings_partitions
+from polsearch_assets.defs.hearing.partitions import hearings_partitions
+from polsearch_assets.defs.hearing.runs import owner_tags, refuse_if_busy
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 _PROGRESS_EVENTS = {
@@ -59,15 +60,6 @@ def register_hearing(
     return Registration(entry, new_partition, moved_from)
 
 
-class HearingBusy(RuntimeError):
-    """A run is working on the hearing."""
-
-
-def active_runs(instance: dg.DagsterInstance, key: str) -> list[dg.DagsterRun]:
-    """Runs of the hearing that are queued, starting or running."""
-    return list(instance.get_runs(dg.RunsFilter(tags={PARTITION_TAG: key}, statuses=ACTIVE_RUN_STATUSES)))
-
-
 def forget_hearing(
     instance: dg.DagsterInstance, store: ArtifactStoreResource, index: SegmentIndex, key: str
 ) -> None:
@@ -76,11 +68,7 @@ def forget_hearing(
     validate_hearing_key(key)
     if not instance.has_dynamic_partition(hearings_partitions.name, key) and not store.list_artifacts(key):
         raise LookupError(f"no hearing {key}")
-    if busy := active_runs(instance, key):
-        raise HearingBusy(
-            f"hearing {key} has a run in progress ({busy[0].run_id}, {busy[0].status.value}); "
-            "let it finish or terminate it first"
-        )
+    refuse_if_busy(instance, key)
     index.delete_hearing(key)
     store.delete_hearing(key)
     if instance.has_dynamic_partition(hearings_partitions.name, key):
@@ -139,7 +127,12 @@ def materialize_hearing(
     key: str,
     emit: Callable[[str], None] = print,
 ) -> dg.ExecuteInProcessResult:
-    """Run every asset of the hearing in this process, recording the run in ``instance``."""
+    """Run every asset of the hearing in this process, recording the run in ``instance``.
+
+    SIGTERM is handled like Ctrl-C (Dagster maps one to the other while it executes): the step
+    stops, is never retried, its ffmpeg child is killed, and the run ends FAILURE
+    (``was_interrupted`` tells it apart).
+    """
     run_id = str(uuid.uuid4())
     done = threading.Event()
     layer = job.asset_layer
@@ -148,19 +141,34 @@ def materialize_hearing(
         target=_follow_run, args=(instance, run_id, emit, done, check_steps), daemon=True
     )
     follower.start()
+
     try:
         return job.execute_in_process(
             instance=instance,
             partition_key=key,
             run_id=run_id,
             raise_on_error=False,
-            tags={"polsearch/entrypoint": "cli-ingest"},
+            tags={"polsearch/entrypoint": "cli-ingest", **owner_tags()},
             # The follower prints progress; keep Dagster's own console logger to warnings.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
+    except KeyboardInterrupt:  # before or after Dagster's own interrupt handling: the run must still end
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, message="polsearch ingest was interrupted (Ctrl-C or SIGTERM)")
+        raise
     finally:
         done.set()
         follower.join()
+
+
+def was_interrupted(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Whether a step of the run stopped because the run was interrupted (SIGTERM, Ctrl-C, terminate)."""
+    return any(
+        record.dagster_event.event_specific_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        if record.dagster_event and record.dagster_event.event_specific_data.error
+    )
 
 
 def bad_source_error(instance: dg.DagsterInstance, run_id: str) -> str | None:

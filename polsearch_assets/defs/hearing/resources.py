@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS
 from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
 from polsearch_assets.core.contracts import SpeechRegion, VadChunks
 from polsearch_assets.core.keys import SourceKind
+from polsearch_assets.core.scratch import scratch_dir
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,15 @@ class MediaFetcher(dg.ConfigurableResource):
     socket_timeout_s: float = Field(
         default=30.0, description="Network timeout per request (POLSEARCH_SOCKET_TIMEOUT_S)."
     )
+    max_download_mb: float | None = Field(
+        default=None,
+        description="A download stops and fails past this size; None: 0.5 MB per second of max_duration_s "
+        "(POLSEARCH_MAX_DOWNLOAD_MB).",
+    )
+
+    @property
+    def max_download_bytes(self) -> int:
+        return int(self.max_download_mb * 1e6 if self.max_download_mb else self.max_duration_s * 500_000)
 
     def check_duration(self, seconds: float) -> None:
         if seconds > self.max_duration_s:
@@ -62,16 +71,17 @@ class MediaFetcher(dg.ConfigurableResource):
         self, kind: SourceKind, location: str, target: Path, logger: logging.Logger
     ) -> NormalizedAudio:
         """Write the normalized WAV of a source to ``target``; raises media.MediaError subclasses."""
-        with tempfile.TemporaryDirectory(prefix="polsearch-fetch-") as workdir:
+        with scratch_dir("polsearch-fetch-") as workdir:
             fetched = None
             if kind is SourceKind.FILE:
                 source = Path(location)
             else:
                 fetched = media.fetch_url(
                     location,
-                    Path(workdir),
+                    workdir,
                     socket_timeout_s=self.socket_timeout_s,
                     check_duration=self.check_duration,
+                    max_bytes=self.max_download_bytes,
                     logger=logger,
                 )
                 source = fetched.path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from pydantic import Field
 
 from polsearch_assets.core.artifacts import ArtifactInfo, ArtifactStore, validate_artifact_name
 from polsearch_assets.core.keys import validate_hearing_key
+from polsearch_assets.core.scratch import temp_beside
 
 
 class ArtifactStoreResource(dg.ConfigurableResource, ArtifactStore):
@@ -70,7 +70,7 @@ class LocalArtifactStore(ArtifactStoreResource):
         final = self._path(hearing, name)
         final.parent.mkdir(parents=True, exist_ok=True)
         # Same directory, so the rename is atomic; the dot prefix keeps it out of listings.
-        temp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+        temp = temp_beside(final)
         try:
             yield temp
             if not temp.is_file():

@@ -11,7 +11,6 @@ between the bucket and a local temporary file in parts, never whole in memory.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -23,6 +22,7 @@ from pydantic import Field, PrivateAttr
 
 from polsearch_assets.core.artifacts import ArtifactInfo, validate_artifact_name
 from polsearch_assets.core.keys import validate_hearing_key
+from polsearch_assets.core.scratch import scratch_dir
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 MULTIPART_CHUNK_BYTES = 16 * 1024 * 1024
@@ -127,8 +127,8 @@ class S3ArtifactStore(ArtifactStoreResource):
     @contextmanager
     def writer(self, hearing: str, name: str) -> Iterator[Path]:
         key = self._key(hearing, name)
-        with tempfile.TemporaryDirectory(prefix="polsearch-upload-") as tmp:
-            path = Path(tmp) / Path(name).name
+        with scratch_dir("polsearch-upload-") as tmp:
+            path = tmp / Path(name).name
             yield path
             if not path.is_file():
                 raise RuntimeError(f"artifact {name!r} of hearing {hearing!r} was not written")
@@ -138,8 +138,8 @@ class S3ArtifactStore(ArtifactStoreResource):
     def reader(self, hearing: str, name: str) -> Iterator[Path]:
         from botocore.exceptions import ClientError
 
-        with tempfile.TemporaryDirectory(prefix="polsearch-download-") as tmp:
-            path = Path(tmp) / Path(name).name
+        with scratch_dir("polsearch-download-") as tmp:
+            path = tmp / Path(name).name
             try:
                 self._s3().download_file(
                     self.bucket, self._key(hearing, name), str(path), Config=self._transfer()
