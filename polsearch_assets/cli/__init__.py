@@ -6,6 +6,7 @@ Against a running deployment's GraphQL API: ``submit``, ``status``, ``retry``, `
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -36,7 +37,11 @@ def _instance():
         if not (home / "dagster.yaml").exists() and _REPO_DAGSTER_YAML.is_file():
             shutil.copyfile(_REPO_DAGSTER_YAML, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home.resolve())
-    instance = dg.DagsterInstance.get()
+    # Opening an instance creates its SQLite tables the first time; two commands doing that at once
+    # crash ("table ... already exists"), so the first opening is one at a time.
+    with open(home / ".polsearch-open.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        instance = dg.DagsterInstance.get()
     from polsearch_assets.defs.hearing.runs import end_abandoned_runs
 
     for run_id in end_abandoned_runs(instance):  # runs of killed ingests would otherwise stay STARTED

@@ -29,7 +29,7 @@ from polsearch_assets.client.models import (
 )
 from polsearch_assets.core import net
 from polsearch_assets.core.contracts import HEARING_ASSETS
-from polsearch_assets.core.errors import readable_error
+from polsearch_assets.core.errors import step_error
 from polsearch_assets.core.keys import resolve_source
 
 PARTITIONS_DEF = "hearings"
@@ -269,7 +269,9 @@ class DagsterApi:
             for event in result["events"]:
                 kind = event["__typename"]
                 if kind == "ExecutionStepFailureEvent" and event.get("error"):
-                    steps.append(f"{event['stepKey']}: {readable_error(event['error']['message'])}")
+                    error = event["error"]
+                    causes = [c["message"] for c in error.get("causes") or []]
+                    steps.append(f"{event['stepKey']}: {step_error(error['message'], causes)}")
                 elif kind == "RunFailureEvent":
                     run_failure = event.get("message")
                 elif kind == "AssetCheckEvaluationEvent":

@@ -283,3 +283,33 @@ def test_an_authenticating_proxy_is_reported_as_unauthorized() -> None:
         )
     assert result.returncode == 2 and "refused the request (HTTP 401)" in result.stderr
     assert seen == ["Bearer wrong", "Bearer t0ken"]
+
+
+def test_a_local_ingest_on_the_deployments_instance_is_notified(deployment: Deployment, media_files) -> None:
+    """``polsearch ingest`` runs in its own process, outside the code location; the daemon's sensors see it."""
+    env = deployment.env | {"DAGSTER_HOME": deployment.env["POLSEARCH_HOME"] + "/dagster_home"}
+    ingested = subprocess.run(
+        [str(Path(sys.executable).parent / "polsearch"), "ingest", str(media_files["silent.wav"])],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert ingested.returncode == 0, ingested.stdout + ingested.stderr
+    key = ingested.stdout.strip().splitlines()[-1]
+    (indexed,) = wait_until(lambda: events(deployment.hooks, "hearing.indexed", key), "the ingest's webhook")
+    assert indexed["run_id"] in ingested.stdout
+
+
+def test_one_run_per_hearing_at_a_time(deployment: Deployment) -> None:
+    url = deployment.media.url("silent.wav")
+    first = deployment.api.submit(url)
+    again = deployment.api.submit(url)  # while the first is queued or running: no second run
+    assert again.already_running and again.run_id == first.run_id and again.key == first.key
+    # A run launched past that check (the UI's Materialize, a backfill) waits in the queue for the first.
+    second = deployment.api.launch_run("hearing_pipeline", tags={"dagster/partition": first.key})
+    done = [deployment.api.wait(run_id, timeout_s=TIMEOUT_S) for run_id in (first.run_id, second)]
+    assert [run.status for run in done] == ["SUCCESS", "SUCCESS"]
+    assert done[1].started is not None and done[0].ended is not None and done[1].started >= done[0].ended

@@ -131,6 +131,7 @@ def test_checks_sensors_and_schedules() -> None:
     assert sensors == {
         "youtube_uploads",
         "hearing_automation",
+        "abandoned_runs",
         "notify_hearing_indexed",
         "notify_hearing_failed",
     }

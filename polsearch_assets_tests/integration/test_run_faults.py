@@ -24,7 +24,7 @@ from polsearch_assets.core.artifacts import RAW_AUDIO_WAV
 from polsearch_assets.core.keys import resolve_source
 from polsearch_assets.defs.hearing.resources import MediaFetcher
 from polsearch_assets_tests.fixtures.hearing import ingest_audio
-from polsearch_assets_tests.fixtures.media import SAMPLE_WAV, MediaServer
+from polsearch_assets_tests.fixtures.media import SAMPLE_WAV, MediaServer, silent_wav
 from polsearch_assets_tests.fixtures.processes import BIN, REPO, polsearch
 
 pytestmark = pytest.mark.slow  # real servers and processes
@@ -58,10 +58,16 @@ def test_an_endless_stream_stops_at_the_download_ceiling(
     assert "the download passed 5 MB" in _failure(instance, result.run_id)
     assert _retries(instance, result.run_id) == 0  # permanent: no second endless download
     assert not resources["artifact_store"].exists(key, RAW_AUDIO_WAV)
-    assert not list(Path(tempfile.gettempdir()).glob(f"polsearch-fetch-{os.getpid()}-*"))
+    assert not list(Path(tempfile.gettempdir()).glob(f"polsearch-fetch-{os.getpid()}-*"))  # removed at once
 
 
-def _start_ingest(env: dict[str, str], source: str) -> subprocess.Popen[str]:
+def _fetch_dirs() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("polsearch-fetch-*"))
+
+
+def _start_ingest(env: dict[str, str], source: str) -> tuple[subprocess.Popen[str], Path]:
+    """``polsearch ingest`` of ``source``, once its download has written bytes; the download's scratch directory."""
+    before = _fetch_dirs()
     process = subprocess.Popen(
         [str(BIN / "polsearch"), "ingest", source],
         env=env,
@@ -70,19 +76,14 @@ def _start_ingest(env: dict[str, str], source: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert process.stdout is not None
-    for line in process.stdout:  # the download is under way once raw_audio has started and written bytes
-        if "[raw_audio] started" in line:
-            break
-    deadline = time.monotonic() + 60
-    while not _partial_downloads(process.pid) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for scratch in _fetch_dirs() - before:
+            if any(f.stat().st_size for f in scratch.iterdir()):
+                return process, scratch
         time.sleep(0.2)
-    assert _partial_downloads(process.pid), "the download never started"
-    return process
-
-
-def _partial_downloads(pid: int) -> list[Path]:
-    return [f for d in Path(tempfile.gettempdir()).glob(f"polsearch-fetch-{pid}-*") for f in d.iterdir()]
+    process.kill()
+    raise AssertionError("the download never started")
 
 
 def _runs(env: dict[str, str], key: str) -> list[dg.DagsterRun]:
@@ -94,7 +95,7 @@ def test_sigterm_stops_an_ingest_without_retry_and_ends_its_run(
     cli_env: dict[str, str], media_server: MediaServer
 ) -> None:
     source = media_server.url("slow-sample.wav")
-    process = _start_ingest(cli_env, source)
+    process, scratch = _start_ingest(cli_env, source)
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=30)
@@ -105,19 +106,19 @@ def test_sigterm_stops_an_ingest_without_retry_and_ends_its_run(
     assert run.status == dg.DagsterRunStatus.FAILURE
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(cli_env["DAGSTER_HOME"])) as instance:
         assert _retries(instance, run.run_id) == 0
-    assert not _partial_downloads(process.pid)
+    assert not scratch.exists()
 
 
 def test_a_killed_ingest_ends_failed_and_leaves_nothing_behind(
     cli_env: dict[str, str], media_server: MediaServer
 ) -> None:
     source = media_server.url("slow-sample.wav")
-    process = _start_ingest(cli_env, source)
+    process, scratch = _start_ingest(cli_env, source)
     process.kill()  # SIGKILL: nothing in the process can clean up
     process.wait()
     key = resolve_source(source).key
     (run,) = _runs(cli_env, key)
-    assert run.status == dg.DagsterRunStatus.STARTED and _partial_downloads(process.pid)
+    assert run.status == dg.DagsterRunStatus.STARTED and scratch.exists()
 
     listing = polsearch(cli_env, "hearings")  # any local command ends runs whose process is gone
     assert listing.returncode == 0 and f"run {run.run_id}: its process is gone" in listing.stderr
@@ -126,14 +127,14 @@ def test_a_killed_ingest_ends_failed_and_leaves_nothing_behind(
 
     again = polsearch(cli_env, "ingest", str(SAMPLE_WAV))  # the next fetch removes the dead one's download
     assert again.returncode == 0, again.stderr
-    assert not _partial_downloads(process.pid)
+    assert not scratch.exists()
 
 
 def test_two_ingests_of_one_hearing_never_run_together(
     cli_env: dict[str, str], media_server: MediaServer
 ) -> None:
     source = media_server.url("slow-sample.wav")
-    first = _start_ingest(cli_env, source)
+    first, _ = _start_ingest(cli_env, source)
     try:
         second = polsearch(cli_env, "ingest", source)
     finally:
@@ -164,3 +165,41 @@ def test_an_ffmpeg_child_dies_with_its_killed_parent(tmp_path: Path) -> None:
     while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def test_the_cause_survives_running_out_of_retries(
+    cli_env: dict[str, str], media_server: MediaServer
+) -> None:
+    media_server.fail_first["flaky-sample.wav"] = 100
+    result = polsearch(cli_env, "ingest", media_server.url("flaky-sample.wav"))
+    assert result.returncode == 1
+    (failed,) = [line for line in result.stdout.splitlines() if line.startswith("[raw_audio] FAILED")]
+    assert "HTTP 503 from the source" in failed and failed.endswith("(after 3 retries)")
+
+
+def test_first_registrations_at_the_same_moment_never_crash(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """Fresh DAGSTER_HOME, several ingests started together: the instance's tables are created once,
+    each hearing gets one partition, and no one sees a raw SQLite error."""
+    env = cli_env | {"DAGSTER_HOME": str(tmp_path / "fresh_home")}  # created by the CLI itself
+    silent = [str(silent_wav(tmp_path / f"silent{i}.wav", 3 + i)) for i in range(2)]  # 2 hearings
+    sources = ["(hearings)", silent[0], silent[0], silent[1]]
+    processes = [
+        subprocess.Popen(
+            [str(BIN / "polsearch"), "hearings", "--json"]
+            if i == 0
+            else [str(BIN / "polsearch"), "ingest", source],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, source in enumerate(sources)
+    ]
+    outputs = [p.communicate(timeout=600) for p in processes]
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
+        assert "Traceback" not in stderr and "sqlite3" not in stderr, stderr
+        assert process.returncode in (0, 1), stderr  # 1: the same file was being ingested by the other
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+        partitions = instance.get_dynamic_partitions("hearings")
+    assert len(partitions) == len(set(partitions)) == 2

@@ -158,7 +158,8 @@ def test_sensors_send_indexed_and_failed_events(
             _run_status_context(instance, indexed, sensor_resources, failure=False)
         )
 
-        failed_key, failed = run_hearing(instance, resources, media_server.url("removed.wav"))
+        media_server.fail_first["flaky-sample.wav"] = 100  # 503 until the step's retries run out
+        failed_key, failed = run_hearing(instance, resources, media_server.url("flaky-sample.wav"))
         assert not failed.success
         SENSORS["notify_hearing_failed"](
             _run_status_context(instance, failed, sensor_resources, failure=True)
@@ -171,7 +172,9 @@ def test_sensors_send_indexed_and_failed_events(
     ] == pytest.approx(12.0)
     assert indexed_event["error"] is None and indexed_event["run_id"] == indexed.run_id
     assert failed_event["type"] == "hearing.failed" and failed_event["hearing"] == failed_key
-    assert failed_event["error"].startswith("raw_audio: ") and "HTTP 404" in failed_event["error"]
+    # The cause, not Dagster's "Exceeded max_retries of 3"
+    assert failed_event["error"].startswith(f"raw_audio: hearing {failed_key}: HTTP 503 from the source")
+    assert failed_event["error"].endswith("(after 3 retries)")
     for received in receiver.accepted():
         assert verify_signature(SECRET, received.headers[SIGNATURE_HEADER], received.body)
     # Sensor logs go to Dagster's console logger (stderr here); neither they nor Python logging show secrets.

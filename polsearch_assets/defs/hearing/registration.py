@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
+from sqlalchemy.exc import IntegrityError
 
 from polsearch_assets.core.catalog import HearingCatalog, HearingEntry
+from polsearch_assets.core.errors import cause_messages, step_error
 from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.core.keys import resolve_source, validate_hearing_key
 from polsearch_assets.core.text import for_display
@@ -55,7 +57,10 @@ def register_hearing(
     partitions = hearings_partitions.name
     new_partition = not instance.has_dynamic_partition(partitions, entry.key)
     if new_partition:
-        instance.add_dynamic_partitions(partitions, [entry.key])
+        try:
+            instance.add_dynamic_partitions(partitions, [entry.key])
+        except IntegrityError:  # registered by another process at the same moment
+            new_partition = False
     moved_from = before.location if before is not None and before.location != entry.location else None
     return Registration(entry, new_partition, moved_from)
 
@@ -86,7 +91,7 @@ def _format_event(record: dg.EventLogEntry, check_steps: set[str]) -> str | None
         return f"[{step}] transient failure, retrying: {event.event_specific_data.error.message.strip()}"
     if event.event_type == dg.DagsterEventType.STEP_FAILURE:
         error = event.event_specific_data.error
-        return f"[{step}] FAILED: {error.message.strip() if error else 'unknown error'}"
+        return f"[{step}] FAILED: {step_error(error.message, cause_messages(error)) if error else 'unknown error'}"
     if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
         return f"[{step}] materialized"
     if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:

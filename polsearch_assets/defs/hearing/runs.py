@@ -24,6 +24,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster._core.launcher import DefaultRunLauncher
+from dagster._core.storage.dagster_run import RunRecord
 
 from polsearch_assets.core.keys import validate_hearing_key
 from polsearch_assets.defs.hearing.partitions import ACTIVE_RUN_STATUSES, PARTITION_TAG
@@ -31,7 +32,7 @@ from polsearch_assets.defs.hearing.partitions import ACTIVE_RUN_STATUSES, PARTIT
 HOST_TAG = "polsearch/host"
 PID_TAG = "polsearch/pid"
 _RUNNING = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-_CLOCK_SLACK_S = 2.0  # a process that started this much after its run was created is a reused pid
+_CLOCK_SLACK_S = 2.0  # clock granularity between /proc and run records
 
 
 class HearingBusy(RuntimeError):
@@ -92,17 +93,21 @@ def _process_start_time(pid: int) -> float | None:
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _worker_pid(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
-    """The pid of the process executing the run on this machine, when that can be known."""
-    if PID_TAG in run.tags:
-        return int(run.tags[PID_TAG]) if run.tags.get(HOST_TAG) == socket.gethostname() else None
+def _worker(instance: dg.DagsterInstance, record: RunRecord) -> tuple[int, float] | None:
+    """The pid of the process executing the run on this machine, when that can be known, and a time
+    that process had started by (a later start means the pid now belongs to another process)."""
+    run = record.dagster_run
+    if PID_TAG in run.tags:  # polsearch ingest: the process that created the run executes it
+        if run.tags.get(HOST_TAG) != socket.gethostname():
+            return None
+        return int(run.tags[PID_TAG]), record.create_timestamp.timestamp()
     if not isinstance(instance.run_launcher, DefaultRunLauncher):
         return None  # another launcher (Kubernetes): Dagster's run monitoring checks its workers
-    for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-        data = record.dagster_event.engine_event_data if record.dagster_event else None
+    for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        data = event.dagster_event.engine_event_data if event.dagster_event else None
         pid = data.metadata.get("pid") if data else None
-        if pid is not None:  # "Started process for run (pid: N)": the default launcher's run worker
-            return int(str(pid.value))
+        if pid is not None:  # "Started process for run (pid: N)", logged by the run worker once it runs
+            return int(str(pid.value)), event.timestamp
     return None
 
 
@@ -111,12 +116,12 @@ def end_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     ended = []
     for record in instance.get_run_records(dg.RunsFilter(statuses=_RUNNING)):
         run = record.dagster_run
-        pid = _worker_pid(instance, run)
-        if pid is None:
+        worker = _worker(instance, record)
+        if worker is None:
             continue
+        pid, running_by = worker
         started = _process_start_time(pid)
-        created = record.create_timestamp.timestamp()
-        if started is not None and started <= created + _CLOCK_SLACK_S:
+        if started is not None and started <= running_by + _CLOCK_SLACK_S:
             continue  # its process is alive
         message = (
             f"the process running this run (pid {pid} on {socket.gethostname()}) is gone: killed or crashed. "

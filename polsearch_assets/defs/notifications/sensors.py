@@ -1,4 +1,9 @@
-"""Run-status sensors: finished hearing runs become signed webhook events."""
+"""Run-status sensors: finished hearing runs become signed webhook events.
+
+They watch every run of the instance, including the in-process runs of ``polsearch ingest``
+(which belong to no code location), so a deployment's daemon notifies those too; with no
+daemon running on the instance, nothing sends webhooks.
+"""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -8,7 +13,7 @@ import dagster as dg
 from polsearch_assets.config import Settings
 from polsearch_assets.core.catalog import HearingCatalog
 from polsearch_assets.core.contracts import HEARING_ASSETS
-from polsearch_assets.core.errors import readable_error
+from polsearch_assets.core.errors import cause_messages, step_error
 from polsearch_assets.core.notify.webhooks import HearingEvent, event_counts
 from polsearch_assets.defs.hearing.partitions import PARTITION_TAG
 from polsearch_assets.defs.notifications.resources import WebhookNotifier
@@ -51,7 +56,7 @@ def _run_error(instance: dg.DagsterInstance, run_id: str) -> str | None:
         event = record.dagster_event
         error = event.event_specific_data.error if event and event.event_specific_data else None
         if error is not None:
-            return f"{event.step_key}: {readable_error(error.message)}"
+            return f"{event.step_key}: {step_error(error.message, cause_messages(error))}"
     return None
 
 
@@ -87,26 +92,28 @@ def _notify(
     store: ArtifactStoreResource,
     event_type: str,
     run_error: str | None,
-) -> dg.SkipReason | None:
+) -> None:
+    # Never a SkipReason: a tick that handles several runs may not mix one with the runs it acted on.
     if not webhooks.enabled:
-        return dg.SkipReason("no webhooks configured (POLSEARCH_WEBHOOK_URLS)")
+        context.log.debug("no webhooks configured (POLSEARCH_WEBHOOK_URLS)")
+        return
     event = hearing_event(context.instance, store, context.dagster_run, event_type, run_error)
     if event is None:
-        return dg.SkipReason(f"run {context.dagster_run.run_id} is not a {event_type} of a hearing")
+        context.log.debug(f"run {context.dagster_run.run_id} is not a {event_type} of a hearing")
+        return
     webhooks.send(event, context.log)
-    return None
 
 
 def notify_hearing_indexed(
     context: dg.RunStatusSensorContext, webhooks: WebhookNotifier, artifact_store: ArtifactStoreResource
-) -> dg.SkipReason | None:
-    return _notify(context, webhooks, artifact_store, "hearing.indexed", None)
+) -> None:
+    _notify(context, webhooks, artifact_store, "hearing.indexed", None)
 
 
 def notify_hearing_failed(
     context: dg.RunFailureSensorContext, webhooks: WebhookNotifier, artifact_store: ArtifactStoreResource
-) -> dg.SkipReason | None:
-    return _notify(context, webhooks, artifact_store, "hearing.failed", context.failure_event.message)
+) -> None:
+    _notify(context, webhooks, artifact_store, "hearing.failed", context.failure_event.message)
 
 
 def notification_sensors(settings: Settings) -> list[dg.SensorDefinition]:
@@ -117,12 +124,14 @@ def notification_sensors(settings: Settings) -> list[dg.SensorDefinition]:
             run_status=dg.DagsterRunStatus.SUCCESS,
             name="notify_hearing_indexed",
             default_status=status,
+            monitor_all_code_locations=True,  # also runs with no code location: `polsearch ingest` on this instance
             minimum_interval_seconds=30,
             description="POSTs a signed hearing.indexed event to POLSEARCH_WEBHOOK_URLS when a run indexes a hearing.",
         )(notify_hearing_indexed),
         dg.run_failure_sensor(
             name="notify_hearing_failed",
             default_status=status,
+            monitor_all_code_locations=True,
             minimum_interval_seconds=30,
             description="POSTs a signed hearing.failed event, with the failing step's error, to "
             "POLSEARCH_WEBHOOK_URLS.",
