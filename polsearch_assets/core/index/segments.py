@@ -7,8 +7,9 @@ a duplicate, and other hearings' rows are not touched.
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -39,7 +40,9 @@ def schema(dimension: int) -> pa.Schema:
             pa.field("text", pa.string(), nullable=False),
             pa.field("start_time_ms", pa.int32(), nullable=False),
             pa.field("end_time_ms", pa.int32(), nullable=False),
-            pa.field("speaker_name", pa.string(), nullable=True),
+            pa.field(
+                "speaker_name", pa.string(), nullable=True
+            ),  # the person's name where known, else the label
             pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
             pa.field("hearing", pa.string(), nullable=False),
             pa.field("title", pa.string(), nullable=True),
@@ -47,8 +50,30 @@ def schema(dimension: int) -> pa.Schema:
             pa.field("committee", pa.string(), nullable=True),
             pa.field("published_date", pa.string(), nullable=True),
             pa.field("source_url", pa.string(), nullable=True),
+            *ADDED_FIELDS,
         ]
     )
+
+
+# Columns added after the first release: a table written before them gets them (null) when next written.
+ADDED_FIELDS = (
+    pa.field("speaker_label", pa.string(), nullable=True),  # the hearing's SPEAKER_N
+    pa.field("person_id", pa.string(), nullable=True),  # e.g. a Bioguide ID, where the person has one
+    pa.field("embedding_model", pa.string(), nullable=True),  # which model made ``vector``
+)
+# What a row says apart from its vector: equal for a re-run that changed nothing, so nothing is written.
+ROW_FACTS = (
+    "segment_index", "text", "start_time_ms", "end_time_ms", "speaker_name", "speaker_label", "person_id",
+    "hearing", "title", "channel", "committee", "published_date", "source_url", "embedding_model",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NamedSpeaker:
+    """Who a hearing speaker label is, where the voiceprint library knows."""
+
+    person: str
+    person_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +86,16 @@ class HearingInfo:
     source_url: str | None
 
 
-def build_rows(hearing: HearingInfo, segments: Sequence[dict[str, Any]], vectors: np.ndarray) -> pa.Table:
-    """Arrow rows for one hearing's aligned segments (the JSON contract) and their text vectors."""
+def build_rows(
+    hearing: HearingInfo,
+    segments: Sequence[dict[str, Any]],
+    vectors: np.ndarray,
+    names: Mapping[str, NamedSpeaker] | None = None,
+    embedding_model: str | None = None,
+) -> pa.Table:
+    """Arrow rows for one hearing's aligned segments (the JSON contract) and their text vectors; a speaker
+    in ``names`` is shown by the person's name (``speaker_label`` keeps the hearing's ``SPEAKER_N``)."""
+    names = names or {}
     if len(segments) != len(vectors):
         raise ValueError(f"{len(segments)} segments but {len(vectors)} vectors")
     dimension = vectors.shape[1]
@@ -73,7 +106,9 @@ def build_rows(hearing: HearingInfo, segments: Sequence[dict[str, Any]], vectors
         "text": [s["text"] for s in segments],
         "start_time_ms": [s["start_ms"] for s in segments],
         "end_time_ms": [s["end_ms"] for s in segments],
-        "speaker_name": [s.get("speaker") for s in segments],
+        "speaker_name": [
+            names[s["speaker"]].person if s.get("speaker") in names else s.get("speaker") for s in segments
+        ],
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), dimension),
         "hearing": [hearing.key] * count,
         "title": [hearing.title] * count,
@@ -81,6 +116,9 @@ def build_rows(hearing: HearingInfo, segments: Sequence[dict[str, Any]], vectors
         "committee": [hearing.committee] * count,
         "published_date": [hearing.published_date] * count,
         "source_url": [hearing.source_url] * count,
+        "speaker_label": [s.get("speaker") for s in segments],
+        "person_id": [names[s["speaker"]].person_id if s.get("speaker") in names else None for s in segments],
+        "embedding_model": [embedding_model] * count,
     }
     return pa.Table.from_pydict(columns, schema=schema(dimension))
 
@@ -107,6 +145,26 @@ def _of_hearing(hearing: str) -> str:
     return f"hearing = {_quote(hearing)}"
 
 
+_LABEL_RE = re.compile(r"^SPEAKER_[0-9]+$")
+
+
+def _like_pattern(value: str) -> str:
+    """A SQL LIKE pattern matching ``value`` anywhere; its own ``%``, ``_`` and ``\\`` match literally."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _quote(f"%{escaped}%")
+
+
+def speaker_filter(speaker: str) -> str:
+    """Rows of a speaker: the person's exact name or id, the hearing label, or a case-insensitive part of
+    the name ("Cantwell" finds "Sen. Maria Cantwell" in every hearing). Values are quoted and escaped."""
+    value = speaker.strip()
+    exact = _quote(value)
+    found = f"speaker_name = {exact} OR person_id = {exact} OR speaker_label = {exact}"
+    if _LABEL_RE.match(value):  # SPEAKER_1 is one label, not also SPEAKER_10 ... SPEAKER_14
+        return f"({found})"
+    return f"({found} OR lower(speaker_name) LIKE {_like_pattern(value.lower())} ESCAPE '\\')"
+
+
 class SegmentIndex:
     def __init__(
         self,
@@ -128,17 +186,26 @@ class SegmentIndex:
         if create:
             if self.dimension is None:
                 raise ValueError("creating the segments table needs the embedding dimension")
-            return self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
+            table = self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
+            missing = [f for f in ADDED_FIELDS if f.name not in table.schema.names]
+            if missing:  # a table from before these columns: add them, null for the rows already there
+                table.add_columns(missing)
+            return table
         try:
             return self._db.open_table(TABLE_NAME)
         except ValueError:  # no such table yet: nothing indexed
             return None
 
-    def replace_hearing(self, hearing: str, rows: pa.Table) -> None:
-        """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date."""
+    def replace_hearing(self, hearing: str, rows: pa.Table) -> bool:
+        """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date.
+
+        False, and nothing written, when the hearing already has exactly these rows (a names update
+        that changed nothing for this hearing)."""
         validate_hearing_key(hearing)
         if rows.num_rows and set(rows.column("hearing").to_pylist()) != {hearing}:
             raise ValueError(f"rows for hearing {hearing} contain other hearings")
+        if self._same_rows(hearing, rows):
+            return False
         table = self._table(create=True)
         (
             table.merge_insert(["content_id", "segment_index"])
@@ -148,6 +215,29 @@ class SegmentIndex:
             .execute(rows)
         )
         self._maintain_indexes(table)
+        return True
+
+    def _same_rows(self, hearing: str, rows: pa.Table) -> bool:
+        old = self.rows(hearing)
+        if len(old) != rows.num_rows or "embedding_model" not in (old[0] if old else {}):
+            return False
+        new = sorted(rows.to_pylist(), key=lambda r: r["segment_index"])
+        return all(
+            [a.get(f) for f in ROW_FACTS] == [b[f] for f in ROW_FACTS]
+            and np.array_equal(
+                np.asarray(a["vector"], dtype=np.float32), np.asarray(b["vector"], dtype=np.float32)
+            )
+            for a, b in zip(old, new, strict=True)
+        )
+
+    def vectors(self, hearing: str, embedding_model: str) -> dict[tuple[int, str], np.ndarray]:
+        """The hearing's stored text vectors made by ``embedding_model``, by (segment index, text): a
+        re-run whose text did not change (new speaker names) reuses them instead of embedding again."""
+        return {
+            (r["segment_index"], r["text"]): np.asarray(r["vector"], dtype=np.float32)
+            for r in self.rows(hearing)
+            if r.get("embedding_model") == embedding_model
+        }
 
     def delete_hearing(self, hearing: str) -> None:
         """Remove every row of the hearing, in one commit."""
@@ -225,7 +315,7 @@ class SegmentIndex:
         )
         filters = [_of_hearing(hearing)] if hearing else []
         if speaker:
-            filters.append(f"speaker_name = {_quote(speaker)}")
+            filters.append(speaker_filter(speaker))
         if filters:
             query = query.where(" AND ".join(filters), prefilter=True)
         return query.limit(limit).to_list()
