@@ -186,7 +186,9 @@ class SegmentIndex:
         if create:
             if self.dimension is None:
                 raise ValueError("creating the segments table needs the embedding dimension")
-            table = self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
+            table = self._table()  # (a table with no rows is falsy: compare with None)
+            if table is None:
+                table = self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
             missing = [f for f in ADDED_FIELDS if f.name not in table.schema.names]
             if missing:  # a table from before these columns: add them, null for the rows already there
                 table.add_columns(missing)

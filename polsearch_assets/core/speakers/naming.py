@@ -114,11 +114,17 @@ _TITLE = (
     r"Councilmember|Council Member|Dr\.|Doctor|Professor|Mr\.|Mrs\.|Ms\.|Miss)"
 )
 _NAME = r"(?P<name>" + _TITLE + r"\s+[A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+){0,2})"
+# A role instead of a name ("I now recognize the ranking member"): still worth showing next to the speaker.
+_ROLE = (
+    r"(?P<name>(?i:ranking member|chair(?:man|woman)?|vice chair(?:man|woman)?)"
+    r"|(?i:gentle(?:man|woman|lady)|senator|representative|member) from [A-Z][a-z]+(?: [A-Z][a-z]+)?)"
+)
 # Said by a chair handing over the floor; each ends where the introduced person's name does.
 _CUE_PATTERNS = [
     re.compile(p)
     for p in (
         r"\b(?:now |next )?recogni[sz]e(?:s|d)?\s+(?:the\s+)?" + _NAME,
+        r"\brecogni[sz]e(?:s|d)?\s+the\s+" + _ROLE,
         r"\b(?:first|next|second|third|fourth|fifth|final|last)\s+witness(?:\s+(?:is|will be|today is))?,?\s+"
         + _NAME,
         r"\b(?:welcome|call on|turn to|yield to|go to)\s+" + _NAME,
@@ -129,25 +135,24 @@ _CUE_PATTERNS = [
 
 
 def find_cues(segments: Sequence[Segment], within_ms: int = 30_000) -> list[Cue]:
-    """Introductions in the transcript, each with the speaker who talks next (within ``within_ms``)."""
+    """Introductions in the transcript, each with the speaker who talks next (within ``within_ms``).
+
+    Of several introductions in one segment only the last is kept: the floor goes to whoever was named
+    last ("our first witness is Dr. Lee ... I now recognize Senator Cantwell")."""
     cues = []
     for n, segment in enumerate(segments):
-        for pattern in _CUE_PATTERNS:
-            for found in pattern.finditer(segment.text):
-                name = found.group("name").rstrip(".,")
-                following = next(
-                    (
-                        s
-                        for s in segments[n + 1 :]
-                        if s.speaker
-                        and s.speaker != segment.speaker
-                        and s.start_ms - segment.end_ms <= within_ms
-                    ),
-                    None,
-                )
-                if following is None or following.speaker is None:
-                    continue
-                cues.append(Cue(following.speaker, name, segment.speaker, segment.start_ms, found.group(0)))
+        found = [m for pattern in _CUE_PATTERNS for m in pattern.finditer(segment.text)]
+        if not found:
+            continue
+        last = max(found, key=lambda m: m.start("name"))
+        following = next(
+            (s for s in segments[n + 1 :] if s.speaker and s.speaker != segment.speaker),
+            None,
+        )
+        if following is None or following.speaker is None or following.start_ms - segment.end_ms > within_ms:
+            continue
+        name = last.group("name").rstrip(".,")
+        cues.append(Cue(following.speaker, name, segment.speaker, segment.start_ms, last.group(0)))
     return _dedupe(cues)
 
 
