@@ -116,7 +116,7 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             kinds={"lancedb"},
             retry_policy=INDEX_WRITE_RETRY,
             freshness_policy=dg.FreshnessPolicy.time_window(fail_window=freshness, warn_window=freshness / 2),
-            code_version=f"hearing_index-v1:{resources['embedder'].model_identity}",
+            code_version=f"hearing_index-v2:{resources['embedder'].model_identity}",
             description="Segment embeddings and LanceDB rows for this hearing, with people's names where "
             "speaker_names knows them, replaced in one commit on re-materialization (none when nothing changed).",
         ),
