@@ -91,8 +91,13 @@ def test_naming_a_speaker_renames_its_hearing_without_running_audio_models(world
     store, key = world.resources["artifact_store"], world.a
     assert read_speaker_names(store, key).named() == {}  # an empty library names nobody
     label = world.label_of(key, world.a_recording, "sawant")
-    before = {asset: world.materializations(asset, key) for asset in (*MODEL_ASSETS, "speaker_names", "hearing_index")}
-    done = speakers.name(key, label, MEMBER, person_id=MEMBER_ID, role="Councilmember", settings=world.settings, emit=print)
+    before = {
+        asset: world.materializations(asset, key)
+        for asset in (*MODEL_ASSETS, "speaker_names", "hearing_index")
+    }
+    done = speakers.name(
+        key, label, MEMBER, person_id=MEMBER_ID, role="Councilmember", settings=world.settings, emit=print
+    )
     assert f"named {label} of {key} {MEMBER}" in done
     after = {asset: world.materializations(asset, key) for asset in before}
     assert {a: after[a] - before[a] for a in before} == {
