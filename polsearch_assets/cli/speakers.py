@@ -54,7 +54,7 @@ def name_command(
     wait: bool,
     url: str | None,
 ) -> None:
-    """Name SPEAKER (e.g. SPEAKER_3) of hearing KEY as PERSON: its voice is enrolled, and every hearing
+    """Name SPEAKER (a label such as SPEAKER_3) of hearing KEY as PERSON: its voice is enrolled, and every hearing
     where the voice matches is named after PERSON."""
     facts = {"person_id": person_id, "role": role, "party": party, "state": state}
     if url:

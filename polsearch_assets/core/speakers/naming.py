@@ -21,9 +21,10 @@ import numpy as np
 from polsearch_assets.core.contracts import Cue, Segment, SpeakerName, Voice
 
 # Cosine similarity at or above which a hearing voice is an enrolled person's, per voice encoder. Chosen
-# on real council voices, enrolled in one meeting and identified in another, as the lowest threshold with
-# no false accept on the tuning meetings (BENCHMARKS.md, "Naming speakers").
-MATCH_THRESHOLDS = {"campplus-192": 0.62, "resemblyzer-256": 0.86}
+# on real council voices from the two DEV meetings, one meeting's voices compared with the other's: the
+# middle of the gap between the least similar same person and the most similar different people
+# (bench/bench_speaker_names.py; the TEST meetings' figures are in BENCHMARKS.md, "Naming speakers").
+MATCH_THRESHOLDS = {"campplus-192": 0.81, "resemblyzer-256": 0.85}
 
 
 def match_threshold(encoder: str | None, override: float | None = None) -> float | None:
