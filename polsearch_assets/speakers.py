@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polsearch_assets.config import Settings
 from polsearch_assets.core.artifacts import read_aligned_segments, read_diarization
@@ -25,6 +25,9 @@ from polsearch_assets.core.contracts import Cue
 from polsearch_assets.core.index.voiceprints import people as people_of
 from polsearch_assets.core.speakers.naming import find_cues, match_speakers, match_threshold
 from polsearch_assets.defs.hearing.speakers import SpeakerLibraryError
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 __all__ = ["HearingSpeaker", "SpeakerLibraryError", "forget", "name", "people", "show"]
 
@@ -47,7 +50,7 @@ class HearingSpeaker:
         return asdict(self)
 
 
-def _definitions(settings: Settings | None):
+def _definitions(settings: Settings | None) -> dg.Definitions:
     from polsearch_assets.definitions import build_definitions, defs
 
     return defs if settings is None else build_definitions(settings)

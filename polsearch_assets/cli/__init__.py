@@ -203,7 +203,7 @@ def export(key: str, fmt: str, output: str | None) -> None:
     except (FileNotFoundError, InvalidHearingKey) as error:
         fail(f"{error}; is the hearing registered and fully ingested? (polsearch hearings)")
     try:
-        names = {label: n.person for label, n in read_speaker_names(store, key).named().items() if n.person}
+        names = {label: str(n.person) for label, n in read_speaker_names(store, key).named().items()}
     except FileNotFoundError:  # indexed before speakers were named: labels only
         names = {}
     text = render(fmt, key, segments, speakers, names)

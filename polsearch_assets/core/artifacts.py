@@ -190,6 +190,7 @@ class SpeakerNames:
     cues: tuple[Cue, ...] = ()
 
     def named(self) -> dict[str, SpeakerName]:
+        """The speakers matched to a person, by label."""
         return {s.speaker: s for s in self.speakers if s.person}
 
 

@@ -32,7 +32,6 @@ def hearing_index(
     names = {
         label: NamedSpeaker(name.person, name.person_id)
         for label, name in read_speaker_names(artifact_store, key).named().items()
-        if name.person
     }
     clock = StepClock()
     index = lance_index.open(embedder.dimension)
@@ -40,16 +39,8 @@ def hearing_index(
     stored = index.vectors(key, embedder.model_identity)
     todo = [s["text"] for s in segments if (s["index"], s["text"]) not in stored]
     fresh = iter(embedder.embed(todo)) if todo else iter(())
-    vectors = (
-        np.stack(
-            [
-                stored[(s["index"], s["text"])] if (s["index"], s["text"]) in stored else next(fresh)
-                for s in segments
-            ]
-        )
-        if segments
-        else np.zeros((0, embedder.dimension), dtype=np.float32)
-    )
+    found = [stored[k] if (k := (s["index"], s["text"])) in stored else next(fresh) for s in segments]
+    vectors = np.stack(found) if found else np.zeros((0, embedder.dimension), dtype=np.float32)
     info = HearingInfo(
         key=key,
         title=entry.title if entry else None,
