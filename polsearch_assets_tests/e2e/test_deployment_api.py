@@ -312,10 +312,11 @@ def test_naming_a_speaker_remotely_and_automation_renames_every_hearing(deployme
     speaker = wait_until(renamed, "automation naming the hearing's speaker")["SPEAKER_1"]
     assert speaker["similarity"] == pytest.approx(1.0, abs=1e-3) and speaker["speaking_ms"] > 0
     # Only automation can have done it: a remote `speakers name` runs the library job and nothing else.
+    # SPEAKER_1 asks "How many inspections did your agency complete last year?"
     hits = wait_until(
         lambda: json.loads(
             subprocess.run(
-                [str(Path(sys.executable).parent / "polsearch"), "search", "bridge", "--speaker", "ada", "--json"],
+                [str(Path(sys.executable).parent / "polsearch"), "search", "inspections last year", "--speaker", "ada", "--json"],
                 env=deployment.env, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S, check=True,
             ).stdout
         ),
