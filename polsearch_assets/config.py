@@ -108,6 +108,12 @@ class Settings(BaseModel):
         "on a short recording otherwise merge); 1 for single-speaker recordings",
     )
     max_speakers: int = _env("POLSEARCH_MAX_SPEAKERS", 15, "most speakers a hearing is split into")
+    speaker_match_threshold: float | None = _env(
+        "POLSEARCH_SPEAKER_MATCH_THRESHOLD",
+        None,
+        "cosine similarity from which `speaker_names` names a hearing speaker after an enrolled person; unset: the "
+        "voice encoder's own, chosen on real council voices across meetings (BENCHMARKS.md)",
+    )
     embedding_model_path: str = _env(
         "POLSEARCH_EMBEDDING_MODEL_PATH",
         "",

@@ -14,6 +14,7 @@ from polsearch_assets.defs.hearing.automation import hearing_automation
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
 from polsearch_assets.defs.hearing.jobs import hearing_pipeline, register_hearings
 from polsearch_assets.defs.hearing.runs import abandoned_runs
+from polsearch_assets.defs.hearing.speakers import speaker_library, speaker_names_refresh, voiceprint_library
 from polsearch_assets.defs.maintenance.retention import audio_retention, audio_retention_schedule
 from polsearch_assets.defs.notifications.sensors import notification_sensors
 from polsearch_assets.defs.platform.execution import configured_executor
@@ -25,9 +26,9 @@ from polsearch_assets.defs.uploads.sensors import uploads_sensor, youtube_upload
 def build_definitions(settings: Settings) -> dg.Definitions:
     resources = build_resources(settings)
     hearing = dg.Definitions(
-        assets=hearing_assets(settings, resources),
+        assets=[*hearing_assets(settings, resources), voiceprint_library],
         asset_checks=HEARING_CHECKS,
-        jobs=[hearing_pipeline, register_hearings],
+        jobs=[hearing_pipeline, register_hearings, speaker_library, speaker_names_refresh],
         sensors=[hearing_automation, abandoned_runs],
     )
     uploads = dg.Definitions(assets=[youtube_uploads_feed(settings)], sensors=[uploads_sensor(settings)])

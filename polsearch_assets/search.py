@@ -17,12 +17,14 @@ __all__ = ["Hit", "UnknownHearing", "search"]
 class Hit:
     hearing: str
     title: str | None
-    speaker: str | None
+    speaker: str | None  # the person's name where known, else the hearing's label
     start_ms: int
     end_ms: int
     text: str
     url: str | None
     score: float
+    speaker_label: str | None = None  # the hearing's SPEAKER_N
+    person_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,7 +39,8 @@ def search(
     index_uri: str | None = None,
     settings: Settings | None = None,
 ) -> list[Hit]:
-    """Hybrid search over every indexed hearing (or one ``hearing``, or one ``speaker``), best first.
+    """Hybrid search over every indexed hearing (or one ``hearing``, or one ``speaker``: a person's name or
+    id, a case-insensitive part of the name, or a hearing label), best first.
 
     ``settings`` default to the environment's (the same index and embedder as the code location).
     Raises UnknownHearing if ``hearing`` has no rows in the index, ValueError for an empty query.
@@ -64,6 +67,8 @@ def search(
             text=row["text"],
             url=moment_url(row["source_url"], row["start_time_ms"]),
             score=round(float(row["_relevance_score"]), 6),
+            speaker_label=row.get("speaker_label"),
+            person_id=row.get("person_id"),
         )
         for row in rows
     ]

@@ -1,52 +1,24 @@
 """The ``polsearch`` command line.
 
-In-process, on this machine's instance: ``ingest``, ``hearings``, ``search``, ``export``.
+In-process, on this machine's instance: ``ingest``, ``hearings``, ``search``, ``export``, ``speakers``
+(which also takes ``--url``).
 Against a running deployment's GraphQL API: ``submit``, ``status``, ``retry``, ``backfill``, ``plan``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import click
 
 from polsearch_assets.cli.remote import REMOTE_COMMANDS, fail, hearing_facts
-from polsearch_assets.config import Settings
+from polsearch_assets.cli.speakers import speakers
 from polsearch_assets.core.index.export import FORMATS
 from polsearch_assets.core.text import for_display
-
-_REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
-
-
-def _instance():
-    """The DAGSTER_HOME instance; defaults to $POLSEARCH_HOME/dagster.
-
-    A home the CLI creates (the default, or a DAGSTER_HOME that does not exist yet) gets the
-    project's dagster.yaml; an existing one is used as it is.
-    """
-    import dagster as dg
-
-    home = Path(os.environ.get("DAGSTER_HOME") or Settings.from_env().polsearch_home() / "dagster")
-    if not home.exists() or not os.environ.get("DAGSTER_HOME"):
-        home.mkdir(parents=True, exist_ok=True)
-        if not (home / "dagster.yaml").exists() and _REPO_DAGSTER_YAML.is_file():
-            shutil.copyfile(_REPO_DAGSTER_YAML, home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home.resolve())
-    # Opening an instance creates its SQLite tables the first time; two commands doing that at once
-    # crash ("table ... already exists"), so the first opening is one at a time.
-    with open(home / ".polsearch-open.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        instance = dg.DagsterInstance.get()
-    from polsearch_assets.defs.hearing.runs import end_abandoned_runs
-
-    for run_id in end_abandoned_runs(instance):  # runs of killed ingests would otherwise stay STARTED
-        click.echo(f"run {run_id}: its process is gone (killed or crashed); marked failed", err=True)
-    return instance
+from polsearch_assets.defs.platform.local_instance import local_instance
 
 
 @click.group()
@@ -71,7 +43,7 @@ def ingest(
     )
     from polsearch_assets.defs.hearing.runs import HearingBusy, hearing_lock, refuse_if_busy
 
-    instance = _instance()
+    instance = local_instance()
     store = defs.resources["artifact_store"]
     try:
         registration = register_hearing(
@@ -119,7 +91,7 @@ def forget(key: str) -> None:
     from polsearch_assets.defs.hearing.registration import forget_hearing
     from polsearch_assets.defs.hearing.runs import HearingBusy
 
-    instance = _instance()
+    instance = local_instance()
     try:
         forget_hearing(instance, defs.resources["artifact_store"], defs.resources["lance_index"].open(), key)
     except (LookupError, InvalidHearingKey, HearingBusy) as error:
@@ -159,7 +131,7 @@ def hearings(as_json: bool) -> None:
     from polsearch_assets.defs.hearing.partitions import hearings_partitions
     from polsearch_assets.defs.hearing.registration import asset_states
 
-    instance = _instance()
+    instance = local_instance()
     keys = sorted(instance.get_dynamic_partitions(hearings_partitions.name))
     asset_keys = [dg.AssetKey(name) for name in HEARING_ASSETS]
     states = asset_states(instance, asset_keys, keys)
@@ -190,7 +162,11 @@ def _format_ms(ms: int) -> str:
 @main.command()
 @click.argument("query")
 @click.option("--hearing", help="Only this hearing (its key).")
-@click.option("--speaker", help="Only this speaker label, e.g. SPEAKER_0.")
+@click.option(
+    "--speaker",
+    help="Only this speaker: a person's name or id, a part of the name (case-insensitive: Cantwell), "
+    "or a hearing label (SPEAKER_0).",
+)
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
 def search(query: str, hearing: str | None, speaker: str | None, limit: int, as_json: bool) -> None:
@@ -229,8 +205,9 @@ def search(query: str, hearing: str | None, speaker: str | None, limit: int, as_
     "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout."
 )
 def export(key: str, fmt: str, output: str | None) -> None:
-    """Write a hearing's aligned transcript (json, srt, vtt, txt) or its diarization (rttm)."""
-    from polsearch_assets.core.artifacts import read_aligned_segments, read_diarization
+    """Write a hearing's aligned transcript (json, srt, vtt, txt; named speakers by name) or its diarization
+    (rttm; the hearing's speaker labels)."""
+    from polsearch_assets.core.artifacts import read_aligned_segments, read_diarization, read_speaker_names
     from polsearch_assets.core.index.export import export as render
     from polsearch_assets.core.keys import InvalidHearingKey
     from polsearch_assets.definitions import defs
@@ -241,7 +218,11 @@ def export(key: str, fmt: str, output: str | None) -> None:
         speakers = read_diarization(store, key, with_frames=False)
     except (FileNotFoundError, InvalidHearingKey) as error:
         fail(f"{error}; is the hearing registered and fully ingested? (polsearch hearings)")
-    text = render(fmt, key, segments, speakers)
+    try:
+        names = {label: str(n.person) for label, n in read_speaker_names(store, key).named().items()}
+    except FileNotFoundError:  # indexed before speakers were named: labels only
+        names = {}
+    text = render(fmt, key, segments, speakers, names)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
@@ -254,3 +235,4 @@ def export(key: str, fmt: str, output: str | None) -> None:
 
 for _command in REMOTE_COMMANDS:
     main.add_command(_command)
+main.add_command(speakers)

@@ -80,7 +80,7 @@ def _step_line(step: StepState) -> str | None:
     }.get(step.status or "")
 
 
-def _follow(api: DagsterApi, run_id: str) -> int:
+def follow_run(api: DagsterApi, run_id: str) -> int:
     """Print the run's steps as they change; the exit code of its outcome."""
 
     def report(step: StepState) -> None:
@@ -124,7 +124,7 @@ def submit(
             click.echo(
                 f"run {submission.run_id}" + (" (already in progress)" if submission.already_running else "")
             )
-        code = _follow(api, submission.run_id) if wait and not as_json else 0
+        code = follow_run(api, submission.run_id) if wait and not as_json else 0
         if as_json:
             result: dict[str, Any] = {
                 "key": submission.key,
@@ -177,7 +177,7 @@ def retry(key: str, wait: bool, url: str) -> None:
     try:
         run_id = api.retry(key)
         click.echo(f"run {run_id} (re-execution from failure)")
-        code = _follow(api, run_id) if wait else 0
+        code = follow_run(api, run_id) if wait else 0
     except DagsterApiError as error:
         fail(str(error))
     sys.exit(code)
@@ -262,7 +262,7 @@ def plan(
                 for u in uploads
             ]
         )
-        if _follow(api, run_id):
+        if follow_run(api, run_id):
             sys.exit(1)
         for key, upload in zip(keys, uploads, strict=True):
             click.echo(f"{key}\t{upload.published}\t{for_display(upload.title or upload.url)}")

@@ -35,6 +35,7 @@ from polsearch_assets.core.keys import resolve_source
 PARTITIONS_DEF = "hearings"
 HEARING_JOB = "hearing_pipeline"
 REGISTER_JOB = "register_hearings"
+SPEAKER_LIBRARY_JOB = "speaker_library"
 _ERROR_TYPES = frozenset(
     {
         "PythonError",
@@ -335,6 +336,54 @@ class DagsterApi:
         last = self.run(runs[0].run_id) if runs else None
         error = self.run_error(last.run_id) if last and last.status in ("FAILURE", "CANCELED") else None
         return HearingStatus(key, ordered, last, error)
+
+    # -- named speakers
+
+    def change_speaker_library(self, change: Mapping[str, str]) -> str:
+        """Launch the ``speaker_library`` job with one change (``action`` name or forget, ``person``, and for
+        name ``hearing``, ``speaker``, optionally ``person_id``, ``role``, ``party``, ``state``); its run id.
+        Once it succeeds, the deployment's automation brings every hearing's names up to date."""
+        config = {"ops": {"change_speaker_library": {"config": {k: v for k, v in change.items() if v}}}}
+        return self.launch_run(
+            SPEAKER_LIBRARY_JOB, run_config=config, tags={"polsearch/trigger": "api-speakers"}
+        )
+
+    def name_speaker(self, key: str, speaker: str, person: str, **facts: str | None) -> str:
+        """Enrol hearing ``key``'s ``speaker`` (``SPEAKER_N``) as ``person``; the run id."""
+        if key not in self.hearing_keys():
+            raise UnknownHearing(f"no hearing {key} in {self.url}")
+        return self.change_speaker_library(
+            {"action": "name", "hearing": key, "speaker": speaker, "person": person, **facts}
+        )
+
+    def forget_person(self, person: str) -> str:
+        """Remove every voiceprint of ``person`` (name or id); the run id."""
+        return self.change_speaker_library({"action": "forget", "person": person})
+
+    def _latest_json(self, asset: str, label: str, key: str | None = None) -> Any:
+        variables: dict[str, Any] = {"assetKeys": _asset_keys([asset])}
+        if key is not None:
+            variables["partitions"] = [key]
+        nodes = self.graphql(GRAPHQL["latest_materialization"], variables)["assetNodes"]
+        if not nodes:
+            raise DagsterApiError(f"{self.url} serves no asset {asset}: is it a polsearch deployment?")
+        found = nodes[0]["assetMaterializations"]
+        entries = {e["label"]: e.get("jsonString") for e in (found[0]["metadataEntries"] if found else [])}
+        return json.loads(entries[label]) if entries.get(label) else None
+
+    def speaker_library(self) -> list[dict[str, Any]]:
+        """The library by person, as its latest change recorded it (``person``, ``person_id``, ...)."""
+        return self._latest_json("voiceprint_library", "library") or []
+
+    def hearing_speakers(self, key: str) -> dict[str, Any]:
+        """The hearing's ``speaker_names`` as last materialized: ``speakers`` (``speaker``, ``person``,
+        ``person_id``, ``similarity``, ``speaking_ms``, ``candidate``) and ``cues`` (introductions heard)."""
+        if key not in self.hearing_keys():
+            raise UnknownHearing(f"no hearing {key} in {self.url}")
+        speakers = self._latest_json("speaker_names", "speaker_names", key)
+        if speakers is None:
+            raise DagsterApiError(f"hearing {key} has no speaker_names yet (is it fully ingested?)")
+        return {"speakers": speakers, "cues": self._latest_json("speaker_names", "cues", key) or []}
 
     def retry(self, key: str) -> str:
         """Re-execute the hearing's latest run from its failure; the new run's id."""

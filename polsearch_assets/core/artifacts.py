@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from polsearch_assets.core.contracts import (
+    Cue,
     Diarization,
     Segment,
     SpeakerFrames,
+    SpeakerName,
     VadChunks,
     segments_from_json,
     segments_to_json,
@@ -34,6 +36,7 @@ TRANSCRIPT_JSON = "transcript.json"
 DIARIZATION_JSON = "diarization.json"
 DIARIZATION_FRAMES = "diarization_frames.npz"
 ALIGNED_SEGMENTS_JSON = "aligned_segments.json"
+SPEAKER_NAMES_JSON = "speaker_names.json"
 WORD_ARCHIVE_PARQUET = "word_archive.parquet"
 # Large, and fetched again from the source when needed: what audio retention may delete.
 INTERMEDIATE_AUDIO = (RAW_AUDIO_WAV,)
@@ -175,3 +178,41 @@ def read_diarization(store: ArtifactStore, key: str, *, with_frames: bool = True
     document = store.read_json(key, DIARIZATION_JSON)
     diarization = Diarization.from_json(document)
     return replace(diarization, frames=read_frames(store, key, document)) if with_frames else diarization
+
+
+@dataclass(frozen=True)
+class SpeakerNames:
+    """speaker_names: each hearing speaker's person (or none), and the introductions heard."""
+
+    encoder: str | None
+    threshold: float | None
+    speakers: tuple[SpeakerName, ...]
+    cues: tuple[Cue, ...] = ()
+
+    def named(self) -> dict[str, SpeakerName]:
+        """The speakers matched to a person, by label."""
+        return {s.speaker: s for s in self.speakers if s.person}
+
+
+def write_speaker_names(store: ArtifactStore, key: str, names: SpeakerNames) -> None:
+    store.write_json(
+        key,
+        SPEAKER_NAMES_JSON,
+        {
+            "hearing": key,
+            "encoder": names.encoder,
+            "threshold": names.threshold,
+            "speakers": [s.to_json() for s in names.speakers],
+            "cues": [c.to_json() for c in names.cues],
+        },
+    )
+
+
+def read_speaker_names(store: ArtifactStore, key: str) -> SpeakerNames:
+    document = store.read_json(key, SPEAKER_NAMES_JSON)
+    return SpeakerNames(
+        encoder=document.get("encoder"),
+        threshold=document.get("threshold"),
+        speakers=tuple(SpeakerName.from_json(s) for s in document["speakers"]),
+        cues=tuple(Cue.from_json(c) for c in document.get("cues", [])),
+    )

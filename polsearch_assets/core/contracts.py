@@ -18,6 +18,7 @@ HEARING_ASSETS = (
     "transcript",
     "diarization",
     "aligned_segments",
+    "speaker_names",
     "hearing_index",
     "word_archive",
 )
@@ -204,10 +205,36 @@ class SpeakerFrames:
             )
 
 
+@dataclass(frozen=True, eq=False)
+class Voice:
+    """A hearing speaker's voice: the diarizer's speaker encoder averaged over its speech, L2-normalised."""
+
+    speaker: str
+    speaking_ms: int
+    embedding: np.ndarray  # [dimension], unit length
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "speaker": self.speaker,
+            "speaking_ms": self.speaking_ms,
+            # 6 decimals: cosine similarities stay exact to ~1e-6, the document stays readable.
+            "embedding": [round(float(x), 6) for x in self.embedding],
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Voice:
+        return cls(
+            str(value["speaker"]), int(value["speaking_ms"]), np.asarray(value["embedding"], dtype=np.float32)
+        )
+
+
 @dataclass(frozen=True)
 class Diarization:
     speakers: tuple[str, ...]
     turns: tuple[Turn, ...]
+    # Each speaker's voice, and which encoder made it: voices of different encoders never compare.
+    voices: tuple[Voice, ...] = field(default=(), compare=False)
+    voice_encoder: str | None = field(default=None, compare=False)
     # Not part of the JSON document: stored beside it (diarization_frames.npz) by the asset.
     frames: SpeakerFrames | None = field(default=None, compare=False)
     # What the backend wants shown in the asset's metadata (windows, linking), not stored.
@@ -218,10 +245,67 @@ class Diarization:
         return cls(
             speakers=tuple(value["speakers"]),
             turns=tuple(Turn(t["speaker"], int(t["start_ms"]), int(t["end_ms"])) for t in value["turns"]),
+            voices=tuple(Voice.from_json(v) for v in value.get("voices", [])),
+            voice_encoder=value.get("voice_encoder"),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"speakers": list(self.speakers), "turns": [asdict(t) for t in self.turns]}
+        data: dict[str, Any] = {"speakers": list(self.speakers), "turns": [asdict(t) for t in self.turns]}
+        if self.voice_encoder is not None:
+            data["voice_encoder"] = self.voice_encoder
+            data["voices"] = [v.to_json() for v in self.voices]
+        return data
+
+    def speaking_ms(self) -> dict[str, int]:
+        """Each speaker's speaking time (overlapping turns of one speaker counted once each)."""
+        talk = dict.fromkeys(self.speakers, 0)
+        for turn in self.turns:
+            talk[turn.speaker] = talk.get(turn.speaker, 0) + turn.end_ms - turn.start_ms
+        return talk
+
+
+@dataclass(frozen=True)
+class SpeakerName:
+    """speaker_names: one hearing speaker and the person it was matched to (``person`` None: unnamed)."""
+
+    speaker: str
+    speaking_ms: int
+    person: str | None = None
+    person_id: str | None = None
+    similarity: float | None = None  # to the matched person's closest voiceprint; best candidate if unnamed
+    candidate: str | None = None  # the closest person, when below the threshold (shown, never applied)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> SpeakerName:
+        return cls(
+            speaker=value["speaker"],
+            speaking_ms=int(value["speaking_ms"]),
+            person=value.get("person"),
+            person_id=value.get("person_id"),
+            similarity=value.get("similarity"),
+            candidate=value.get("candidate"),
+        )
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A spoken introduction ("I now recognize Senator Cantwell") and the speaker who talks right after."""
+
+    speaker: str  # who talks next: the suggested speaker
+    name: str  # the name as said
+    said_by: str | None
+    at_ms: int
+    text: str  # the words around it
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Cue:
+        return cls(value["speaker"], value["name"], value.get("said_by"), int(value["at_ms"]), value["text"])
 
 
 def segments_from_json(value: dict[str, Any]) -> list[Segment]:

@@ -162,6 +162,36 @@ def diarization_problems(document: dict[str, Any], duration_ms: int) -> list[str
     return problems
 
 
+def voices_problems(document: dict[str, Any]) -> list[str]:
+    """diarization voices: one per listed speaker, from one named encoder, unit length, one dimension, and
+    the speaker's speaking time."""
+    if "voice_encoder" not in document:
+        return ["no voices: diarized before voices were kept; re-materialize diarization"]
+    voices = document.get("voices", [])
+    speakers = document.get("speakers", [])
+    problems = []
+    if [v.get("speaker") for v in voices] != list(speakers):
+        problems.append(
+            f"voices {[v.get('speaker') for v in voices][:6]} are not the speakers {speakers[:6]}"
+        )
+    talk: dict[str, int] = {}
+    for turn in document.get("turns", []):
+        talk[turn["speaker"]] = talk.get(turn["speaker"], 0) + turn["end_ms"] - turn["start_ms"]
+    dimensions = {len(v.get("embedding", [])) for v in voices}
+    if len(dimensions) > 1 or 0 in dimensions:
+        problems.append(f"voice embeddings of differing or zero dimension: {sorted(dimensions)}")
+    for voice in voices:
+        vector = np.asarray(voice.get("embedding", []), dtype=np.float64)
+        if not np.isfinite(vector).all() or abs(float(np.linalg.norm(vector)) - 1.0) > 1e-3:
+            problems.append(f"voice of {voice.get('speaker')} is not a finite unit vector")
+        if voice.get("speaking_ms") != talk.get(voice.get("speaker"), 0):
+            problems.append(
+                f"voice of {voice.get('speaker')} says {voice.get('speaking_ms')} ms of speech, "
+                f"its turns hold {talk.get(voice.get('speaker'), 0)} ms"
+            )
+    return problems
+
+
 def frames_problems(document: dict[str, Any], frames: SpeakerFrames, duration_ms: int) -> list[str]:
     """diarization frames: one row per frame of the audio, one column per listed speaker, values in 0..1."""
     section = document.get("frames", {})
@@ -202,13 +232,14 @@ def aligned_problems(document: dict[str, Any], duration_ms: int) -> list[str]:
 
 
 def index_problems(rows: Sequence[dict[str, Any]], segments: Sequence[dict[str, Any]]) -> list[str]:
-    """hearing_index: the hearing's rows are exactly its aligned segments (index, times, speaker, text)."""
+    """hearing_index: the hearing's rows are exactly its aligned segments (index, times, speaker label, text),
+    and each row names its speaker (the person, or the label)."""
 
     def key(item: dict[str, Any], names: Iterable[str]) -> tuple[Any, ...]:
         return tuple(item.get(n) for n in names)
 
     have = {
-        r["segment_index"]: key(r, ("start_time_ms", "end_time_ms", "speaker_name", "text")) for r in rows
+        r["segment_index"]: key(r, ("start_time_ms", "end_time_ms", "speaker_label", "text")) for r in rows
     }
     want = {s["index"]: key(s, ("start_ms", "end_ms", "speaker", "text")) for s in segments}
     problems = []
@@ -229,6 +260,9 @@ def index_problems(rows: Sequence[dict[str, Any]], segments: Sequence[dict[str, 
         problems.append(f"index rows that differ from their segment: {differing[:10]}")
     if len(have) != len(rows):
         problems.append("the index holds duplicate rows for a segment")
+    unnamed = sorted(r["segment_index"] for r in rows if r.get("speaker_label") and not r.get("speaker_name"))
+    if unnamed:
+        problems.append(f"index rows with a speaker label but no speaker name: {unnamed[:10]}")
     return problems
 
 

@@ -9,6 +9,7 @@ import dagster as dg
 from polsearch_assets.backends.profiles import configured_backends
 from polsearch_assets.config import Settings
 from polsearch_assets.defs.hearing.resources import MediaFetcher, VadChunker
+from polsearch_assets.defs.hearing.speakers import SpeakerMatching
 from polsearch_assets.defs.hearing.transcripts import WordSpeakers
 from polsearch_assets.defs.notifications.resources import WebhookNotifier
 from polsearch_assets.defs.platform.health import HealthPolicy
@@ -49,6 +50,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "word_speakers": WordSpeakers(rule=backends.word_speakers),
         "embedder": backends.embedder,
         "lance_index": configured_lance_index(settings),
+        "speaker_matching": SpeakerMatching(threshold=settings.speaker_match_threshold),
         "uploads_watch": UploadsWatch(
             channels_file=settings.channels_file,
             channels=settings.channels,

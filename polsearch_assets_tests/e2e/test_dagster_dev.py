@@ -35,8 +35,8 @@ def test_dagster_dev_serves_the_graph(tmp_path: Path) -> None:
         assert nodes is not None
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         assert set(by_key) == {
-            "raw_audio", "vad_chunks", "transcript", "diarization", "aligned_segments", "hearing_index", "word_archive",
-            "youtube_uploads",
+            "raw_audio", "vad_chunks", "transcript", "diarization", "aligned_segments", "speaker_names",
+            "hearing_index", "word_archive", "youtube_uploads", "voiceprint_library",
         }  # fmt: skip
         assert by_key["vad_chunks"]["dependencyKeys"] == [{"path": ["raw_audio"]}]
         assert sorted(d["path"][0] for d in by_key["aligned_segments"]["dependencyKeys"]) == [
@@ -46,5 +46,5 @@ def test_dagster_dev_serves_the_graph(tmp_path: Path) -> None:
         assert all(
             n["partitionDefinition"]["name"] == "hearings"
             for k, n in by_key.items()
-            if k != "youtube_uploads"
+            if k not in ("youtube_uploads", "voiceprint_library")  # external, one for all hearings
         )

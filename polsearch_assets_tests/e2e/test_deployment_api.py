@@ -313,3 +313,51 @@ def test_one_run_per_hearing_at_a_time(deployment: Deployment) -> None:
     done = [deployment.api.wait(run_id, timeout_s=TIMEOUT_S) for run_id in (first.run_id, second)]
     assert [run.status for run in done] == ["SUCCESS", "SUCCESS"]
     assert done[1].started is not None and done[0].ended is not None and done[1].started >= done[0].ended
+
+
+def test_naming_a_speaker_remotely_and_automation_renames_every_hearing(deployment: Deployment) -> None:
+    key = resolve_source(deployment.watched.watch_url("ovs1")).key
+    wait_until(lambda: events(deployment.hooks, "hearing.indexed", key), "the sensor's hearing indexed")
+    shown = json.loads(deployment.cli("speakers", "show", key, "--json").stdout)
+    assert {s["speaker"] for s in shown} >= {"SPEAKER_0", "SPEAKER_1"} and all(
+        s["person"] is None for s in shown
+    )
+    # "I now recognize the ranking member for her questions.": a suggestion for whoever spoke next.
+    assert any("ranking member" in s["suggestions"] for s in shown)
+
+    named = deployment.cli("speakers", "name", key, "SPEAKER_1", "Rep. Ada Example", "--person-id", "E000001")
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert "[change_speaker_library] succeeded" in named.stdout
+    listing = json.loads(deployment.cli("speakers", "list", "--json").stdout)
+    assert [(p["person"], p["person_id"], p["hearings"]) for p in listing] == [
+        ("Rep. Ada Example", "E000001", [key])
+    ]
+
+    def renamed() -> dict | None:  # the daemon's automation re-runs speaker_names, then the index rows
+        found = {
+            s["speaker"]: s for s in json.loads(deployment.cli("speakers", "show", key, "--json").stdout)
+        }
+        return found if found["SPEAKER_1"]["person"] == "Rep. Ada Example" else None
+
+    speaker = wait_until(renamed, "automation naming the hearing's speaker")["SPEAKER_1"]
+    assert speaker["similarity"] == pytest.approx(1.0, abs=1e-3) and speaker["speaking_ms"] > 0
+    # Only automation can have done it: a remote `speakers name` runs the library job and nothing else.
+    # SPEAKER_1 asks "How many inspections did your agency complete last year?"
+    hits = wait_until(
+        lambda: json.loads(
+            subprocess.run(
+                [str(Path(sys.executable).parent / "polsearch"), "search", "inspections last year", "--speaker", "ada", "--json"],
+                env=deployment.env, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S, check=True,
+            ).stdout
+        ),
+        "the index rows carrying the name",
+    )  # fmt: skip
+    assert {h["speaker"] for h in hits} == {"Rep. Ada Example"} and {h["speaker_label"] for h in hits} == {
+        "SPEAKER_1"
+    }
+
+    forgotten = deployment.cli("speakers", "forget", "E000001")
+    assert forgotten.returncode == 0, forgotten.stdout + forgotten.stderr
+    assert json.loads(deployment.cli("speakers", "list", "--json").stdout) == []
+    unknown = deployment.cli("speakers", "name", "yt-AAAAAAAAAAA", "SPEAKER_0", "Nobody")
+    assert unknown.returncode == 2 and "no hearing yt-AAAAAAAAAAA" in unknown.stderr

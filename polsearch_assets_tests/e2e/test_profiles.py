@@ -71,7 +71,7 @@ def test_the_sample_hearing_through_the_whole_graph_on_the_production_profile(
     cli_env: dict[str, str], nemo_cache: Path, onnx_model: Path, tmp_path: Path
 ) -> None:
     """`polsearch ingest` with POLSEARCH_PROFILE=production: tiny TDT, tiny streaming Sortformer in
-    windows with frame-probability word speakers, and fastembed, through all seven assets and their
+    windows with frame-probability word speakers, and fastembed, through all eight assets and their
     contract checks; then a search through the same fastembed model."""
     env = {
         **cli_env,

@@ -17,8 +17,10 @@ from polsearch_assets_tests.fixtures.media import REPO, silent_wav
 
 pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per test
 
-DOWNSTREAM = ["vad_chunks", "transcript", "diarization", "aligned_segments", "hearing_index", "word_archive"]
-AFTER_TRANSCRIPT = ["transcript", "aligned_segments", "hearing_index", "word_archive"]
+DOWNSTREAM = [
+    "vad_chunks", "transcript", "diarization", "aligned_segments", "speaker_names", "hearing_index", "word_archive"
+]  # fmt: skip
+AFTER_TRANSCRIPT = ["transcript", "aligned_segments", "speaker_names", "hearing_index", "word_archive"]
 
 
 def graph(resources: dict[str, object], transcript_version: str | None = None) -> dg.Definitions:

@@ -246,7 +246,14 @@ def test_contract_rules() -> None:
     }
     assert any("first appearance" in p for p in diarization_problems(turns, 100))
     rows = [
-        {"segment_index": 0, "start_time_ms": 0, "end_time_ms": 5, "speaker_name": "SPEAKER_0", "text": "x"}
+        {
+            "segment_index": 0,
+            "start_time_ms": 0,
+            "end_time_ms": 5,
+            "speaker_label": "SPEAKER_0",
+            "speaker_name": "SPEAKER_0",
+            "text": "x",
+        }
     ] * 2
     segments = [{"index": 0, "start_ms": 0, "end_ms": 5, "speaker": "SPEAKER_0", "text": "x"}]
     assert "the index holds duplicate rows for a segment" in index_problems(rows, segments)

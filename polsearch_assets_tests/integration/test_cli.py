@@ -43,7 +43,8 @@ def test_ingest_then_list(cli_env: dict[str, str]) -> None:
     assert hearing["source"] == source  # as first given
     assert hearing["title"] == "Bridge safety" and hearing["committee"] == "Transportation"
     assert set(hearing["assets"]) == {
-        "raw_audio", "vad_chunks", "transcript", "diarization", "aligned_segments", "hearing_index", "word_archive"
+        "raw_audio", "vad_chunks", "transcript", "diarization", "aligned_segments", "speaker_names",
+        "hearing_index", "word_archive",
     }  # fmt: skip
     assert set(hearing["assets"].values()) == {"materialized"}
 

@@ -18,7 +18,7 @@ from polsearch_assets.backends.diarization.resemblyzer import ResemblyzerDiarize
 from polsearch_assets.backends.diarization.sortformer import SortformerDiarizer
 from polsearch_assets.backends.nemo import WrongModelKind
 from polsearch_assets.core.artifacts import DIARIZATION_FRAMES, DIARIZATION_JSON, read_diarization
-from polsearch_assets.core.validation import diarization_problems, frames_problems
+from polsearch_assets.core.validation import diarization_problems, frames_problems, voices_problems
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets_tests.fixtures.hearing import backends_from_env, materialize
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV
@@ -41,6 +41,8 @@ def diarize_sample(
     document = store.read_json(key, DIARIZATION_JSON)
     duration_ms = store.read_json(key, "vad_chunks.json")["duration_ms"]
     assert diarization_problems(document, duration_ms) == []
+    # Each hearing speaker's voice: its window speakers' resemblyzer voices, the encoder linking used.
+    assert voices_problems(document) == [] and document["voice_encoder"] == "resemblyzer-256"
     frames = read_diarization(store, key).frames
     assert frames is not None and frames_problems(document, frames, duration_ms) == []
     return key, result, document, duration_ms

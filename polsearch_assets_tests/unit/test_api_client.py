@@ -70,8 +70,15 @@ def test_stale_plan_starts_at_the_first_stale_asset() -> None:
         ["a", "b", "c"], {"transcript": {"a"}, "aligned_segments": {"a", "b"}, "hearing_index": {"b"}}
     )
     assert plan == {
-        "a": ["transcript", "diarization", "aligned_segments", "hearing_index", "word_archive"],
-        "b": ["aligned_segments", "hearing_index", "word_archive"],
+        "a": [
+            "transcript",
+            "diarization",
+            "aligned_segments",
+            "speaker_names",
+            "hearing_index",
+            "word_archive",
+        ],
+        "b": ["aligned_segments", "speaker_names", "hearing_index", "word_archive"],
     }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -34,11 +35,13 @@ from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, SAMPLE_RA
 from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
 from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster
-from polsearch_assets.core.speakers.clustering import relabel_by_first_appearance
+from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance
 from polsearch_assets.core.speakers.frames import WindowPlan, assemble, plan_windows
 
 NUM_MEL_BINS = 80
 EMBEDDING_DIM = 192
+# Voices keep this name while the encoder and its features do not change: voiceprints compare only within it.
+VOICE_ENCODER = "campplus-192"
 CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 
 
@@ -174,7 +177,7 @@ class CamppDiarizer(Diarizer):
 
     def diarize(self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger) -> Diarization:
         if not regions:
-            return Diarization(speakers=(), turns=())
+            return Diarization(speakers=(), turns=(), voice_encoder=VOICE_ENCODER)
         scores = SpeechSegmenter(self._segmentation().result(), step_s=self.segmentation_step_s).run(wav_path)
         total_ms = scores.num_samples * 1000 // SAMPLE_RATE
         # Voices are embedded and turns drawn on the bare speech; the padding is for ASR chunks only.
@@ -193,9 +196,8 @@ class CamppDiarizer(Diarizer):
         labels = cluster(embeddings, settings) if len(embeddings) else np.zeros(0, dtype=np.int64)
         turns = assemble(scores, speech, plan, labels, overlap=self.overlap)
         overlapped = int((scores.speaker_count() >= 2).sum() * scores.frame_step_ms)
-        result = relabel_by_first_appearance(turns)
-        return Diarization(
-            speakers=result.speakers,
-            turns=result.turns,
-            details={"embedding_windows": len(plan.starts), "overlap_ms": overlapped},
+        # A speaker's voice: the mean of the CAM++ windows clustered to it, which tile its speech.
+        result = relabel_by_first_appearance(
+            turns, voices=mean_voices(embeddings, labels), voice_encoder=VOICE_ENCODER
         )
+        return replace(result, details={"embedding_windows": len(plan.starts), "overlap_ms": overlapped})

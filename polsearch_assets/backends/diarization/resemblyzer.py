@@ -21,9 +21,13 @@ from polsearch_assets.core.speakers.clustering import (
     ClusteringSettings,
     WindowSpan,
     cluster_embeddings,
+    mean_voices,
     smooth_labels,
     turns_from_windows,
 )
+
+# The name voices from this encoder keep (256-d, utterance embeddings): voiceprints compare only within it.
+RESEMBLYZER_VOICES = "resemblyzer-256"
 
 
 class ResemblyzerDiarizer(Diarizer):
@@ -96,7 +100,7 @@ class ResemblyzerDiarizer(Diarizer):
 
     def diarize(self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger) -> Diarization:
         if not regions:
-            return Diarization(speakers=(), turns=())
+            return Diarization(speakers=(), turns=(), voice_encoder=RESEMBLYZER_VOICES)
         embeddings, spans = self.embed_windows(wav_path, regions)
         log.info(f"{len(spans)} speaker-embedding windows over {len(regions)} speech regions")
         settings = ClusteringSettings(
@@ -106,7 +110,13 @@ class ResemblyzerDiarizer(Diarizer):
             min_cluster_size=max(1, round(self.min_speaker_s / self.hop_s)),
         )
         labels = smooth_labels(cluster_embeddings(embeddings, settings), spans)
-        return turns_from_windows([(r.start_ms, r.end_ms) for r in regions], spans, labels)
+        return turns_from_windows(
+            [(r.start_ms, r.end_ms) for r in regions],
+            spans,
+            labels,
+            voices=mean_voices(embeddings, labels),
+            voice_encoder=RESEMBLYZER_VOICES,
+        )
 
 
 def voice_encoder() -> Any:

@@ -15,7 +15,7 @@ import soundfile as sf
 from pydantic import Field, model_validator
 
 from polsearch_assets.backends.diarization.base import Diarizer
-from polsearch_assets.backends.diarization.resemblyzer import voice_encoder
+from polsearch_assets.backends.diarization.resemblyzer import RESEMBLYZER_VOICES, voice_encoder
 from polsearch_assets.backends.loading import package_version, read_span, shared_model
 from polsearch_assets.backends.nemo import (
     import_nemo_asr,
@@ -115,7 +115,7 @@ class SortformerDiarizer(Diarizer):
 
     def diarize(self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger) -> Diarization:
         if not regions:
-            return Diarization(speakers=(), turns=())
+            return Diarization(speakers=(), turns=(), voice_encoder=RESEMBLYZER_VOICES)
         model = self._model().result()
         encoder = shared_model(voice_encoder).result()
         with sf.SoundFile(wav_path) as wav:
@@ -139,6 +139,7 @@ class SortformerDiarizer(Diarizer):
                 link_threshold=self.link_threshold,
                 max_speakers=self.max_speakers,
                 max_voice_ms=round(self.max_link_speech_s * 1000),
+                voice_encoder=RESEMBLYZER_VOICES,
                 log=log,
             )
 

@@ -1,9 +1,15 @@
-"""Exporting a hearing's aligned transcript: JSON, SRT, WebVTT, plain text, and the diarization as RTTM."""
+"""Exporting a hearing's aligned transcript: JSON, SRT, WebVTT, plain text, and the diarization as RTTM.
+
+Transcripts show a speaker by the person's name where ``speaker_names`` knows it (JSON keeps the label
+too, as ``speaker``, and adds ``speaker_name``); the RTTM keeps the hearing's labels (``SPEAKER_N``), as
+the diarization has them.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from polsearch_assets.core.contracts import Diarization, Segment, segments_to_json
 
@@ -48,18 +54,28 @@ def to_rttm(file_id: str, diarization: Diarization) -> str:
     )
 
 
-def export(fmt: str, hearing: str, segments: Sequence[Segment], diarization: Diarization) -> str:
+def export(
+    fmt: str,
+    hearing: str,
+    segments: Sequence[Segment],
+    diarization: Diarization,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """``names``: a person's name for each named hearing speaker label."""
+    names = names or {}
     if fmt == "json":
-        return (
-            json.dumps({"hearing": hearing, **segments_to_json(list(segments))}, indent=1, ensure_ascii=False)
-            + "\n"
-        )
+        document = segments_to_json(list(segments))
+        for segment in document["segments"]:
+            if "speaker" in segment:
+                segment["speaker_name"] = names.get(segment["speaker"], segment["speaker"])
+        return json.dumps({"hearing": hearing, **document}, indent=1, ensure_ascii=False) + "\n"
+    shown = [replace(s, speaker=names.get(s.speaker, s.speaker)) if s.speaker else s for s in segments]
     if fmt == "srt":
-        return to_srt(segments)
+        return to_srt(shown)
     if fmt == "vtt":
-        return to_vtt(segments)
+        return to_vtt(shown)
     if fmt == "txt":
-        return to_txt(segments)
+        return to_txt(shown)
     if fmt == "rttm":
         return to_rttm(hearing, diarization)
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -13,9 +13,10 @@ exactly its rows once.
 from __future__ import annotations
 
 import random
+import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +27,6 @@ import pyarrow as pa
 from polsearch_assets.core.keys import validate_hearing_key, youtube_video_id
 
 TABLE_NAME = "segments"
-WRITE_ID = pa.field("write_id", pa.string(), nullable=True)  # which write put the row there
 WRITE_ATTEMPTS = 5
 _CONTENT_NAMESPACE = uuid.UUID("6f1c7c36-2d0f-4c3e-9a53-6c2f0f7c9a11")  # fixed: content ids never change
 
@@ -41,7 +41,6 @@ def content_id(hearing: str) -> str:
 
 
 def schema(dimension: int) -> pa.Schema:
-    """The segments table. Columns added later must be nullable: older tables gain them empty."""
     return pa.schema(
         [
             pa.field("content_id", pa.string(), nullable=False),
@@ -49,7 +48,9 @@ def schema(dimension: int) -> pa.Schema:
             pa.field("text", pa.string(), nullable=False),
             pa.field("start_time_ms", pa.int32(), nullable=False),
             pa.field("end_time_ms", pa.int32(), nullable=False),
-            pa.field("speaker_name", pa.string(), nullable=True),
+            pa.field(
+                "speaker_name", pa.string(), nullable=True
+            ),  # the person's name where known, else the label
             pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
             pa.field("hearing", pa.string(), nullable=False),
             pa.field("title", pa.string(), nullable=True),
@@ -57,9 +58,32 @@ def schema(dimension: int) -> pa.Schema:
             pa.field("committee", pa.string(), nullable=True),
             pa.field("published_date", pa.string(), nullable=True),
             pa.field("source_url", pa.string(), nullable=True),
-            WRITE_ID,
+            *ADDED_FIELDS,
         ]
     )
+
+
+# Columns added after the first release: a table written before them gets them (null) when next written.
+ADDED_FIELDS = (
+    pa.field("speaker_label", pa.string(), nullable=True),  # the hearing's SPEAKER_N
+    pa.field("person_id", pa.string(), nullable=True),  # e.g. a Bioguide ID, where the person has one
+    pa.field("embedding_model", pa.string(), nullable=True),  # which model made ``vector``
+    pa.field("write_id", pa.string(), nullable=True),  # which write put the row there
+)
+WRITE_ID = ADDED_FIELDS[-1]
+# What a row says apart from its vector: equal for a re-run that changed nothing, so nothing is written.
+ROW_FACTS = (
+    "segment_index", "text", "start_time_ms", "end_time_ms", "speaker_name", "speaker_label", "person_id",
+    "hearing", "title", "channel", "committee", "published_date", "source_url", "embedding_model",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NamedSpeaker:
+    """Who a hearing speaker label is, where the voiceprint library knows."""
+
+    person: str
+    person_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +96,16 @@ class HearingInfo:
     source_url: str | None
 
 
-def build_rows(hearing: HearingInfo, segments: Sequence[dict[str, Any]], vectors: np.ndarray) -> pa.Table:
-    """Arrow rows for one hearing's aligned segments (the JSON contract) and their text vectors."""
+def build_rows(
+    hearing: HearingInfo,
+    segments: Sequence[dict[str, Any]],
+    vectors: np.ndarray,
+    names: Mapping[str, NamedSpeaker] | None = None,
+    embedding_model: str | None = None,
+) -> pa.Table:
+    """Arrow rows for one hearing's aligned segments (the JSON contract) and their text vectors; a speaker
+    in ``names`` is shown by the person's name (``speaker_label`` keeps the hearing's ``SPEAKER_N``)."""
+    names = names or {}
     if len(segments) != len(vectors):
         raise ValueError(f"{len(segments)} segments but {len(vectors)} vectors")
     dimension = vectors.shape[1]
@@ -84,7 +116,9 @@ def build_rows(hearing: HearingInfo, segments: Sequence[dict[str, Any]], vectors
         "text": [s["text"] for s in segments],
         "start_time_ms": [s["start_ms"] for s in segments],
         "end_time_ms": [s["end_ms"] for s in segments],
-        "speaker_name": [s.get("speaker") for s in segments],
+        "speaker_name": [
+            names[s["speaker"]].person if s.get("speaker") in names else s.get("speaker") for s in segments
+        ],
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), dimension),
         "hearing": [hearing.key] * count,
         "title": [hearing.title] * count,
@@ -92,6 +126,9 @@ def build_rows(hearing: HearingInfo, segments: Sequence[dict[str, Any]], vectors
         "committee": [hearing.committee] * count,
         "published_date": [hearing.published_date] * count,
         "source_url": [hearing.source_url] * count,
+        "speaker_label": [s.get("speaker") for s in segments],
+        "person_id": [names[s["speaker"]].person_id if s.get("speaker") in names else None for s in segments],
+        "embedding_model": [embedding_model] * count,
         "write_id": [None] * count,  # set by replace_hearing
     }
     return pa.Table.from_pydict(columns, schema=schema(dimension))
@@ -128,6 +165,26 @@ def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0.05, 0.2) * 2**attempt)  # jittered, so racing writers stop colliding
 
 
+_LABEL_RE = re.compile(r"^SPEAKER_[0-9]+$")
+
+
+def _like_pattern(value: str) -> str:
+    """A SQL LIKE pattern matching ``value`` anywhere; its own ``%``, ``_`` and ``\\`` match literally."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _quote(f"%{escaped}%")
+
+
+def speaker_filter(speaker: str) -> str:
+    """Rows of a speaker: the person's exact name or id, the hearing label, or a case-insensitive part of
+    the name ("Cantwell" finds "Sen. Maria Cantwell" in every hearing). Values are quoted and escaped."""
+    value = speaker.strip()
+    exact = _quote(value)
+    found = f"speaker_name = {exact} OR person_id = {exact} OR speaker_label = {exact}"
+    if _LABEL_RE.match(value):  # SPEAKER_1 is one label, not also SPEAKER_10 ... SPEAKER_14
+        return f"({found})"
+    return f"({found} OR lower(speaker_name) LIKE {_like_pattern(value.lower())} ESCAPE '\\')"
+
+
 class SegmentIndex:
     def __init__(
         self,
@@ -154,21 +211,21 @@ class SegmentIndex:
             if self.dimension is None:
                 raise ValueError("creating the segments table needs the embedding dimension") from None
             return self._db.create_table(TABLE_NAME, schema=schema(self.dimension), exist_ok=True)
-        if create and (
-            missing := [f for f in schema(self.dimension or 0) if f.name not in table.schema.names]
-        ):
+        if create and (missing := [f for f in ADDED_FIELDS if f.name not in table.schema.names]):
             table.add_columns(missing)  # a table written by an earlier release: new columns start empty
         return table
 
-    def replace_hearing(self, hearing: str, rows: pa.Table) -> None:
+    def replace_hearing(self, hearing: str, rows: pa.Table) -> bool:
         """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date.
 
-        Correct under concurrent writers of the same hearing: whichever write commits last
-        leaves the hearing with exactly its rows (see the module docstring).
-        """
+        False, and nothing written, when the hearing already has exactly these rows (a names update
+        that changed nothing for this hearing). Correct under concurrent writers of the same hearing:
+        whichever write commits last leaves the hearing with exactly its rows (module docstring)."""
         validate_hearing_key(hearing)
         if rows.num_rows and set(rows.column("hearing").to_pylist()) != {hearing}:
             raise ValueError(f"rows for hearing {hearing} contain other hearings")
+        if self._same_rows(hearing, rows):
+            return False
         table = self._table(create=True)
         for attempt in range(WRITE_ATTEMPTS):
             write_id = pa.array([uuid.uuid4().hex] * rows.num_rows, pa.string())
@@ -195,6 +252,29 @@ class SegmentIndex:
                 f"{table.count_rows(_of_hearing(hearing))} rows, expected {rows.num_rows}"
             )
         self._maintain_indexes(table)
+        return True
+
+    def _same_rows(self, hearing: str, rows: pa.Table) -> bool:
+        old = self.rows(hearing)
+        if len(old) != rows.num_rows or "embedding_model" not in (old[0] if old else {}):
+            return False
+        new = sorted(rows.to_pylist(), key=lambda r: r["segment_index"])
+        return all(
+            [a.get(f) for f in ROW_FACTS] == [b[f] for f in ROW_FACTS]
+            and np.array_equal(
+                np.asarray(a["vector"], dtype=np.float32), np.asarray(b["vector"], dtype=np.float32)
+            )
+            for a, b in zip(old, new, strict=True)
+        )
+
+    def vectors(self, hearing: str, embedding_model: str) -> dict[tuple[int, str], np.ndarray]:
+        """The hearing's stored text vectors made by ``embedding_model``, by (segment index, text): a
+        re-run whose text did not change (new speaker names) reuses them instead of embedding again."""
+        return {
+            (r["segment_index"], r["text"]): np.asarray(r["vector"], dtype=np.float32)
+            for r in self.rows(hearing)
+            if r.get("embedding_model") == embedding_model
+        }
 
     def delete_hearing(self, hearing: str) -> None:
         """Remove every row of the hearing, in one commit."""
@@ -284,7 +364,7 @@ class SegmentIndex:
         )
         filters = [_of_hearing(hearing)] if hearing else []
         if speaker:
-            filters.append(f"speaker_name = {_quote(speaker)}")
+            filters.append(speaker_filter(speaker))
         if filters:
             query = query.where(" AND ".join(filters), prefilter=True)
         return query.limit(limit).to_list()

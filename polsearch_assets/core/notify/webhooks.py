@@ -134,6 +134,7 @@ def event_counts(metadata_by_asset: dict[str, dict[str, Any]]) -> dict[str, floa
         ("transcript", "words"): "words",
         ("diarization", "speaker_count"): "speakers",
         ("aligned_segments", "segments"): "segments",
+        ("speaker_names", "named"): "named_speakers",
         ("hearing_index", "rows"): "index_rows",
     }
     counts: dict[str, float] = {}

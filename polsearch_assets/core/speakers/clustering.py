@@ -10,12 +10,12 @@ by first appearance (``SPEAKER_0`` speaks first).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from polsearch_assets.core.contracts import Diarization, SpeakerFrames, Turn
+from polsearch_assets.core.contracts import Diarization, SpeakerFrames, Turn, Voice
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,11 @@ def smooth_labels(labels: Sequence[int], spans: Sequence[WindowSpan], width: int
 
 
 def turns_from_windows(
-    regions: Sequence[tuple[int, int]], spans: Sequence[WindowSpan], labels: Sequence[int]
+    regions: Sequence[tuple[int, int]],
+    spans: Sequence[WindowSpan],
+    labels: Sequence[int],
+    voices: Mapping[str, np.ndarray] | None = None,
+    voice_encoder: str | None = None,
 ) -> Diarization:
     """Speaker turns covering the speech regions: each window speaks for the part of its region nearest its centre."""
     raw: list[Turn] = []
@@ -135,12 +139,19 @@ def turns_from_windows(
                 raw[-1] = Turn(raw[-1].speaker, raw[-1].start_ms, right)
             else:
                 raw.append(Turn(str(label), left, right))
-    return relabel_by_first_appearance(raw)
+    return relabel_by_first_appearance(raw, voices=voices, voice_encoder=voice_encoder)
 
 
-def relabel_by_first_appearance(turns: Sequence[Turn], frames: SpeakerFrames | None = None) -> Diarization:
+def relabel_by_first_appearance(
+    turns: Sequence[Turn],
+    frames: SpeakerFrames | None = None,
+    voices: Mapping[str, np.ndarray] | None = None,
+    voice_encoder: str | None = None,
+) -> Diarization:
     """``SPEAKER_0`` is whoever speaks first, and so on. ``frames`` (columns named like the turns'
-    speakers) follow the renaming: columns reordered to the new speakers, a speaker with no turn dropped."""
+    speakers) follow the renaming: columns reordered to the new speakers, a speaker with no turn dropped.
+    ``voices`` (an embedding per turn label, from ``voice_encoder``) become the speakers' ``Voice``s:
+    L2-normalised, with each speaker's speaking time."""
     names: dict[str, str] = {}
     for turn in sorted(turns, key=lambda t: (t.start_ms, t.end_ms)):
         names.setdefault(turn.speaker, f"SPEAKER_{len(names)}")
@@ -154,4 +165,19 @@ def relabel_by_first_appearance(turns: Sequence[Turn], frames: SpeakerFrames | N
             tuple(names.values()),
             frames.probabilities[:, [column[old] for old in names]],
         )
-    return Diarization(speakers=tuple(names.values()), turns=relabelled, frames=frames)
+    result = Diarization(speakers=tuple(names.values()), turns=relabelled, frames=frames)
+    if voices is None:
+        return result
+    talk = result.speaking_ms()
+    kept = tuple(
+        Voice(new, talk[new], _normalize(np.asarray(voices[old], dtype=np.float32)[None, :])[0])
+        for old, new in names.items()
+        if old in voices
+    )
+    return replace(result, voices=kept, voice_encoder=voice_encoder)
+
+
+def mean_voices(embeddings: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Each cluster's voice (named like its turns, ``str(id)``): the mean of its unit-length embeddings."""
+    vectors = _normalize(np.asarray(embeddings, dtype=np.float64))
+    return {str(c): vectors[labels == c].mean(axis=0) for c in np.unique(labels)}

@@ -118,11 +118,11 @@ def stitch_turns(
         for turn in window_turns.get(window.index, ()):
             start, end = max(turn.start_ms, window.core_start_ms), min(turn.end_ms, window.core_end_ms)
             if end > start:
-                stitched.append(Turn(_global_name(identities[(window.index, turn.speaker)]), start, end))
+                stitched.append(Turn(global_name(identities[(window.index, turn.speaker)]), start, end))
     return sorted(stitched, key=lambda t: (t.start_ms, t.end_ms, t.speaker))
 
 
-def _global_name(identity: int) -> str:
+def global_name(identity: int) -> str:
     return f"G{identity}"
 
 
@@ -159,4 +159,4 @@ def stitch_frames(
             if identity is not None:
                 target = probabilities[first:last, column[identity]]
                 np.maximum(target, local[rows, k], out=target)
-    return SpeakerFrames(frame_ms, tuple(_global_name(i) for i in ids), probabilities)
+    return SpeakerFrames(frame_ms, tuple(global_name(i) for i in ids), probabilities)

@@ -9,7 +9,7 @@ The model and the voice encoder come in as functions, so this runs and is tested
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -20,6 +20,7 @@ from polsearch_assets.core.speakers.linking import (
     LocalSpeaker,
     Window,
     diarization_windows,
+    global_name,
     link_speakers,
     stitch_frames,
     stitch_turns,
@@ -43,6 +44,19 @@ def voice_turns(turns: Sequence[Turn], label: str, max_speech_ms: int) -> list[T
     return chosen
 
 
+def linked_voices(
+    speakers: Sequence[LocalSpeaker], identities: Mapping[tuple[int, str], int]
+) -> dict[str, np.ndarray]:
+    """Each hearing speaker's voice (named ``G<id>`` like the stitched turns): its window speakers' unit
+    embeddings weighted by their speech, as linking weighed them."""
+    sums: dict[str, np.ndarray] = {}
+    for speaker in speakers:
+        name = global_name(identities[(speaker.window, speaker.label)])
+        unit = speaker.embedding / max(float(np.linalg.norm(speaker.embedding)), 1e-9)
+        sums[name] = sums.get(name, 0.0) + unit * max(speaker.speech_ms, 1)
+    return sums
+
+
 def diarize_in_windows(
     duration_ms: int,
     *,
@@ -55,6 +69,7 @@ def diarize_in_windows(
     link_threshold: float,
     max_speakers: int,
     max_voice_ms: int,
+    voice_encoder: str,
     log: logging.Logger,
 ) -> Diarization:
     """The hearing's speakers from windowed diarization (``window_ms`` 0: one window, no linking needed)."""
@@ -83,7 +98,12 @@ def diarize_in_windows(
             "if speakers are merged there, shorten POLSEARCH_DIAR_WINDOW_S"
         )
     frames = stitch_frames(windows, window_probabilities, local_labels, identities, duration_ms, frame_ms)
-    result = relabel_by_first_appearance(stitch_turns(windows, window_turns, identities), frames)
+    result = relabel_by_first_appearance(
+        stitch_turns(windows, window_turns, identities),
+        frames,
+        voices=linked_voices(speakers, identities),
+        voice_encoder=voice_encoder,
+    )
     details = {
         "windows": len(windows),
         "window_speakers": len(speakers),

@@ -21,16 +21,22 @@ from polsearch_assets.defs.hearing.automation import follow_upstream
 from polsearch_assets.defs.hearing.index import INDEX_WRITE_RETRY, hearing_index, word_archive
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.retries import retried
+from polsearch_assets.defs.hearing.speakers import VOICEPRINT_LIBRARY, speaker_names
 from polsearch_assets.defs.hearing.transcripts import aligned_segments, diarization, transcript
 from polsearch_assets.defs.platform.placement import Placement
 
 
 def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.AssetsDefinition]:
-    """The seven assets of a hearing, in graph order, for these settings and bound resources."""
+    """The eight assets of a hearing, in graph order, for these settings and bound resources."""
     placement = Placement(settings)
 
     def asset(
-        body: Callable[..., Any], *, follows: bool = True, retry: dg.RetryPolicy | None = None, **spec: Any
+        body: Callable[..., Any],
+        *,
+        follows: bool = True,
+        optional: dg.AssetSelection | None = None,
+        retry: dg.RetryPolicy | None = None,
+        **spec: Any,
     ) -> dg.AssetsDefinition:
         name = body.__name__
         if retry is not None:
@@ -38,7 +44,7 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
         return dg.asset(
             name=name,
             partitions_def=hearings_partitions,
-            automation_condition=follow_upstream() if follows else None,
+            automation_condition=follow_upstream(optional) if follows else None,
             op_tags=placement.step_tags(name),
             pool=placement.step_pool(name),
             **spec,
@@ -80,8 +86,10 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             group_name="models",
             deps=["vad_chunks"],
             kinds={"diarization"},
-            code_version=f"diarization-v1:{resources['diarizer'].model_identity}",
-            description="Speaker turns on the global timeline with SPEAKER_N labels numbered by first appearance.",
+            # v2: each speaker's voice embedding and speaking time are kept (speaker_names matches them).
+            code_version=f"diarization-v2:{resources['diarizer'].model_identity}",
+            description="Speaker turns on the global timeline with SPEAKER_N labels numbered by first appearance, "
+            "and each speaker's voice (the diarizer's speaker encoder averaged over its speech) and speaking time.",
         ),
         asset(
             aligned_segments,
@@ -94,15 +102,27 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             "(at sentence ends when possible).",
         ),
         asset(
+            speaker_names,
+            optional=dg.AssetSelection.assets(VOICEPRINT_LIBRARY),
+            group_name="speakers",
+            deps=["diarization", "aligned_segments", VOICEPRINT_LIBRARY],
+            kinds={"python"},
+            code_version=f"speaker_names-v1:{resources['speaker_matching'].identity}:assignment:cues-v1",
+            description="Each hearing speaker matched to the voiceprint library (cosine similarity to every "
+            "voiceprint of every person, a calibrated threshold, at most one speaker per person), and the "
+            "introductions heard in the transcript as suggestions. No audio model runs; re-runs when the "
+            "library changes.",
+        ),
+        asset(
             hearing_index,
             group_name="index",
-            deps=["aligned_segments"],
+            deps=["aligned_segments", "speaker_names"],
             kinds={"lancedb"},
             retry=INDEX_WRITE_RETRY,
             freshness_policy=dg.FreshnessPolicy.time_window(fail_window=freshness, warn_window=freshness / 2),
-            code_version=f"hearing_index-v1:{resources['embedder'].model_identity}",
-            description="Segment embeddings and LanceDB rows for this hearing, replaced in one commit on "
-            "re-materialization.",
+            code_version=f"hearing_index-v2:{resources['embedder'].model_identity}",
+            description="Segment embeddings and LanceDB rows for this hearing, with people's names where "
+            "speaker_names knows them, replaced in one commit on re-materialization (none when nothing changed).",
         ),
         asset(
             word_archive,

@@ -6,6 +6,8 @@ the GraphQL API asks for it. Every later stage is requested for a hearing when
 * an upstream asset of that hearing was updated by a run that did not also plan this
   asset (re-materializing ``raw_audio`` of one hearing re-runs that hearing's
   downstream stages; a full pipeline run triggers nothing more), or
+* the voiceprint library changed (``speaker_names`` of every hearing, then its index rows: names
+  follow the library without ASR or diarization running again), or
 * the asset's ``code_version`` changed (a new model or backend) and the hearing had
   been materialized before (hearings never run stay as they are),
 
@@ -22,18 +24,27 @@ AC = dg.AutomationCondition
 AUTOMATION_INTERVAL_S = 30
 
 
-def follow_upstream() -> dg.AutomationCondition:
+def follow_upstream(optional: dg.AssetSelection | None = None) -> dg.AutomationCondition:
+    """``optional`` upstream assets trigger a run when updated, but their absence blocks nothing (the
+    voiceprint library: a hearing's speakers are matched against an empty library too)."""
+    missing, in_progress, checks = (
+        AC.any_deps_missing(),
+        AC.any_deps_in_progress(),
+        AC.all_deps_blocking_checks_passed(),
+    )
+    if optional is not None:
+        missing, in_progress, checks = (
+            missing.ignore(optional),
+            in_progress.ignore(optional),
+            checks.ignore(optional),
+        )
     trigger = (
         AC.any_deps_updated()
         | (AC.code_version_changed() & ~AC.missing()).with_label("model or code changed")
     ).since_last_handled()
-    return (
-        trigger
-        & ~AC.any_deps_missing()
-        & ~AC.any_deps_in_progress()
-        & ~AC.in_progress()
-        & AC.all_deps_blocking_checks_passed()
-    ).with_label("follow upstream and model changes")
+    return (trigger & ~missing & ~in_progress & ~AC.in_progress() & checks).with_label(
+        "follow upstream and model changes"
+    )
 
 
 hearing_automation = dg.AutomationConditionSensorDefinition(

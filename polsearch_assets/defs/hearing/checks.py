@@ -35,6 +35,7 @@ from polsearch_assets.core.validation import (
     index_problems,
     summarize,
     transcript_problems,
+    voices_problems,
 )
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
@@ -136,7 +137,8 @@ transcript_contract = _timeline_contract(
     "diarization",
     blocking=True,
     description="Turns lie inside the audio with start < end, in time order; speakers are listed and numbered "
-    "SPEAKER_0, SPEAKER_1, ... by first appearance; per-frame probabilities, where given, cover the audio "
+    "SPEAKER_0, SPEAKER_1, ... by first appearance; each speaker has a unit-length voice embedding from one "
+    "encoder and its speaking time; per-frame probabilities, where given, cover the audio "
     "with one column per speaker, in 0..1.",
 )
 def diarization_contract(
@@ -147,7 +149,7 @@ def diarization_contract(
     def inspect() -> list[str]:
         document = artifact_store.read_json(key, DIARIZATION_JSON)
         duration_ms = audio_duration_ms(artifact_store, key)
-        problems = diarization_problems(document, duration_ms)
+        problems = diarization_problems(document, duration_ms) + voices_problems(document)
         if "frames" in document:  # read as stored, so every mismatch is reported, not just the first
             frames = SpeakerFrames.from_npz(artifact_store.read_bytes(key, document["frames"]["artifact"]))
             problems += frames_problems(document, frames, duration_ms)

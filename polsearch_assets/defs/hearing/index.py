@@ -1,13 +1,14 @@
 """hearing_index and word_archive: what search reads, and every word kept (asset bodies; specs in assets.py)."""
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from polsearch_assets.backends.embedding.base import TextEmbedder
-from polsearch_assets.core.artifacts import WORD_ARCHIVE_PARQUET, read_aligned_segments
+from polsearch_assets.core.artifacts import WORD_ARCHIVE_PARQUET, read_aligned_segments, read_speaker_names
 from polsearch_assets.core.catalog import HearingCatalog
-from polsearch_assets.core.index.segments import HearingInfo, build_rows
+from polsearch_assets.core.index.segments import HearingInfo, NamedSpeaker, build_rows
 from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
@@ -28,8 +29,18 @@ def hearing_index(
     key = context.partition_key
     entry = HearingCatalog(artifact_store).get(key)
     segments = [s.to_json() for s in read_aligned_segments(artifact_store, key)]
+    names = {
+        label: NamedSpeaker(name.person, name.person_id)
+        for label, name in read_speaker_names(artifact_store, key).named().items()
+    }
     clock = StepClock()
-    vectors = embedder.embed([s["text"] for s in segments])
+    index = lance_index.open(embedder.dimension)
+    # A re-run for new speaker names keeps the text, so its vectors are reused, not computed again.
+    stored = index.vectors(key, embedder.model_identity)
+    todo = [s["text"] for s in segments if (s["index"], s["text"]) not in stored]
+    fresh = iter(embedder.embed(todo)) if todo else iter(())
+    found = [stored[k] if (k := (s["index"], s["text"])) in stored else next(fresh) for s in segments]
+    vectors = np.stack(found) if found else np.zeros((0, embedder.dimension), dtype=np.float32)
     info = HearingInfo(
         key=key,
         title=entry.title if entry else None,
@@ -38,8 +49,7 @@ def hearing_index(
         published_date=entry.published_date if entry else None,
         source_url=entry.location if entry else None,
     )
-    index = lance_index.open(embedder.dimension)
-    index.replace_hearing(key, build_rows(info, segments, vectors))
+    written = index.replace_hearing(key, build_rows(info, segments, vectors, names, embedder.model_identity))
     rows = index.count(key)
     if rows != len(segments):
         raise dg.Failure(
@@ -51,6 +61,9 @@ def hearing_index(
         metadata={
             "rows": rows,
             "indexed": dg.MetadataValue.bool(rows > 0),
+            "written": dg.MetadataValue.bool(written),  # False: the hearing already had exactly these rows
+            "embedded": len(todo),
+            "named_speakers": len(names),
             "table_rows": index.count(),
             "embedding_model": embedder.model_identity,
             "dimension": embedder.dimension,

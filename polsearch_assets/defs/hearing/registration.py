@@ -18,7 +18,7 @@ from polsearch_assets.core.keys import resolve_source, validate_hearing_key
 from polsearch_assets.core.text import for_display
 from polsearch_assets.defs.hearing.audio import BAD_SOURCE
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
-from polsearch_assets.defs.hearing.runs import owner_tags, refuse_if_busy
+from polsearch_assets.defs.hearing.runs import active_runs, owner_tags, refuse_if_busy
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 _PROGRESS_EVENTS = {
@@ -198,3 +198,38 @@ def asset_states(
             status = by_partition.get(key)
             states[key][asset_key.to_user_string()] = status.value.lower() if status else "missing"
     return states
+
+
+def refresh_speaker_names(
+    instance: dg.DagsterInstance, job: dg.JobDefinition, emit: Callable[[str], None] = print
+) -> list[str]:
+    """What automation does after a voiceprint library change, for a machine with no daemon: each indexed
+    hearing's ``speaker_names`` and ``hearing_index`` re-run in this process (no audio model runs; the
+    index rows of a hearing whose names did not change are left as they are). The hearings refreshed."""
+    keys = sorted(instance.get_dynamic_partitions(hearings_partitions.name))
+    states = asset_states(instance, [dg.AssetKey("hearing_index")], keys)
+    refreshed = []
+    for key in keys:
+        if states[key]["hearing_index"] != "materialized" or active_runs(instance, key):
+            continue  # not indexed yet (its pipeline run names it), or a run is on it now
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+            tags={"polsearch/entrypoint": "cli-speakers", **owner_tags()},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        named = next(
+            (
+                m.metadata["named"].value
+                for m in result.asset_materializations_for_node("speaker_names")
+                if "named" in m.metadata
+            ),
+            None,
+        )
+        emit(
+            f"hearing {key}: {'names updated' if result.success else 'FAILED to update names'}"
+            + (f" ({named} speakers named)" if named is not None else "")
+        )
+        refreshed.append(key)
+    return refreshed

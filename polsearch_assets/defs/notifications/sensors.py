@@ -72,6 +72,8 @@ def hearing_event(
     if not key or not _planned_assets(instance, run.run_id) & set(HEARING_ASSETS):
         return None
     metadata = _run_metadata(instance, run.run_id)
+    if event_type == "hearing.indexed" and metadata.get("hearing_index", {}).get("written", True) is False:
+        return None  # a speaker-names refresh that left the hearing's rows as they were
     if event_type == "hearing.indexed" and "hearing_index" not in metadata:
         return None  # a successful run that did not (re)build the hearing's index rows
     entry = HearingCatalog(store).get(key)

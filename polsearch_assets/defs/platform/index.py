@@ -1,4 +1,4 @@
-"""The LanceDB segment index as a resource."""
+"""The LanceDB database as a resource: the segment index, and the voiceprint library beside it."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import dagster as dg
 from pydantic import Field
 
 from polsearch_assets.core.index.segments import SegmentIndex
+from polsearch_assets.core.index.voiceprints import VoiceprintLibrary
 
 
 class LanceIndex(dg.ConfigurableResource):
     uri: str = Field(
-        description="LanceDB directory or URI holding the `segments` table (POLSEARCH_LANCEDB_URI)."
+        description="LanceDB directory or URI holding the `segments` and `voiceprints` tables (POLSEARCH_LANCEDB_URI)."
     )
     vector_index_min_rows: int = Field(
         default=50_000, description="Build the IVF_PQ vector index once the table has this many rows."
@@ -28,6 +29,10 @@ class LanceIndex(dg.ConfigurableResource):
             self.vector_index_min_rows,
             storage_options=lance_storage_options(self.uri, self.endpoint_url, self.region),
         )
+
+    def library(self) -> VoiceprintLibrary:
+        """The voiceprint library, in the same database as the segments."""
+        return VoiceprintLibrary(self.uri, lance_storage_options(self.uri, self.endpoint_url, self.region))
 
 
 def lance_storage_options(uri: str, endpoint_url: str, region: str) -> dict[str, str] | None:

@@ -1,0 +1,165 @@
+"""Naming a hearing's speakers: voices matched to enrolled people, and spoken introductions as suggestions.
+
+``match_speakers`` compares every hearing voice with every voiceprint of every person (cosine similarity of
+unit vectors from the same encoder; a person scores their best voiceprint), then assigns people to speakers
+as one assignment (``scipy.optimize.linear_sum_assignment``): a person names at most one speaker of a
+hearing, and two similar speakers cannot both take the same person. A pair below the encoder's threshold
+is never named. The thresholds were chosen on real voices (``bench/bench_speaker_names.py``, BENCHMARKS.md).
+
+``find_cues`` looks for a chair introducing someone ("I now recognize Senator Cantwell", "our first
+witness, Dr. Lee") and pairs the name with whoever speaks next: a suggestion to confirm, never a name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from polsearch_assets.core.contracts import Cue, Segment, SpeakerName, Voice
+
+# Cosine similarity at or above which a hearing voice is an enrolled person's, per voice encoder. Chosen
+# on real council voices from the two DEV meetings, one meeting's voices compared with the other's: the
+# middle of the gap between the least similar same person and the most similar different people
+# (bench/bench_speaker_names.py; the TEST meetings' figures are in BENCHMARKS.md, "Naming speakers").
+MATCH_THRESHOLDS = {"campplus-192": 0.81, "resemblyzer-256": 0.85}
+
+
+def match_threshold(encoder: str | None, override: float | None = None) -> float | None:
+    """The threshold for voices of ``encoder`` (an explicit ``override`` wins); None: not calibrated."""
+    if override is not None:
+        return override
+    return MATCH_THRESHOLDS.get(encoder or "")
+
+
+@dataclass(frozen=True, eq=False)
+class Voiceprint:
+    """One enrolled voice of a person (a row of the voiceprint library)."""
+
+    person: str
+    person_id: str | None
+    encoder: str
+    embedding: np.ndarray  # unit length
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+def person_scores(
+    voices: Sequence[Voice], voiceprints: Sequence[Voiceprint], encoder: str | None
+) -> tuple[list[str], np.ndarray]:
+    """The people with a voiceprint of ``encoder``, and each voice's best similarity to each: [voices, people]."""
+    usable = [v for v in voiceprints if v.encoder == encoder]
+    people = sorted({v.person for v in usable})
+    scores = np.full((len(voices), len(people)), -1.0)
+    if not voices or not people:
+        return people, scores
+    hearing = _unit_rows(np.stack([v.embedding for v in voices]).astype(np.float64))
+    prints = _unit_rows(np.stack([v.embedding for v in usable]).astype(np.float64))
+    similarity = hearing @ prints.T
+    column = {p: j for j, p in enumerate(people)}
+    for k, voiceprint in enumerate(usable):
+        j = column[voiceprint.person]
+        scores[:, j] = np.maximum(scores[:, j], similarity[:, k])
+    return people, scores
+
+
+def match_speakers(
+    voices: Sequence[Voice],
+    voiceprints: Sequence[Voiceprint],
+    encoder: str | None,
+    threshold: float | None,
+) -> list[SpeakerName]:
+    """Each hearing voice with the person it is (or None), at most one speaker per person."""
+    from scipy.optimize import linear_sum_assignment
+
+    people, scores = person_scores(voices, voiceprints, encoder)
+    ids: dict[str, str | None] = {}
+    for voiceprint in voiceprints:  # the person's id, as any of their voiceprints gives it
+        ids[voiceprint.person] = ids.get(voiceprint.person) or voiceprint.person_id
+    assigned: dict[int, int] = {}
+    if threshold is not None and scores.size:
+        # Pairs below the threshold earn nothing, so they never displace a pair above it.
+        reward = np.where(scores >= threshold, scores, 0.0)
+        rows, columns = linear_sum_assignment(reward, maximize=True)
+        assigned = {int(i): int(j) for i, j in zip(rows, columns, strict=True) if scores[i, j] >= threshold}
+    names = []
+    for i, voice in enumerate(voices):
+        if i in assigned:
+            person = people[assigned[i]]
+            similarity = float(scores[i, assigned[i]])
+            names.append(
+                SpeakerName(voice.speaker, voice.speaking_ms, person, ids.get(person), round(similarity, 4))
+            )
+        elif people:
+            best = int(np.argmax(scores[i]))
+            names.append(
+                SpeakerName(
+                    voice.speaker,
+                    voice.speaking_ms,
+                    similarity=round(float(scores[i, best]), 4),
+                    candidate=people[best],
+                )
+            )
+        else:
+            names.append(SpeakerName(voice.speaker, voice.speaking_ms))
+    return names
+
+
+_TITLE = (
+    r"(?:Senator|Sen\.|Representative|Rep\.|Congressman|Congresswoman|Chairman|Chairwoman|Chair|"
+    r"Ranking Member|Secretary|Administrator|Commissioner|Director|Governor|Mayor|Judge|General|Admiral|"
+    r"Councilmember|Council Member|Dr\.|Doctor|Professor|Mr\.|Mrs\.|Ms\.|Miss)"
+)
+_NAME = r"(?P<name>" + _TITLE + r"\s+[A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+){0,2})"
+# A role instead of a name ("I now recognize the ranking member"): still worth showing next to the speaker.
+_ROLE = (
+    r"(?P<name>(?i:ranking member|chair(?:man|woman)?|vice chair(?:man|woman)?)"
+    r"|(?i:gentle(?:man|woman|lady)|senator|representative|member) from [A-Z][a-z]+(?: [A-Z][a-z]+)?)"
+)
+# Said by a chair handing over the floor; each ends where the introduced person's name does.
+_CUE_PATTERNS = [
+    re.compile(p)
+    for p in (
+        r"\b(?:now |next )?recogni[sz]e(?:s|d)?\s+(?:the\s+)?" + _NAME,
+        r"\brecogni[sz]e(?:s|d)?\s+the\s+" + _ROLE,
+        r"\b(?:first|next|second|third|fourth|fifth|final|last)\s+witness(?:\s+(?:is|will be|today is))?,?\s+"
+        + _NAME,
+        r"\b(?:welcome|call on|turn to|yield to|go to)\s+" + _NAME,
+        r"\b" + _NAME + r",?\s+you(?:'re| are) recogni[sz]ed",
+        r"\b" + _NAME + r",?\s+(?:the floor is yours|please proceed|you may proceed|you have the floor)",
+    )
+]
+
+
+def find_cues(segments: Sequence[Segment], within_ms: int = 30_000) -> list[Cue]:
+    """Introductions in the transcript, each with the speaker who talks next (within ``within_ms``).
+
+    Of several introductions in one segment only the last is kept: the floor goes to whoever was named
+    last ("our first witness is Dr. Lee ... I now recognize Senator Cantwell")."""
+    cues = []
+    for n, segment in enumerate(segments):
+        found = [m for pattern in _CUE_PATTERNS for m in pattern.finditer(segment.text)]
+        if not found:
+            continue
+        last = max(found, key=lambda m: m.start("name"))
+        following = next(
+            (s for s in segments[n + 1 :] if s.speaker and s.speaker != segment.speaker),
+            None,
+        )
+        if following is None or following.speaker is None or following.start_ms - segment.end_ms > within_ms:
+            continue
+        name = last.group("name").rstrip(".,")
+        cues.append(Cue(following.speaker, name, segment.speaker, segment.start_ms, last.group(0)))
+    return _dedupe(cues)
+
+
+def _dedupe(cues: list[Cue]) -> list[Cue]:
+    """One cue per (speaker, name), the earliest; overlapping patterns find some twice."""
+    seen: dict[tuple[str, str], Cue] = {}
+    for cue in sorted(cues, key=lambda c: c.at_ms):
+        seen.setdefault((cue.speaker, cue.name), cue)
+    return list(seen.values())

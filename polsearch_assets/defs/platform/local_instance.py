@@ -1,0 +1,43 @@
+"""The Dagster instance the local commands (CLI, Python API) record their runs in."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from polsearch_assets.config import Settings
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+_REPO_DAGSTER_YAML = Path(__file__).resolve().parents[3] / "dagster.yaml"
+
+
+def local_instance() -> dg.DagsterInstance:
+    """The DAGSTER_HOME instance; defaults to $POLSEARCH_HOME/dagster.
+
+    A home the CLI creates (the default, or a DAGSTER_HOME that does not exist yet) gets the
+    project's dagster.yaml; an existing one is used as it is.
+    """
+    import dagster as dg  # here: the remote commands never import Dagster
+
+    home = Path(os.environ.get("DAGSTER_HOME") or Settings.from_env().polsearch_home() / "dagster")
+    if not home.exists() or not os.environ.get("DAGSTER_HOME"):
+        home.mkdir(parents=True, exist_ok=True)
+        if not (home / "dagster.yaml").exists() and _REPO_DAGSTER_YAML.is_file():
+            shutil.copyfile(_REPO_DAGSTER_YAML, home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home.resolve())
+    # Opening an instance creates its SQLite tables the first time; two commands doing that at once
+    # crash ("table ... already exists"), so the first opening is one at a time.
+    with open(home / ".polsearch-open.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        instance = dg.DagsterInstance.get()
+    from polsearch_assets.defs.hearing.runs import end_abandoned_runs
+
+    for run_id in end_abandoned_runs(instance):  # runs of killed ingests would otherwise stay STARTED
+        print(f"run {run_id}: its process is gone (killed or crashed); marked failed", file=sys.stderr)
+    return instance
