@@ -39,6 +39,7 @@ from polsearch_assets.client import DagsterApi  # noqa: E402
 from polsearch_assets.core.artifacts import read_aligned_segments  # noqa: E402
 from polsearch_assets.core.index.segments import SegmentIndex  # noqa: E402
 from polsearch_assets.core.keys import resolve_source  # noqa: E402
+from polsearch_assets.core.scratch import abandoned  # noqa: E402
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore  # noqa: E402
 from polsearch_assets_tests.fixtures.media import serve_media  # noqa: E402
 from polsearch_assets_tests.fixtures.processes import dagster_dev  # noqa: E402
@@ -104,9 +105,9 @@ def check(api: DagsterApi, keys: list[str], store: LocalArtifactStore, index: Se
             failed_with_cause += 1
         else:
             failed_without_cause.append(key)
-    tmp = Path(tempfile.gettempdir())
+    tmp = Path(tempfile.gettempdir())  # shared with other processes: only what a dead process left counts
     scratch = [p.name for prefix in ("polsearch-fetch-", "polsearch-upload-", "polsearch-download-")
-               for p in tmp.glob(f"{prefix}*")]  # fmt: skip
+               for p in abandoned(tmp, prefix)]  # fmt: skip
     hidden_temps = [str(p) for p in Path(store.root).rglob(".*.tmp")]
     return {
         "hearings": len(keys),

@@ -26,24 +26,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_abandoned(directory: Path, prefix: str) -> list[Path]:
-    """Remove ``<prefix><pid>…`` entries of ``directory`` whose process no longer exists."""
-    removed = []
+def abandoned(directory: Path, prefix: str) -> list[Path]:
+    """``<prefix><pid>…`` entries of ``directory`` whose process no longer exists."""
     try:
         entries = list(directory.iterdir())
     except FileNotFoundError:
-        return removed
+        return []
+    found = []
     for entry in entries:
         if not entry.name.startswith(prefix):
             continue
         digits = entry.name[len(prefix) :].split(".", 1)[0].split("-", 1)[0]
-        if not digits.isdigit() or _alive(int(digits)):
-            continue
+        if digits.isdigit() and not _alive(int(digits)):
+            found.append(entry)
+    return found
+
+
+def remove_abandoned(directory: Path, prefix: str) -> list[Path]:
+    """Remove what ``abandoned`` finds."""
+    removed = abandoned(directory, prefix)
+    for entry in removed:
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
-        removed.append(entry)
     return removed
 
 

@@ -11,6 +11,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from polsearch_assets.defs.hearing.automation import hearing_automation
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS, raw_audio_contract
+from polsearch_assets.defs.hearing.jobs import hearing_pipeline
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources, run_hearing
 from polsearch_assets_tests.fixtures.media import REPO, silent_wav
@@ -117,3 +118,29 @@ def test_backlogs_go_out_as_bounded_backfills(tmp_path: Path, config: str) -> No
     assert queue.max_concurrent_runs == 2
     assert {"key": "dagster/backfill", "limit": 1} in queue.tag_concurrency_limits
     assert yaml.safe_load((REPO / config).read_text())["concurrency"]["runs"]["max_concurrent_runs"] == 2
+
+
+def test_a_whole_hearing_run_that_stopped_partway_is_not_continued(tmp_path: Path) -> None:
+    """A hearing_pipeline run updates upstream assets without naming the downstream ones in its
+    selection; automation must neither repeat what such a run did nor finish a run a user terminated."""
+    resources = hearing_resources(tmp_path)
+    defs = dg.Definitions(
+        assets=assets_for(resources),
+        asset_checks=HEARING_CHECKS,
+        jobs=[hearing_pipeline],
+        resources=resources,
+    )
+    with dg.instance_for_test() as instance:
+        key = register_hearing(
+            instance, resources["artifact_store"], str(silent_wav(tmp_path / "one.wav", 3))
+        ).entry.key
+        tick = dg.evaluate_automation_conditions(defs=graph(resources), instance=instance)
+        # What a terminated run leaves: the first stages of the whole-hearing job, the rest not run.
+        stopped = defs.resolve_job_def("hearing_pipeline").execute_in_process(
+            instance=instance,
+            partition_key=key,
+            asset_selection=[dg.AssetKey("raw_audio"), dg.AssetKey("vad_chunks")],
+        )
+        assert stopped.success and stopped.dagster_run.tags["polsearch/scope"] == "whole-hearing"
+        tick = dg.evaluate_automation_conditions(defs=graph(resources), instance=instance, cursor=tick.cursor)
+        assert requested(tick) == {}

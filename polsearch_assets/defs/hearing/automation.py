@@ -5,7 +5,8 @@ the GraphQL API asks for it. Every later stage is requested for a hearing when
 
 * an upstream asset of that hearing was updated by a run that did not also plan this
   asset (re-materializing ``raw_audio`` of one hearing re-runs that hearing's
-  downstream stages; a full pipeline run triggers nothing more), or
+  downstream stages; a run of the whole-hearing job triggers nothing more, even one that stopped
+  partway: retry finishes it), or
 * the voiceprint library changed (``speaker_names`` of every hearing, then its index rows: names
   follow the library without ASR or diarization running again), or
 * the asset's ``code_version`` changed (a new model or backend) and the hearing had
@@ -24,6 +25,29 @@ AC = dg.AutomationCondition
 AUTOMATION_INTERVAL_S = 30
 
 
+# Runs of the whole-hearing job carry this tag (jobs.py): what they update is never followed up.
+WHOLE_HEARING_TAG = {"polsearch/scope": "whole-hearing"}
+
+
+def upstream_updated_alone() -> dg.AutomationCondition:
+    """An upstream asset was updated by a run that was not there to update this one too.
+
+    Dagster's ``any_deps_updated`` counts a dependency updated by a job run whose asset selection
+    is implicit (``hearing_pipeline`` launched by the sensor, ``submit``, ``ingest``) as updated
+    "without" this asset, and only timing kept automation from running the downstream stages a
+    second time. Nor is a terminated or failed hearing run continued behind the user's back: its
+    partial updates are not followed; ``polsearch retry`` (or Re-execute) finishes it.
+    """
+    return AC.any_deps_match(
+        (
+            AC.newly_updated()
+            & ~AC.executed_with_root_target()
+            & ~AC.executed_with_tags(tag_values=WHOLE_HEARING_TAG)
+        ).with_label("updated by a run that did not cover this asset")
+        | AC.will_be_requested()
+    ).with_label("any_deps_updated")
+
+
 def follow_upstream(optional: dg.AssetSelection | None = None) -> dg.AutomationCondition:
     """``optional`` upstream assets trigger a run when updated, but their absence blocks nothing (the
     voiceprint library: a hearing's speakers are matched against an empty library too)."""
@@ -39,7 +63,7 @@ def follow_upstream(optional: dg.AssetSelection | None = None) -> dg.AutomationC
             checks.ignore(optional),
         )
     trigger = (
-        AC.any_deps_updated()
+        upstream_updated_alone()
         | (AC.code_version_changed() & ~AC.missing()).with_label("model or code changed")
     ).since_last_handled()
     return (trigger & ~missing & ~in_progress & ~AC.in_progress() & checks).with_label(

@@ -6,12 +6,14 @@ from pydantic import Field
 from polsearch_assets.core.contracts import HEARING_ASSETS
 from polsearch_assets.core.keys import resolve_source
 from polsearch_assets.defs.hearing.audio import HearingFacts
+from polsearch_assets.defs.hearing.automation import WHOLE_HEARING_TAG
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 hearing_pipeline = dg.define_asset_job(
     "hearing_pipeline",
     selection=dg.AssetSelection.assets(*HEARING_ASSETS),
+    tags=WHOLE_HEARING_TAG,
     description="Every asset of one hearing, from its source to its index rows, with their checks.",
 )
 
