@@ -75,3 +75,6 @@ def test_the_files_come_from_the_packages(tmp_path: Path) -> None:
         "speaker91",
     }
     assert len({c.speaker for c in rs.council_clips()}) == 9
+    # The STM reference: every utterance's words, from the first (fields: file channel speaker start end text).
+    assert sample.text is not None and sample.text.startswith("Hello? Hello? Oh, hello. I didn't know")
+    assert len(sample.text.split()) == 81
