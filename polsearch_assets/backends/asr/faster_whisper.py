@@ -18,10 +18,15 @@ from polsearch_assets.backends.asr.base import Transcriber
 from polsearch_assets.backends.asr.whisper_models import model_identity, model_path
 from polsearch_assets.backends.loading import package_version, read_span, shared_model
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE
-from polsearch_assets.core.audio.chunking import chunk_speech
+from polsearch_assets.core.audio.chunking import chunk_speech, undecoded_rest
 from polsearch_assets.core.contracts import Chunk, Segment, Word
 
 WHISPER_WINDOW_MS = 30_000  # whisper's encoder sees 30 s; longer chunks are split in their pauses
+MIN_REST_SPEECH_MS = 500  # speech left after a piece's last word that is decoded again (a short phrase)
+MAX_ROUNDS = 4  # each round decodes only what the previous one left, so it ends; this bounds the cost
+# Part of the model identity: bumped when the decoding around the model changes its output, so hearings go
+# stale. 2: the speech after a piece's last word is decoded too.
+DECODING_VERSION = 2
 
 
 class FasterWhisperTranscriber(Transcriber):
@@ -51,7 +56,7 @@ class FasterWhisperTranscriber(Transcriber):
 
     @property
     def model_identity(self) -> str:
-        return f"faster-whisper-{package_version('faster-whisper')}:{model_identity(self.model)}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}"
+        return f"faster-whisper-{package_version('faster-whisper')}:{model_identity(self.model)}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}:decoding{DECODING_VERSION}"
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._pipeline()
@@ -67,17 +72,34 @@ class FasterWhisperTranscriber(Transcriber):
         )
 
     def transcribe(self, wav_path: Path, chunks: Sequence[Chunk], log: logging.Logger) -> list[Segment]:
-        pieces = whisper_pieces(chunks)
-        # Similar durations decode together; the order is restored by sorting segments by time.
-        pieces.sort(key=lambda p: p.duration_ms, reverse=True)
+        pending = whisper_pieces(chunks)
         group_size = self.batch_size * 4
         segments: list[Segment] = []
         with sf.SoundFile(wav_path) as wav:
             duration_ms = wav.frames * 1000 // wav.samplerate
-            for first in range(0, len(pieces), group_size):
-                group = pieces[first : first + group_size]
-                segments += [s for found in self._transcribe_group(wav, group, duration_ms) for s in found]
-                log.info(f"transcribed {min(first + group_size, len(pieces))}/{len(pieces)} pieces")
+            # Whisper may close a window early, expecting its decoder to seek there and go on (the
+            # sequential decoder does); a batch decodes each piece once, so what follows the last word
+            # is decoded again as a piece of its own, until nothing is left.
+            for round_ in range(MAX_ROUNDS):
+                # Similar durations decode together; the order is restored by sorting segments by time.
+                pending.sort(key=lambda p: p.duration_ms, reverse=True)
+                rests = []
+                for first in range(0, len(pending), group_size):
+                    group = pending[first : first + group_size]
+                    for piece, found in zip(
+                        group, self._transcribe_group(wav, group, duration_ms), strict=True
+                    ):
+                        segments.extend(found)
+                        if found:
+                            decoded_until = max(s.end_ms for s in found)
+                            rests += filter(None, [undecoded_rest(piece, decoded_until, MIN_REST_SPEECH_MS)])
+                    done = min(first + group_size, len(pending))
+                    log.info(
+                        f"transcribed {done}/{len(pending)} " + ("pieces" if not round_ else "piece ends")
+                    )
+                pending = rests
+                if not pending:
+                    break
         segments.sort(key=lambda s: (s.start_ms, s.end_ms))
         return [Segment(i, s.start_ms, s.end_ms, s.text, s.words) for i, s in enumerate(segments)]
 
