@@ -130,6 +130,7 @@ def test_checks_sensors_and_schedules() -> None:
     }
     assert set(checks) - blocking == {
         ("vad_chunks", "speech_found"),
+        ("transcript", "plausible_text"),
         ("hearing_index", "contract"),
         ("word_archive", "contract"),
         ("youtube_uploads", "sensor_alive"),

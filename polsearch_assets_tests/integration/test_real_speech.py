@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from polsearch_assets.backends.asr.faster_whisper import whisper_pieces
+from polsearch_assets.backends.asr.faster_whisper import WHISPER_WINDOW_MS
 from polsearch_assets.config import Settings
+from polsearch_assets.core.audio.chunking import split_chunks
 from polsearch_assets.defs.resources import build_resources
 from polsearch_assets_tests.fixtures import real_speech as rs
 
@@ -76,7 +77,7 @@ def test_no_speech_is_left_undecoded_at_the_end_of_a_piece(resources: dict, coun
     segments = resources["transcriber"].transcribe(council.wav, vad.chunks, logging.getLogger("test"))
     words = [w for s in segments for w in s.words]
     left = {}
-    for piece in whisper_pieces(vad.chunks):
+    for piece in split_chunks(vad.chunks, WHISPER_WINDOW_MS):
         inside = [w.end_ms for w in words if piece.start_ms <= w.start_ms < piece.end_ms]
         last = max(inside, default=piece.start_ms)
         left[f"{piece.start_ms}-{piece.end_ms}"] = sum(

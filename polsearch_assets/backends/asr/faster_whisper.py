@@ -18,7 +18,7 @@ from polsearch_assets.backends.asr.base import Transcriber
 from polsearch_assets.backends.asr.whisper_models import model_identity, model_path
 from polsearch_assets.backends.loading import package_version, read_span, shared_model
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE
-from polsearch_assets.core.audio.chunking import chunk_speech, undecoded_rest
+from polsearch_assets.core.audio.chunking import split_chunks, undecoded_rest
 from polsearch_assets.core.contracts import Chunk, Segment, Word
 
 WHISPER_WINDOW_MS = 30_000  # whisper's encoder sees 30 s; longer chunks are split in their pauses
@@ -72,7 +72,7 @@ class FasterWhisperTranscriber(Transcriber):
         )
 
     def transcribe(self, wav_path: Path, chunks: Sequence[Chunk], log: logging.Logger) -> list[Segment]:
-        pending = whisper_pieces(chunks)
+        pending = split_chunks(chunks, WHISPER_WINDOW_MS)
         group_size = self.batch_size * 4
         segments: list[Segment] = []
         with sf.SoundFile(wav_path) as wav:
@@ -158,19 +158,3 @@ def _whisper_pipeline(model: str, cache_dir: str, device: str, compute_type: str
     return BatchedInferencePipeline(
         WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
     )
-
-
-def whisper_pieces(chunks: Sequence[Chunk]) -> list[Chunk]:
-    """VAD chunks as pieces whisper can take whole (<= 30 s), split in their own pauses."""
-    pieces = []
-    for chunk in chunks:
-        if chunk.duration_ms <= WHISPER_WINDOW_MS:
-            pieces.append(chunk)
-        else:
-            pieces += chunk_speech(
-                chunk.speech,
-                chunk.end_ms,
-                min_chunk_ms=WHISPER_WINDOW_MS // 2,
-                max_chunk_ms=WHISPER_WINDOW_MS,
-            )
-    return pieces

@@ -108,3 +108,14 @@ def undecoded_rest(piece: Chunk, decoded_until_ms: int, min_speech_ms: int) -> C
     if sum(r.end_ms - r.start_ms for r in rest) < min_speech_ms:
         return None
     return Chunk(piece.index, rest[0].start_ms, rest[-1].end_ms, rest)
+
+
+def split_chunks(chunks: Sequence[Chunk], max_ms: int) -> list[Chunk]:
+    """Chunks as pieces a model takes whole (at most ``max_ms``), longer ones split in their own pauses."""
+    pieces: list[Chunk] = []
+    for chunk in chunks:
+        if chunk.duration_ms <= max_ms:
+            pieces.append(chunk)
+        else:
+            pieces += chunk_speech(chunk.speech, chunk.end_ms, min_chunk_ms=max_ms // 2, max_chunk_ms=max_ms)
+    return pieces
