@@ -9,7 +9,9 @@ import re
 from pathlib import Path
 
 import jiwer
+import numpy as np
 import pytest
+import soundfile as sf
 
 from polsearch_assets.backends.asr import whisper_models
 from polsearch_assets.backends.asr.faster_whisper import FasterWhisperTranscriber
@@ -20,6 +22,7 @@ from polsearch_assets.backends.asr.whisper_models import (
     model_path,
 )
 from polsearch_assets.config import Settings
+from polsearch_assets.core.contracts import Chunk
 from polsearch_assets_tests.fixtures import real_speech as rs
 
 pytestmark = pytest.mark.slow  # a 145 MB file joined and hashed, a real model on real speech
@@ -70,3 +73,17 @@ def test_base_transcribes_real_speech(tmp_path: Path) -> None:
         )
         hypothesis = _words(" ".join(s.text for s in segments))
         assert jiwer.wer(_words(recording.text or ""), hypothesis) <= limit, hypothesis
+
+
+@pytest.mark.parametrize("model", ["tiny.en", "base"])
+def test_a_window_without_speech_writes_no_text(tmp_path: Path, model: str) -> None:
+    """Room rumble given to the model as if it were speech (a VAD false alarm): the models make up text
+    ("I'm gonna go ahead and get a little bit of a little bit of ..." for 20 s), which the no-speech rules
+    drop."""
+    rng = np.random.default_rng(0)
+    noise = np.cumsum(rng.standard_normal(16_000 * 20)).astype(np.float32)
+    noise -= np.convolve(noise, np.ones(800) / 800, mode="same")
+    sf.write(tmp_path / "rumble.wav", noise * 0.05 / noise.std(), 16_000, subtype="PCM_16")
+    transcriber = FasterWhisperTranscriber(model=model, cache_dir=str(tmp_path / "models"))
+    chunks = [Chunk(0, 0, 20_000), Chunk(1, 0, 8_000)]
+    assert transcriber.transcribe(tmp_path / "rumble.wav", chunks, logging.getLogger("test")) == []

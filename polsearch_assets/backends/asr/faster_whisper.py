@@ -25,8 +25,16 @@ WHISPER_WINDOW_MS = 30_000  # whisper's encoder sees 30 s; longer chunks are spl
 MIN_REST_SPEECH_MS = 500  # speech left after a piece's last word that is decoded again (a short phrase)
 MAX_ROUNDS = 4  # each round decodes only what the previous one left, so it ends; this bounds the cost
 # Part of the model identity: bumped when the decoding around the model changes its output, so hearings go
-# stale. 2: the speech after a piece's last word is decoded too.
-DECODING_VERSION = 2
+# stale. 2: the speech after a piece's last word is decoded too; 3: no-speech windows dropped.
+DECODING_VERSION = 3
+# Whisper's own rule for a window with no speech in it (its sequential decoder skips such windows; the
+# batched one keeps them): the model says "no speech" and is unsure of the text it wrote anyway. A loop
+# is confident, so in such a window text that compresses like a loop is dropped too (greedy decoding of
+# room rumble gave "a little bit of" x60 at log-probability -0.27). On the real-speech recordings
+# (BENCHMARKS.md) only lone " .", "you", "Um" outputs reach these rules.
+NO_SPEECH_PROB = 0.65
+NO_SPEECH_LOGPROB = -0.6
+LOOP_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold
 
 
 class FasterWhisperTranscriber(Transcriber):
@@ -130,6 +138,10 @@ class FasterWhisperTranscriber(Transcriber):
         )
         segments: list[list[Segment]] = [[] for _ in group]
         for result in results:
+            if result.no_speech_prob >= NO_SPEECH_PROB and (
+                result.avg_logprob < NO_SPEECH_LOGPROB or result.compression_ratio > LOOP_COMPRESSION
+            ):
+                continue
             # Segment times are rounded and may start a hair before their clip: locate by the middle.
             middle = (result.start + result.end) / 2 * SAMPLE_RATE
             piece = min(max(int(np.searchsorted(offsets, middle, side="right")) - 1, 0), len(group) - 1)
