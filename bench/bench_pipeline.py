@@ -128,10 +128,10 @@ def run_bare(wav: Path, mode: str) -> dict:
     """faster-whisper alone, same model and settings (int8, 2 threads, greedy, word timestamps), its own VAD."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-    from polsearch_assets.backends.asr.faster_whisper import bundled_whisper_model
+    from polsearch_assets.backends.asr.whisper_models import model_path
 
     started = time.perf_counter()
-    model = WhisperModel(str(bundled_whisper_model()), device="cpu", compute_type="int8", cpu_threads=2)
+    model = WhisperModel(str(model_path("tiny.en")), device="cpu", compute_type="int8", cpu_threads=2)
     options = {"language": "en", "beam_size": 1, "word_timestamps": True, "vad_filter": True}
     if mode == "batched":
         segments, _ = BatchedInferencePipeline(model).transcribe(

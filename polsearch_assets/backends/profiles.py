@@ -75,7 +75,11 @@ def configured_backends(settings: Settings) -> Backends:
             "device": settings.nemo_device,
         }
         if transcriber is NemoTdtTranscriber
-        else {"model": settings.whisper_model, "cpu_threads": settings.cpu_threads}
+        else {
+            "model": settings.whisper_model,
+            "cache_dir": settings.whisper_cache_dir,
+            "cpu_threads": settings.cpu_threads,
+        }
     )
     diarizer = _choose(
         settings,

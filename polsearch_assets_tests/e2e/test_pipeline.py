@@ -191,9 +191,10 @@ def test_a_hearing_without_speech_indexes_nothing_and_succeeds(deployment: Deplo
 
 
 def test_transcriber_accepts_a_model_directory_and_names_it(media_files) -> None:
-    from polsearch_assets.backends.asr.faster_whisper import FasterWhisperTranscriber, bundled_whisper_model
+    from polsearch_assets.backends.asr.faster_whisper import FasterWhisperTranscriber
+    from polsearch_assets.backends.asr.whisper_models import model_path
 
-    explicit = FasterWhisperTranscriber(model=str(bundled_whisper_model()))
+    explicit = FasterWhisperTranscriber(model=str(model_path("tiny.en")))
     assert (
         explicit.model_identity != FasterWhisperTranscriber().model_identity
     )  # the configured model is named

@@ -144,6 +144,26 @@ def test_corrupted_artifacts_fail_their_check(pristine: Hearing, asset, artifact
     )
 
 
+def test_a_repetition_loop_in_the_transcript_is_a_warning_with_its_times(pristine: Hearing) -> None:
+    def loop(document: dict) -> None:
+        last = document["segments"][-1]
+        start = last["start_ms"]
+        words = [
+            {"word": w, "start_ms": start + i * 100, "end_ms": start + i * 100 + 80, "confidence": 0.5}
+            for i, w in enumerate(["Thank", "you."] * 8)
+        ]
+        last.update(text="Thank you. " * 8, words=words, end_ms=words[-1]["end_ms"])
+
+    pristine.edit_json(TRANSCRIPT_JSON, loop)
+    evaluation = pristine.check("transcript", "plausible_text")
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert "repetition at " in evaluation.description and "'thank you' x8" in evaluation.description
+    stretches = evaluation.metadata["stretches"].value
+    assert {"repetition", "rate"} <= {s["kind"] for s in stretches}
+    assert all(s["start_ms"] >= 0 and s["end_ms"] > s["start_ms"] for s in stretches)
+    assert pristine.check("transcript", "contract").passed  # a plausible-text warning breaks no contract
+
+
 def test_frame_probabilities_are_part_of_the_diarization_contract(pristine: Hearing) -> None:
     """A diarization that says it has per-frame probabilities (sortformer's) is checked with them."""
     speakers = tuple(json.loads(pristine.path(DIARIZATION_JSON).read_text())["speakers"])

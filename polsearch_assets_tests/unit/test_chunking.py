@@ -3,7 +3,7 @@ from itertools import pairwise
 
 import pytest
 
-from polsearch_assets.core.audio.chunking import chunk_speech
+from polsearch_assets.core.audio.chunking import chunk_speech, undecoded_rest
 from polsearch_assets.core.contracts import Chunk, SpeechRegion
 
 S = 1000  # ms per second
@@ -122,3 +122,16 @@ def _runs(ticks: list[int]):
         run.append(tick)
     if run:
         yield run
+
+
+def test_the_undecoded_rest_of_a_piece_is_its_speech_after_the_last_word() -> None:
+    piece = Chunk(3, 10 * S, 30 * S, tuple(regions((10, 18), (19, 24), (25, 30))))
+    rest = undecoded_rest(piece, 21 * S, 500)
+    assert rest is not None and spans([rest]) == [(21, 30)]
+    assert [(r.start_ms / S, r.end_ms / S) for r in rest.speech] == [(21, 24), (25, 30)]
+    # a pause after the last word is not speech left over
+    assert spans([undecoded_rest(piece, int(24.5 * S), 500)]) == [(25, 30)]  # type: ignore[list-item]
+    assert undecoded_rest(piece, int(29.6 * S), 500) is None  # under 0.5 s: nothing worth a decode
+    assert undecoded_rest(piece, 31 * S, 500) is None  # words timed past the end
+    # a piece without speech regions counts as speech throughout
+    assert spans([undecoded_rest(Chunk(0, 0, 8 * S), 5 * S, 500)]) == [(5, 8)]  # type: ignore[list-item]

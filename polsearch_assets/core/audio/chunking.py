@@ -94,3 +94,28 @@ def chunk_speech(
         chunks.append(Chunk(len(chunks), inside[0].start_ms, inside[-1].end_ms, tuple(inside)))
         cursor = cut
     return chunks
+
+
+def undecoded_rest(piece: Chunk, decoded_until_ms: int, min_speech_ms: int) -> Chunk | None:
+    """The part of ``piece`` after ``decoded_until_ms`` as a piece of its own, when it holds at least
+    ``min_speech_ms`` of speech (a piece without speech regions counts as speech throughout)."""
+    speech = piece.speech or (SpeechRegion(piece.start_ms, piece.end_ms),)
+    rest = tuple(
+        SpeechRegion(max(r.start_ms, decoded_until_ms), r.end_ms)
+        for r in speech
+        if r.end_ms > decoded_until_ms
+    )
+    if sum(r.end_ms - r.start_ms for r in rest) < min_speech_ms:
+        return None
+    return Chunk(piece.index, rest[0].start_ms, rest[-1].end_ms, rest)
+
+
+def split_chunks(chunks: Sequence[Chunk], max_ms: int) -> list[Chunk]:
+    """Chunks as pieces a model takes whole (at most ``max_ms``), longer ones split in their own pauses."""
+    pieces: list[Chunk] = []
+    for chunk in chunks:
+        if chunk.duration_ms <= max_ms:
+            pieces.append(chunk)
+        else:
+            pieces += chunk_speech(chunk.speech, chunk.end_ms, min_chunk_ms=max_ms // 2, max_chunk_ms=max_ms)
+    return pieces

@@ -8,6 +8,7 @@ in ``contract_checks`` (pure); this module reads artifacts and reports.
 """
 
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +24,12 @@ from polsearch_assets.core.artifacts import (
     VAD_CHUNKS_JSON,
     WORD_ARCHIVE_PARQUET,
     audio_duration_ms,
+    read_transcript,
+    read_vad_chunks,
 )
+from polsearch_assets.core.audio.chunking import split_chunks
 from polsearch_assets.core.contracts import SpeakerFrames
+from polsearch_assets.core.speech.hallucinations import hallucination_suspects
 from polsearch_assets.core.validation import (
     aligned_problems,
     archive_problems,
@@ -40,6 +45,9 @@ from polsearch_assets.core.validation import (
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
+
+DECODING_WINDOW_MS = 30_000  # Whisper's window, over which its compression ratio is measured
+MAX_SUSPECTS_LISTED = 50  # in the check's metadata; all are counted
 
 # Per-hearing (partitioned) checks are a preview API in Dagster 1.13. dagster is pinned exactly in
 # pyproject.toml, and test_checks exercises every check, so an upgrade that changes them fails the tests.
@@ -191,6 +199,35 @@ def speech_found(
     )
 
 
+@dg.asset_check(
+    asset="transcript",
+    partitions_def=hearings_partitions,
+    description="Warns where the transcript looks made up: a word n-gram repeated 4+ times back to back, words "
+    "where the VAD heard no speech, a 30 s window whose text compresses past 2.4x (zlib), more than 6 words a "
+    "second. Not blocking: these are signs (people do say 'no, no, no, no'), and a few doubtful seconds "
+    "should not keep hours of a hearing out of the index; the times say where to listen.",
+)
+def plausible_text(
+    context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
+) -> dg.AssetCheckResult:
+    key = context.partition_key
+    segments = read_transcript(artifact_store, key)
+    windows = split_chunks(read_vad_chunks(artifact_store, key).chunks, DECODING_WINDOW_MS)
+    suspects = hallucination_suspects(segments, windows)
+    kinds = Counter(s.kind for s in suspects)
+    return dg.AssetCheckResult(
+        passed=not suspects,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"hearing {key}: "
+        + (summarize([str(s) for s in suspects]) if suspects else "no sign of made-up text"),
+        metadata={
+            "suspects": len(suspects),
+            **{f"suspects_{kind}": count for kind, count in sorted(kinds.items())},
+            "stretches": dg.MetadataValue.json([s.to_json() for s in suspects[:MAX_SUSPECTS_LISTED]]),
+        },
+    )
+
+
 @_contract_check(
     "hearing_index",
     blocking=False,
@@ -231,6 +268,7 @@ HEARING_CHECKS = [
     vad_chunks_contract,
     speech_found,
     transcript_contract,
+    plausible_text,
     diarization_contract,
     aligned_segments_contract,
     hearing_index_contract,
