@@ -19,6 +19,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from polsearch_assets.core.contracts import HEARING_ASSETS
 from polsearch_assets.defs.platform.logs import JsonLinesHandler
 from polsearch_assets_tests.fixtures.hearing import hearing_resources, run_hearing
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV
@@ -157,7 +158,7 @@ def test_the_sample_hearing_materializes_on_postgres_and_s3(
             "SELECT count(DISTINCT asset_key) FROM event_logs WHERE run_id = %s AND dagster_event_type = %s",
             (result.run_id, "ASSET_MATERIALIZATION"),
         )
-        assert cursor.fetchone() == (7,)
+        assert cursor.fetchone() == (len(HEARING_ASSETS),)
         cursor.execute("SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'hearings'")
         assert (key,) in cursor.fetchall()
     stored = {a.name for a in resources["artifact_store"].list_artifacts(key)}
@@ -168,7 +169,7 @@ def test_the_sample_hearing_materializes_on_postgres_and_s3(
     materialized = {
         line["asset"]: line["metrics"] for line in lines if line.get("event") == "ASSET_MATERIALIZATION"
     }
-    assert len(materialized) == 7 and all(line["hearing"] == key for line in lines)
+    assert len(materialized) == len(HEARING_ASSETS) and all(line["hearing"] == key for line in lines)
     assert materialized["transcript"]["real_time_factor"] > 0
     assert materialized["diarization"]["real_time_factor"] > 0
 

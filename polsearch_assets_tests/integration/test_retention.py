@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per 
 
 DAY = 86_400
 KEPT = {"hearing.json", "raw_audio.json", "vad_chunks.json", "transcript.json", "diarization.json",
-        "aligned_segments.json", "word_archive.parquet"}  # fmt: skip
+        "aligned_segments.json", "speaker_names.json", "word_archive.parquet"}  # fmt: skip
 
 
 def age(path: Path, days: float) -> None:
