@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (whoever owns it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -37,7 +38,7 @@ def abandoned(directory: Path, prefix: str) -> list[Path]:
         if not entry.name.startswith(prefix):
             continue
         digits = entry.name[len(prefix) :].split(".", 1)[0].split("-", 1)[0]
-        if digits.isdigit() and not _alive(int(digits)):
+        if digits.isdigit() and not process_alive(int(digits)):
             found.append(entry)
     return found
 

@@ -27,6 +27,7 @@ from dagster._core.launcher import DefaultRunLauncher
 from dagster._core.storage.dagster_run import RunRecord
 
 from polsearch_assets.core.keys import validate_hearing_key
+from polsearch_assets.core.scratch import process_alive
 from polsearch_assets.defs.hearing.partitions import ACTIVE_RUN_STATUSES, PARTITION_TAG
 
 HOST_TAG = "polsearch/host"
@@ -74,12 +75,8 @@ def hearing_lock(instance: dg.DagsterInstance, key: str) -> Iterator[None]:
 
 def _process_start_time(pid: int) -> float | None:
     """Seconds since the epoch when process ``pid`` started; None when there is no such process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_alive(pid):
         return None
-    except PermissionError:
-        pass  # alive, owned by another user
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         boot = next(
