@@ -1,12 +1,6 @@
 """A client for a polsearch deployment's Dagster GraphQL API: plain HTTP, no Dagster import."""
 
-from polsearch_assets.client.api import (
-    DagsterApi,
-    DagsterApiError,
-    DagsterUnauthorized,
-    DagsterUnreachable,
-    UnknownHearing,
-)
+from polsearch_assets.client.api import DagsterApi
 from polsearch_assets.client.graphql import GRAPHQL
 from polsearch_assets.client.models import (
     AssetState,
@@ -18,6 +12,12 @@ from polsearch_assets.client.models import (
     asset_state,
     missing_plan,
     stale_plan,
+)
+from polsearch_assets.client.transport import (
+    DagsterApiError,
+    DagsterUnauthorized,
+    DagsterUnreachable,
+    UnknownHearing,
 )
 from polsearch_assets.core.contracts import HEARING_ASSETS
 

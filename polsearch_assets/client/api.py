@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from polsearch_assets.client.graphql import GRAPHQL
@@ -27,7 +26,13 @@ from polsearch_assets.client.models import (
     run_state,
     stale_plan,
 )
-from polsearch_assets.core import net
+from polsearch_assets.client.transport import (
+    DagsterApiError,
+    GraphQLTransport,
+    UnknownHearing,
+    asset_keys,
+    tag_list,
+)
 from polsearch_assets.core.contracts import HEARING_ASSETS
 from polsearch_assets.core.errors import step_error
 from polsearch_assets.core.keys import resolve_source
@@ -36,134 +41,10 @@ PARTITIONS_DEF = "hearings"
 HEARING_JOB = "hearing_pipeline"
 REGISTER_JOB = "register_hearings"
 SPEAKER_LIBRARY_JOB = "speaker_library"
-_ERROR_TYPES = frozenset(
-    {
-        "PythonError",
-        "UnauthorizedError",
-        "PipelineNotFoundError",
-        "RunConfigValidationInvalid",
-        "InvalidStepError",
-        "InvalidOutputError",
-        "InvalidSubsetError",
-        "RunConflict",
-        "PresetNotFoundError",
-        "ConflictingExecutionParamsError",
-        "NoModeProvidedError",
-        "PartitionSetNotFoundError",
-        "PartitionKeysNotFoundError",
-        "RunNotFoundError",
-        "RepositoryNotFoundError",
-        "BackfillNotFoundError",
-    }
-)
 
 
-class DagsterApiError(Exception):
-    """The API answered with an error; the message is the server's."""
-
-
-class DagsterUnreachable(DagsterApiError):
-    """No answer from the webserver (down, wrong URL, network)."""
-
-
-class DagsterUnauthorized(DagsterApiError):
-    """The webserver or a proxy in front of it refused the credentials."""
-
-
-class UnknownHearing(DagsterApiError):
-    """No partition of ``hearings`` has this key."""
-
-
-def _asset_keys(names: Iterable[str]) -> list[dict[str, list[str]]]:
-    return [{"path": [name]} for name in names]
-
-
-def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in tags.items()]
-
-
-@dataclass
-class DagsterApi:
+class DagsterApi(GraphQLTransport):
     """A polsearch deployment, addressed by its webserver URL."""
-
-    url: str = "http://127.0.0.1:3000"
-    headers: dict[str, str] = field(
-        default_factory=dict
-    )  # e.g. {"Authorization": "Bearer ..."} behind a proxy
-    location: str = "polsearch"
-    repository: str = "__repository__"
-    timeout_s: float = 30.0
-
-    # -- transport
-
-    def graphql(
-        self, document: str, variables: Mapping[str, Any] | None = None, *, idempotent: bool = True
-    ) -> dict:
-        """``data`` of one GraphQL request; transport and GraphQL errors become DagsterApiError subclasses.
-
-        Idempotent requests (queries, adding a partition) are retried on 502/503/504 and dropped
-        connections; a launch is not, so a retry can never launch twice.
-        """
-        endpoint = self.url.rstrip("/") + "/graphql"
-        body = json.dumps({"query": document, "variables": dict(variables or {})}).encode()
-
-        def post() -> net.Response:
-            return net.request(
-                endpoint,
-                method="POST",
-                body=body,
-                headers={"Content-Type": "application/json", "Accept": "application/json", **self.headers},
-                timeout_s=self.timeout_s,
-                accept_statuses=frozenset({400, 422}),  # GraphQL validation errors come with a JSON body
-            )
-
-        try:
-            response = net.call_with_retries(
-                post, net.Backoff(attempts=3 if idempotent else 1, base_delay_s=0.5)
-            )
-        except net.NetworkError as error:
-            if error.status in (401, 403):
-                raise DagsterUnauthorized(
-                    f"{self.url} refused the request (HTTP {error.status}); set POLSEARCH_DAGSTER_TOKEN or "
-                    "POLSEARCH_DAGSTER_HEADER for the proxy in front of it"
-                ) from error
-            if error.status is None:
-                raise DagsterUnreachable(
-                    f"cannot reach the Dagster webserver at {self.url}: {error}"
-                ) from error
-            raise DagsterApiError(f"the Dagster webserver at {self.url} answered: {error}") from error
-        try:
-            payload = json.loads(response.body)
-        except json.JSONDecodeError as error:
-            raise DagsterApiError(
-                f"{endpoint} did not answer with JSON (is it a Dagster webserver?)"
-            ) from error
-        if payload.get("errors"):
-            raise DagsterApiError("; ".join(e.get("message", str(e)) for e in payload["errors"]))
-        return payload["data"]
-
-    @staticmethod
-    def _ok(result: dict[str, Any], what: str) -> dict[str, Any]:
-        """A union result, or DagsterApiError with the server's message for its error members."""
-        kind = result.get("__typename", "")
-        if kind in _ERROR_TYPES or kind.endswith("Error") or kind.endswith("Invalid"):
-            details = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
-            if kind == "PartitionKeysNotFoundError":
-                details = f"unknown hearings {result.get('partitionKeys')}"
-            if kind == "UnauthorizedError":
-                raise DagsterUnauthorized(f"{what}: {details}")
-            raise DagsterApiError(f"{what} failed: {kind}: {details}")
-        return result
-
-    def _selector(self, job: str, assets: Sequence[str] | None = None) -> dict[str, Any]:
-        selector: dict[str, Any] = {
-            "repositoryLocationName": self.location,
-            "repositoryName": self.repository,
-            "jobName": job,
-        }
-        if assets is not None:
-            selector["assetSelection"] = _asset_keys(assets)
-        return selector
 
     # -- hearings
 
@@ -193,7 +74,7 @@ class DagsterApi:
     ) -> str:
         params: dict[str, Any] = {
             "selector": self._selector(job, assets),
-            "executionMetadata": {"tags": _tags(tags or {})},
+            "executionMetadata": {"tags": tag_list(tags or {})},
         }
         if run_config:
             params["runConfigData"] = dict(run_config)
@@ -238,7 +119,7 @@ class DagsterApi:
         return self.launch_run(REGISTER_JOB, run_config=config, tags={"polsearch/trigger": "api-plan"})
 
     def hearing_keys(self) -> list[str]:
-        nodes = self.graphql(GRAPHQL["hearing_keys"], {"assetKeys": _asset_keys(HEARING_ASSETS[:1])})[
+        nodes = self.graphql(GRAPHQL["hearing_keys"], {"assetKeys": asset_keys(HEARING_ASSETS[:1])})[
             "assetNodes"
         ]
         if not nodes:
@@ -317,7 +198,7 @@ class DagsterApi:
                 f"no hearing {key} in {self.url} (polsearch submit or polsearch plan registers one)"
             )
         nodes = self.graphql(
-            GRAPHQL["hearing_assets"], {"assetKeys": _asset_keys(HEARING_ASSETS), "key": key}
+            GRAPHQL["hearing_assets"], {"assetKeys": asset_keys(HEARING_ASSETS), "key": key}
         )["assetNodes"]
         planned_runs = {n["latestRunForPartition"]["runId"] for n in nodes if n["latestRunForPartition"]}
         steps = {run_id: {s.step: s.status for s in self.run(run_id).steps} for run_id in planned_runs}
@@ -361,7 +242,7 @@ class DagsterApi:
         return self.change_speaker_library({"action": "forget", "person": person})
 
     def _latest_json(self, asset: str, label: str, key: str | None = None) -> Any:
-        variables: dict[str, Any] = {"assetKeys": _asset_keys([asset])}
+        variables: dict[str, Any] = {"assetKeys": asset_keys([asset])}
         if key is not None:
             variables["partitions"] = [key]
         nodes = self.graphql(GRAPHQL["latest_materialization"], variables)["assetNodes"]
@@ -420,7 +301,7 @@ class DagsterApi:
         return BackfillPlan(picked, {k: chosen[k] for k in picked})
 
     def _missing(self, keys: list[str]) -> dict[str, list[str]]:
-        nodes = self.graphql(GRAPHQL["partition_statuses"], {"assetKeys": _asset_keys(HEARING_ASSETS)})[
+        nodes = self.graphql(GRAPHQL["partition_statuses"], {"assetKeys": asset_keys(HEARING_ASSETS)})[
             "assetNodes"
         ]
         return missing_plan(keys, {n["assetKey"]["path"][-1]: n["assetPartitionStatuses"] for n in nodes})
@@ -429,7 +310,7 @@ class DagsterApi:
         if not keys:
             return {}
         nodes = self.graphql(
-            GRAPHQL["stale_statuses"], {"assetKeys": _asset_keys(HEARING_ASSETS), "keys": keys}
+            GRAPHQL["stale_statuses"], {"assetKeys": asset_keys(HEARING_ASSETS), "keys": keys}
         )["assetNodes"]
         return stale_plan(
             keys,
@@ -458,7 +339,7 @@ class DagsterApi:
                 for asset, keys in by_asset.items()
             ],
             "title": title,
-            "tags": _tags({"polsearch/trigger": "api-backfill"}),
+            "tags": tag_list({"polsearch/trigger": "api-backfill"}),
         }
         result = self._ok(
             self.graphql(GRAPHQL["launch_backfill"], {"backfillParams": params}, idempotent=False)[
