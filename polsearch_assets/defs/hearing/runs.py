@@ -23,8 +23,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.launcher import DefaultRunLauncher
-from dagster._core.storage.dagster_run import RunRecord
 
 from polsearch_assets.core.keys import validate_hearing_key
 from polsearch_assets.core.scratch import process_alive
@@ -90,7 +88,7 @@ def _process_start_time(pid: int) -> float | None:
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _worker(instance: dg.DagsterInstance, record: RunRecord) -> tuple[int, float] | None:
+def _worker(instance: dg.DagsterInstance, record: dg.RunRecord) -> tuple[int, float] | None:
     """The pid of the process executing the run on this machine, when that can be known, and a time
     that process had started by (a later start means the pid now belongs to another process)."""
     run = record.dagster_run
@@ -98,7 +96,7 @@ def _worker(instance: dg.DagsterInstance, record: RunRecord) -> tuple[int, float
         if run.tags.get(HOST_TAG) != socket.gethostname():
             return None
         return int(run.tags[PID_TAG]), record.create_timestamp.timestamp()
-    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+    if not isinstance(instance.run_launcher, dg.DefaultRunLauncher):
         return None  # another launcher (Kubernetes): Dagster's run monitoring checks its workers
     for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         data = event.dagster_event.engine_event_data if event.dagster_event else None
