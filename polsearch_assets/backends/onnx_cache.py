@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from polsearch_assets.core.scratch import temp_beside
+
 OPSET = 17
+# torch's ONNX exporter keeps process-wide state: two exports at once (a run loads the VAD's and the
+# diarizer's models on two threads) fail with "GLOBALS.in_onnx_export must be False".
+_EXPORTING = threading.Lock()
 
 
 def default_cache_dir() -> Path:
@@ -40,28 +45,33 @@ def export_once(
     target = cache_dir / f"{name}-{weights_digest(weights)}.onnx"
     if target.exists():
         return target
+    with _EXPORTING:
+        if not target.exists():  # another thread may have exported it while this one waited
+            _export(build(), example_shape, target)
+    return target
+
+
+def _export(model: Any, example_shape: tuple[int, ...], target: Path) -> None:
     import torch
 
-    model = build()
-    with (
-        tempfile.NamedTemporaryFile(dir=target.parent, suffix=".onnx", delete=False) as tmp,
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter(
-            "ignore"
-        )  # the tracer's notes on shape-dependent Python branches: fixed shapes here
-        torch.onnx.export(
-            model,
-            torch.zeros(example_shape),
-            tmp.name,
-            input_names=["x"],
-            output_names=["y"],
-            dynamic_axes={"x": {0: "batch"}},  # batch only: time length stays fixed by design
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    os.replace(tmp.name, target)  # atomic: concurrent workers never read a half-written file
-    return target
+    temp = temp_beside(target)  # named by pid: a killed exporter's file is removed by the next one
+    try:
+        with warnings.catch_warnings():
+            # the tracer's notes on shape-dependent Python branches: fixed shapes here
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                torch.zeros(example_shape),
+                str(temp),
+                input_names=["x"],
+                output_names=["y"],
+                dynamic_axes={"x": {0: "batch"}},  # batch only: time length stays fixed by design
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        os.replace(temp, target)  # atomic: concurrent workers never read a half-written file
+    finally:
+        temp.unlink(missing_ok=True)  # a failed export leaves nothing behind
 
 
 class OrtModel:
