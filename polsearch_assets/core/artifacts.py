@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.contracts import (
     Cue,
     Diarization,
@@ -32,6 +33,7 @@ CATALOG_JSON = "hearing.json"  # the hearing's catalog entry (core.catalog)
 RAW_AUDIO_WAV = "raw_audio.wav"
 RAW_AUDIO_SOURCE = "raw_audio.json"
 VAD_CHUNKS_JSON = "vad_chunks.json"
+SPEECH_FRAMES = "speech_frames.npz"
 TRANSCRIPT_JSON = "transcript.json"
 DIARIZATION_JSON = "diarization.json"
 DIARIZATION_FRAMES = "diarization_frames.npz"
@@ -115,8 +117,29 @@ def audio_duration_ms(store: ArtifactStore, key: str) -> int:
     return int(store.read_json(key, RAW_AUDIO_SOURCE)["duration_ms"])
 
 
-def write_vad_chunks(store: ArtifactStore, key: str, vad: VadChunks) -> None:
-    store.write_json(key, VAD_CHUNKS_JSON, {"hearing": key, **vad.to_json()})
+def write_vad_chunks(
+    store: ArtifactStore, key: str, vad: VadChunks, frames: FrameScores | None = None, frames_model: str = ""
+) -> None:
+    """vad_chunks.json, and beside it the segmentation scores it was drawn from, when the VAD has them
+    (the diarizer reuses them instead of running segmentation again). The document is the commit point."""
+    document = {"hearing": key, **vad.to_json()}
+    if frames is not None:
+        store.write_bytes(key, SPEECH_FRAMES, frames.to_npz())
+        document["frames"] = {"artifact": SPEECH_FRAMES, "model": frames_model, "count": len(frames.speech)}
+    elif store.exists(key, SPEECH_FRAMES):
+        store.delete(key, SPEECH_FRAMES)  # from an earlier VAD backend
+    store.write_json(key, VAD_CHUNKS_JSON, document)
+
+
+def read_speech_frames(store: ArtifactStore, key: str, model: str) -> FrameScores | None:
+    """The segmentation scores vad_chunks kept, if ``model`` made them; None when there are none, another
+    model or step made them, or they are not the ones the document was written with (a step that failed
+    between the two writes): the caller computes its own then."""
+    section = store.read_json(key, VAD_CHUNKS_JSON).get("frames")
+    if not section or section["model"] != model or not store.exists(key, section["artifact"]):
+        return None
+    frames = FrameScores.from_npz(store.read_bytes(key, section["artifact"]))
+    return frames if len(frames.speech) == section["count"] else None
 
 
 def read_vad_chunks(store: ArtifactStore, key: str) -> VadChunks:

@@ -95,6 +95,7 @@ def test_every_asset_materialized_with_metadata(sample) -> None:
     assert "faster-whisper" in transcript.metadata["model"].value
     (diarization,) = result.asset_materializations_for_node("diarization")
     assert diarization.metadata["speaker_count"].value == 4
+    assert diarization.metadata["segmentation_reused"].value is True  # one segmentation pass per hearing
 
 
 def test_word_error_rate(deployment: Deployment, sample) -> None:

@@ -51,6 +51,16 @@ def test_council_voices_are_told_apart_at_any_level(
     assert rs.missed_speech(council.turns, regions(vad)) <= 0.05
 
 
+def test_the_diarizer_given_the_vads_scores_draws_the_turns_it_would_compute(
+    resources: dict, council: rs.Recording
+) -> None:
+    vad, frames = resources["vad"].detect_with_frames(council.wav)
+    assert frames is not None and resources["vad"].frames_identity == resources["diarizer"].reusable_frames
+    log = logging.getLogger("test")
+    reused = resources["diarizer"].diarize(council.wav, vad.regions, log, frames=frames)
+    assert reused.turns == resources["diarizer"].diarize(council.wav, vad.regions, log).turns
+
+
 @pytest.mark.parametrize("decibels", [0, 20, 30])
 def test_quiet_far_speech_is_still_found(resources: dict, decibels: int) -> None:
     sample = rs.pyannote_sample()

@@ -21,7 +21,7 @@ from polsearch_assets_tests.fixtures.media import silent_wav
 pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per test
 
 DAY = 86_400
-KEPT = {"hearing.json", "raw_audio.json", "vad_chunks.json", "transcript.json", "diarization.json",
+KEPT = {"hearing.json", "raw_audio.json", "vad_chunks.json", "speech_frames.npz", "transcript.json", "diarization.json",
         "aligned_segments.json", "speaker_names.json", "word_archive.parquet"}  # fmt: skip
 
 

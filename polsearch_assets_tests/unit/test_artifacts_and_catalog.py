@@ -1,9 +1,19 @@
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pytest
 
+from polsearch_assets.core.artifacts import (
+    SPEECH_FRAMES,
+    VAD_CHUNKS_JSON,
+    read_speech_frames,
+    read_vad_chunks,
+    write_vad_chunks,
+)
+from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.catalog import HearingCatalog, upload_date_to_iso
+from polsearch_assets.core.contracts import VadChunks
 from polsearch_assets.core.keys import InvalidHearingKey, resolve_source
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
 
@@ -109,3 +119,36 @@ def test_register_hearings_job_registers_all_or_none(
     keys = instance.get_dynamic_partitions("hearings")
     assert sorted(keys) == sorted({resolve_source(s).key for s in (good, "https://media.example.org/h.mp3")})
     assert HearingCatalog(store).get("yt-dQw4w9WgXcQ").committee == "Rules"
+
+
+def _scores(frames: int = 1000) -> FrameScores:
+    rng = np.random.default_rng(0)
+    return FrameScores(
+        speech=rng.random(frames, dtype=np.float32),
+        count=2 * rng.random(frames, dtype=np.float32),
+        num_samples=270_991,
+    )
+
+
+def test_vad_chunks_keep_the_segmentation_scores_for_the_diarizer(store: LocalArtifactStore) -> None:
+    vad, scores = VadChunks(duration_ms=16_937, model="seg:on0.5", chunks=()), _scores()
+    write_vad_chunks(store, "h", vad, scores, "seg:step5")
+    kept = read_speech_frames(store, "h", "seg:step5")
+    assert kept is not None and kept.num_samples == scores.num_samples
+    assert np.array_equal(kept.speech, scores.speech) and np.array_equal(
+        kept.count, scores.count
+    )  # bit for bit
+    assert read_vad_chunks(store, "h") == vad
+    assert (
+        read_speech_frames(store, "h", "seg:step2.5") is None
+    )  # another step: the diarizer computes its own
+
+
+def test_speech_frames_not_written_with_the_document_are_never_used(store: LocalArtifactStore) -> None:
+    vad = VadChunks(duration_ms=16_937, model="seg:on0.5", chunks=())
+    write_vad_chunks(store, "h", vad, _scores(), "seg:step5")
+    store.write_bytes("h", SPEECH_FRAMES, _scores(999).to_npz())  # a later run failed before its document
+    assert read_speech_frames(store, "h", "seg:step5") is None
+    write_vad_chunks(store, "h", vad)  # a VAD without scores (silero) removes the earlier ones
+    assert not store.exists("h", SPEECH_FRAMES) and "frames" not in store.read_json("h", VAD_CHUNKS_JSON)
+    assert read_speech_frames(store, "h", "seg:step5") is None

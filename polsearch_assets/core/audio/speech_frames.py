@@ -8,6 +8,7 @@ as they are produced, so memory is the result's frames only (a few MB per hour),
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations
@@ -81,6 +82,23 @@ class FrameScores:
 
     def speaker_count(self) -> np.ndarray:
         return np.clip(np.rint(self.count), 0, MAX_SPEAKERS_PER_FRAME).astype(np.int8)
+
+    def to_npz(self) -> bytes:
+        # float32 as computed: a diarizer reading them back draws exactly the turns it would compute.
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer, speech=self.speech, count=self.count, num_samples=np.int64(self.num_samples)
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_npz(cls, data: bytes) -> FrameScores:
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            return cls(
+                speech=stored["speech"].astype(np.float32),
+                count=stored["count"].astype(np.float32),
+                num_samples=int(stored["num_samples"]),
+            )
 
 
 def num_global_frames(num_samples: int) -> int:

