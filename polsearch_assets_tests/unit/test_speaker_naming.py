@@ -10,7 +10,13 @@ import pytest
 
 from polsearch_assets.core.contracts import Diarization, Segment, Turn, Voice
 from polsearch_assets.core.index.export import export
-from polsearch_assets.core.index.segments import HearingInfo, NamedSpeaker, SegmentIndex, build_rows
+from polsearch_assets.core.index.segments import (
+    HearingInfo,
+    NamedSpeaker,
+    SegmentIndex,
+    build_rows,
+    reusable_vectors,
+)
 from polsearch_assets.core.index.voiceprints import Person, VoiceprintLibrary, people
 from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance
 from polsearch_assets.core.speakers.linking import LocalSpeaker
@@ -170,8 +176,8 @@ def test_index_rows_carry_names_labels_and_ids_and_the_filter_finds_people(tmp_p
     version = index._table().version
     assert not index.replace_hearing("h1", build_rows(info, segments, vectors, names, "model-a"))
     assert index._table().version == version
-    assert set(index.vectors("h1", "model-a")) == {(i, f"bridges {i}") for i in range(4)}
-    assert index.vectors("h1", "model-b") == {}
+    assert set(reusable_vectors(index.rows("h1"), "model-a")) == {(i, f"bridges {i}") for i in range(4)}
+    assert reusable_vectors(index.rows("h1"), "model-b") == {}
     for query in ("cantwell", "Sen. Maria Cantwell", "C000127", "MARIA"):
         hits = index.search("bridges", unit(1, 1), speaker=query, limit=10)
         assert {h["speaker_label"] for h in hits} == {"SPEAKER_1"}, query

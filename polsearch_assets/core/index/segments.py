@@ -185,6 +185,30 @@ def speaker_filter(speaker: str) -> str:
     return f"({found} OR lower(speaker_name) LIKE {_like_pattern(value.lower())} ESCAPE '\\')"
 
 
+def _same_rows(old: list[dict[str, Any]], rows: pa.Table) -> bool:
+    """Whether the stored rows ``old`` (sorted by segment) already say what ``rows`` says."""
+    if len(old) != rows.num_rows or "embedding_model" not in (old[0] if old else {}):
+        return False
+    new = sorted(rows.to_pylist(), key=lambda r: r["segment_index"])
+    return all(
+        [a.get(f) for f in ROW_FACTS] == [b[f] for f in ROW_FACTS]
+        and np.array_equal(
+            np.asarray(a["vector"], dtype=np.float32), np.asarray(b["vector"], dtype=np.float32)
+        )
+        for a, b in zip(old, new, strict=True)
+    )
+
+
+def reusable_vectors(rows: list[dict[str, Any]], embedding_model: str) -> dict[tuple[int, str], np.ndarray]:
+    """A hearing's stored text vectors made by ``embedding_model``, by (segment index, text): a re-run
+    whose text did not change (new speaker names) reuses them instead of embedding again."""
+    return {
+        (r["segment_index"], r["text"]): np.asarray(r["vector"], dtype=np.float32)
+        for r in rows
+        if r.get("embedding_model") == embedding_model
+    }
+
+
 class SegmentIndex:
     def __init__(
         self,
@@ -215,16 +239,19 @@ class SegmentIndex:
             table.add_columns(missing)  # a table written by an earlier release: new columns start empty
         return table
 
-    def replace_hearing(self, hearing: str, rows: pa.Table) -> bool:
+    def replace_hearing(
+        self, hearing: str, rows: pa.Table, current: list[dict[str, Any]] | None = None
+    ) -> bool:
         """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date.
 
         False, and nothing written, when the hearing already has exactly these rows (a names update
-        that changed nothing for this hearing). Correct under concurrent writers of the same hearing:
-        whichever write commits last leaves the hearing with exactly its rows (module docstring)."""
+        that changed nothing for this hearing); ``current``: its rows as the caller just read them
+        (``rows(hearing)``), so they are not read twice. Correct under concurrent writers of the same
+        hearing: whichever write commits last leaves the hearing with exactly its rows (module docstring)."""
         validate_hearing_key(hearing)
         if rows.num_rows and set(rows.column("hearing").to_pylist()) != {hearing}:
             raise ValueError(f"rows for hearing {hearing} contain other hearings")
-        if self._same_rows(hearing, rows):
+        if _same_rows(self.rows(hearing) if current is None else current, rows):
             return False
         table = self._table(create=True)
         for attempt in range(WRITE_ATTEMPTS):
@@ -253,28 +280,6 @@ class SegmentIndex:
             )
         self._maintain_indexes(table)
         return True
-
-    def _same_rows(self, hearing: str, rows: pa.Table) -> bool:
-        old = self.rows(hearing)
-        if len(old) != rows.num_rows or "embedding_model" not in (old[0] if old else {}):
-            return False
-        new = sorted(rows.to_pylist(), key=lambda r: r["segment_index"])
-        return all(
-            [a.get(f) for f in ROW_FACTS] == [b[f] for f in ROW_FACTS]
-            and np.array_equal(
-                np.asarray(a["vector"], dtype=np.float32), np.asarray(b["vector"], dtype=np.float32)
-            )
-            for a, b in zip(old, new, strict=True)
-        )
-
-    def vectors(self, hearing: str, embedding_model: str) -> dict[tuple[int, str], np.ndarray]:
-        """The hearing's stored text vectors made by ``embedding_model``, by (segment index, text): a
-        re-run whose text did not change (new speaker names) reuses them instead of embedding again."""
-        return {
-            (r["segment_index"], r["text"]): np.asarray(r["vector"], dtype=np.float32)
-            for r in self.rows(hearing)
-            if r.get("embedding_model") == embedding_model
-        }
 
     def delete_hearing(self, hearing: str) -> None:
         """Remove every row of the hearing, in one commit."""

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 from polsearch_assets.backends.embedding.base import TextEmbedder
 from polsearch_assets.core.artifacts import WORD_ARCHIVE_PARQUET, read_aligned_segments, read_speaker_names
 from polsearch_assets.core.catalog import HearingCatalog
-from polsearch_assets.core.index.segments import HearingInfo, NamedSpeaker, build_rows
+from polsearch_assets.core.index.segments import HearingInfo, NamedSpeaker, build_rows, reusable_vectors
 from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
@@ -36,7 +36,8 @@ def hearing_index(
     clock = StepClock()
     index = lance_index.open(embedder.dimension)
     # A re-run for new speaker names keeps the text, so its vectors are reused, not computed again.
-    stored = index.vectors(key, embedder.model_identity)
+    current = index.rows(key)
+    stored = reusable_vectors(current, embedder.model_identity)
     todo = [s["text"] for s in segments if (s["index"], s["text"]) not in stored]
     fresh = iter(embedder.embed(todo)) if todo else iter(())
     found = [stored[k] if (k := (s["index"], s["text"])) in stored else next(fresh) for s in segments]
@@ -49,7 +50,8 @@ def hearing_index(
         published_date=entry.published_date if entry else None,
         source_url=entry.location if entry else None,
     )
-    written = index.replace_hearing(key, build_rows(info, segments, vectors, names, embedder.model_identity))
+    new_rows = build_rows(info, segments, vectors, names, embedder.model_identity)
+    written = index.replace_hearing(key, new_rows, current=current)
     rows = index.count(key)
     if rows != len(segments):
         raise dg.Failure(
