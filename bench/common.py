@@ -18,7 +18,15 @@ def machine() -> str:
 
 
 def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident memory of this process (or, with RUSAGE_CHILDREN, its finished children) in MiB."""
+    """Peak resident memory of this process (or, with RUSAGE_CHILDREN, its finished children) in MiB.
+
+    For this process, Linux's VmHWM (the peak of this address space): ``ru_maxrss`` survives fork and
+    exec, so a benchmark child started by a parent that once held gigabytes would report the parent's peak.
+    """
+    if who == resource.RUSAGE_SELF and Path("/proc/self/status").exists():
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(who).ru_maxrss / 1024
 
 
