@@ -117,18 +117,36 @@ def audio_duration_ms(store: ArtifactStore, key: str) -> int:
     return int(store.read_json(key, RAW_AUDIO_SOURCE)["duration_ms"])
 
 
+def _commit_with_companion(
+    store: ArtifactStore,
+    key: str,
+    name: str,
+    document: dict[str, Any],
+    companion: str,
+    attached: tuple[bytes, dict[str, Any]] | None,
+) -> None:
+    """Write ``attached``'s bytes as ``companion``, then ``document`` pointing to it under ``frames`` with
+    ``attached``'s facts (the commit point); with nothing attached, a companion an earlier run left is
+    removed, never to be read beside this document."""
+    if attached is not None:
+        data, facts = attached
+        store.write_bytes(key, companion, data)
+        document["frames"] = {"artifact": companion, **facts}
+    elif store.exists(key, companion):
+        store.delete(key, companion)
+    store.write_json(key, name, document)
+
+
 def write_vad_chunks(
     store: ArtifactStore, key: str, vad: VadChunks, frames: FrameScores | None = None, frames_model: str = ""
 ) -> None:
     """vad_chunks.json, and beside it the segmentation scores it was drawn from, when the VAD has them
     (the diarizer reuses them instead of running segmentation again). The document is the commit point."""
     document = {"hearing": key, **vad.to_json()}
-    if frames is not None:
-        store.write_bytes(key, SPEECH_FRAMES, frames.to_npz())
-        document["frames"] = {"artifact": SPEECH_FRAMES, "model": frames_model, "count": len(frames.speech)}
-    elif store.exists(key, SPEECH_FRAMES):
-        store.delete(key, SPEECH_FRAMES)  # from an earlier VAD backend
-    store.write_json(key, VAD_CHUNKS_JSON, document)
+    attached = (
+        None if frames is None else (frames.to_npz(), {"model": frames_model, "count": len(frames.speech)})
+    )
+    _commit_with_companion(store, key, VAD_CHUNKS_JSON, document, SPEECH_FRAMES, attached)
 
 
 def read_speech_frames(store: ArtifactStore, key: str, model: str) -> FrameScores | None:
@@ -166,16 +184,13 @@ def write_diarization(store: ArtifactStore, key: str, result: Diarization, model
     """diarization.json, and beside it the per-frame probabilities when the backend gives them. The
     frames are written first: the document, which says whether there are frames, is the commit point."""
     document = {"hearing": key, "model": model, **result.to_json()}
-    if result.frames is not None:
-        store.write_bytes(key, DIARIZATION_FRAMES, result.frames.to_npz())
-        document["frames"] = {
-            "artifact": DIARIZATION_FRAMES,
-            "frame_ms": result.frames.frame_ms,
-            "count": len(result.frames.probabilities),
-        }
-    elif store.exists(key, DIARIZATION_FRAMES):
-        store.delete(key, DIARIZATION_FRAMES)  # from an earlier backend; never to be read with these turns
-    store.write_json(key, DIARIZATION_JSON, document)
+    frames = result.frames
+    attached = (
+        None
+        if frames is None
+        else (frames.to_npz(), {"frame_ms": frames.frame_ms, "count": len(frames.probabilities)})
+    )
+    _commit_with_companion(store, key, DIARIZATION_JSON, document, DIARIZATION_FRAMES, attached)
 
 
 def read_frames(store: ArtifactStore, key: str, document: dict[str, Any]) -> SpeakerFrames | None:
