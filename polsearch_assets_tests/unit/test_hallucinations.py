@@ -63,6 +63,23 @@ def test_loops_compress_far_better_than_speech() -> None:
     assert (found.kind, found.start_ms, found.end_ms) == ("compression", 0, 30_000)
 
 
+def test_a_window_holds_the_words_whose_middle_falls_in_it_in_the_transcripts_order() -> None:
+    loop = timed("I yield back. " * 20, 30_000, step_ms=300)
+    # Out of time order (overlapping segments) and on the edges: a middle at 29,999 ms is in the first
+    # window only, one at 30,000 in the second only.
+    words = (
+        timed(TWO_CITIES, step_ms=300)[:40]
+        + loop
+        + [Word("back.", 29_900, 30_099), Word("I", 29_800, 30_200)]
+    )
+    first, second = Chunk(0, 0, 30_000), Chunk(1, 30_000, 60_000)
+    found = compressible_windows(words, [first, second])
+    assert [(s.start_ms, s.end_ms) for s in found] == [(30_000, 60_000)]
+    inside = [w for w in words if 30_000 <= (w.start_ms + w.end_ms) // 2 < 60_000]
+    assert found[0].detail == f"text compresses {compression_ratio(' '.join(w.word for w in inside)):.1f}x"
+    assert words[-2] not in inside and words[-1] in inside
+
+
 def test_more_words_a_second_than_people_say_is_implausible() -> None:
     fast = Segment(
         0, 0, 3_500, "x", tuple(timed("one two three four five six seven eight nine ten " * 2)[:19])
