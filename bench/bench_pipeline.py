@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -293,6 +294,8 @@ def main() -> None:
             "total_s": transcript_only["steps_s"]["transcript"],
             "wer": wer(wav, transcript_only["hypothesis"]),
         }
+    # The run's own two threads keep the 1-minute load near 2; clearly above it, something shared the cores.
+    report["load_at_end"] = os.getloadavg()[0]
     (OUT / f"pipeline-{name}.json").write_text(json.dumps(report, indent=1))
     print(json.dumps({k: v for k, v in report.items() if k != "pipeline"}, indent=1))
 

@@ -14,7 +14,18 @@ SAMPLE = REPO / "samples" / "sample_hearing" / "sample_hearing.wav"
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """The machine line of a result: CPU, cores, Python, and the load when the benchmark started (a run
+    that shared its cores says so in its result)."""
+    cpu = platform.machine()
+    if Path("/proc/cpuinfo").exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    load = f", load {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}{load}"
 
 
 def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
