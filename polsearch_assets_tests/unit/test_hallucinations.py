@@ -78,6 +78,15 @@ def test_a_window_holds_the_words_whose_middle_falls_in_it_in_the_transcripts_or
     inside = [w for w in words if 30_000 <= (w.start_ms + w.end_ms) // 2 < 60_000]
     assert found[0].detail == f"text compresses {compression_ratio(' '.join(w.word for w in inside)):.1f}x"
     assert words[-2] not in inside and words[-1] in inside
+    # The edges decide on their own: a window ends before its end_ms and starts at its start_ms.
+    loops = [Word("thank you " * 10, 29_900, 30_099), Word("thank you " * 10, 29_800, 30_200)]
+    edges = [
+        Chunk(0, 29_000, 29_999),
+        Chunk(1, 29_999, 30_000),
+        Chunk(2, 30_000, 30_001),
+        Chunk(3, 30_001, 31_000),
+    ]
+    assert [s.start_ms for s in compressible_windows(loops, edges)] == [29_999, 30_000]
 
 
 def test_more_words_a_second_than_people_say_is_implausible() -> None:

@@ -131,8 +131,9 @@ def compressible_windows(words: Sequence[Word], windows: Sequence[Chunk]) -> lis
     ``COMPRESSION_LIMIT``."""
     # Word indices sorted by midpoint: each window's words are one bisected slice (a 4-hour transcript
     # has ~40,000 words and ~700 windows), taken back in the transcript's order.
-    order = sorted(range(len(words)), key=lambda i: (words[i].start_ms + words[i].end_ms) // 2)
-    middles = [(words[i].start_ms + words[i].end_ms) // 2 for i in order]
+    middle = [(w.start_ms + w.end_ms) // 2 for w in words]
+    order = sorted(range(len(words)), key=middle.__getitem__)
+    middles = [middle[i] for i in order]
     found = []
     for window in windows:
         lo, hi = bisect_left(middles, window.start_ms), bisect_left(middles, window.end_ms)
