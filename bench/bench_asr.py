@@ -69,7 +69,7 @@ def main() -> None:
     wavs = {**{n: r.wav for n, r in referenced.items()}, **council}
     report: dict = {"machine": machine(), "runs": {}}
     for model in ("tiny.en", "base"):
-        transcriber = faster_whisper.FasterWhisperTranscriber(model=model)
+        transcriber = faster_whisper.FasterWhisperTranscriber.from_settings(model=model)
         transcriber.transcribe(wavs["two_cities"], chunks["two_cities"], log)  # load and warm up
         for decoding, constants in DECODING.items():
             for name, value in constants.items():

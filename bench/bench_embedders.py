@@ -49,12 +49,12 @@ def child(backend: str, model_path: str, count: int, passes: int, vectors_out: s
 
     threads = int(os.environ.get("POLSEARCH_CPU_THREADS", "2"))
     if backend == "fastembed":
-        embedder = FastEmbedEmbedder(model_path=model_path, threads=threads)
+        embedder = FastEmbedEmbedder.from_settings(model_path=model_path, threads=threads)
     else:
         import torch
 
         torch.set_num_threads(threads)
-        embedder = SentenceTransformerEmbedder()
+        embedder = SentenceTransformerEmbedder.from_settings()
     texts = segment_texts(count)
     started = time.perf_counter()
     embedder.embed(texts[:1])

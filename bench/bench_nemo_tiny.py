@@ -52,17 +52,17 @@ def main() -> None:
         root = Path(tmp)
         wav = root / "hearing.wav"
         looped_sample(wav, MINUTES * 60)
-        chunks = list(VadChunker().detect(wav).chunks)
+        chunks = list(VadChunker.from_settings().detect(wav).chunks)
         speech_s = sum(c.duration_ms for c in chunks) / 1000
         started = time.perf_counter()
         model = build_tiny_tdt(root / "cache" / "tiny" / "tdt" / "tdt.nemo", root / "build")
         report["build_s"] = time.perf_counter() - started
         report["model_mib"] = model.stat().st_size / 2**20
         backends = {
-            "nemo-tdt (tiny, random)": NemoTdtTranscriber(
+            "nemo-tdt (tiny, random)": NemoTdtTranscriber.from_settings(
                 model="tiny/tdt", model_cache_dir=str(root / "cache"), device="cpu", batch_size=8
             ),
-            "faster-whisper tiny.en (embedded)": FasterWhisperTranscriber(),
+            "faster-whisper tiny.en (embedded)": FasterWhisperTranscriber.from_settings(),
         }
         for name, transcriber in backends.items():
             load_s, wall_s, words = timed(transcriber, wav, chunks, log)
@@ -70,12 +70,12 @@ def main() -> None:
             print(name, json.dumps(report[name]), flush=True)
         build_tiny_sortformer(root / "cache" / "tiny" / "sortformer" / "sortformer.nemo")
         diarizers = {
-            "sortformer (tiny, random, 10-min windows)": SortformerDiarizer(
+            "sortformer (tiny, random, 10-min windows)": SortformerDiarizer.from_settings(
                 model="tiny/sortformer", model_cache_dir=str(root / "cache"), device="cpu"
             ),
-            "resemblyzer (embedded)": ResemblyzerDiarizer(),
+            "resemblyzer (embedded)": ResemblyzerDiarizer.from_settings(),
         }
-        regions = VadChunker().detect(wav).regions
+        regions = VadChunker.from_settings().detect(wav).regions
         for name, diarizer in diarizers.items():
             started = time.perf_counter()
             result = diarizer.diarize(wav, regions, log)

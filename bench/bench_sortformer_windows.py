@@ -39,8 +39,10 @@ def child(cache: str, model: str, wav: str, window_s: float) -> dict:
     from polsearch_assets.backends.diarization.sortformer import SortformerDiarizer
     from polsearch_assets.defs.hearing.resources import VadChunker
 
-    regions = VadChunker().detect(Path(wav)).regions
-    diarizer = SortformerDiarizer(model=model, model_cache_dir=cache, device="cpu", window_s=window_s)
+    regions = VadChunker.from_settings().detect(Path(wav)).regions
+    diarizer = SortformerDiarizer.from_settings(
+        model=model, model_cache_dir=cache, device="cpu", window_s=window_s
+    )
     diarizer._model().result()  # loading is not what is compared
     before = peak_rss_mib()
     started = time.perf_counter()

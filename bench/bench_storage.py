@@ -66,7 +66,9 @@ def transfer_child(mode: str, wav: Path, endpoint: str, bucket: str, root: Path)
     if mode == "local":
         store = LocalArtifactStore(root=str(root))
     else:
-        store = S3ArtifactStore(bucket=bucket, prefix="bench", endpoint_url=endpoint, region=REGION)
+        store = S3ArtifactStore.from_settings(
+            bucket=bucket, prefix="bench", endpoint_url=endpoint, region=REGION
+        )
         client = store._s3()
         client.head_bucket(Bucket=bucket)  # client and connection pool built before the baseline
     before = peak_rss_mib()

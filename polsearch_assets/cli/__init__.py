@@ -8,7 +8,6 @@ Against a running deployment's GraphQL API: ``submit``, ``status``, ``retry``, `
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -61,7 +60,7 @@ def ingest(
     state = "registered" if registration.new_partition else "already registered"
     if registration.moved_from:
         state += f"; its file moved from {registration.moved_from} to {registration.entry.location}"
-    click.echo(f"hearing {key} ({state}); DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
+    click.echo(f"hearing {key} ({state}); DAGSTER_HOME={instance.root_directory}")
     try:
         with hearing_lock(instance, key):
             refuse_if_busy(instance, key)  # a run the daemon launched, or another ingest

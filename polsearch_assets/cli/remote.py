@@ -1,6 +1,7 @@
 """CLI commands that drive a running deployment through its Dagster GraphQL API.
 
-``--url`` (or ``POLSEARCH_DAGSTER_URL``) names the webserver. Behind an authenticating proxy,
+``--url`` (default ``POLSEARCH_DAGSTER_URL``, read with every other setting by ``config.Settings``) names the
+webserver. Behind an authenticating proxy,
 ``POLSEARCH_DAGSTER_TOKEN`` is sent as ``Authorization: Bearer <token>`` and
 ``POLSEARCH_DAGSTER_HEADER`` (``Name: value``) as one more header. Exit codes: 0 done,
 1 a run failed or was canceled, 2 bad input or an API error.
@@ -9,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -19,16 +19,11 @@ from typing import Any
 import click
 
 from polsearch_assets.client import HEARING_ASSETS, BackfillPlan, DagsterApi, DagsterApiError, StepState
+from polsearch_assets.config import Settings
 from polsearch_assets.core.text import for_display
 
-DEFAULT_URL = "http://127.0.0.1:3000"
-
 url_option = click.option(
-    "--url",
-    envvar="POLSEARCH_DAGSTER_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="The deployment's Dagster webserver (POLSEARCH_DAGSTER_URL).",
+    "--url", default=None, help="The deployment's Dagster webserver; default: POLSEARCH_DAGSTER_URL."
 )
 
 
@@ -46,18 +41,22 @@ def hearing_facts(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def api_for(url: str) -> DagsterApi:
+def api_for(url: str | None, settings: Settings | None = None) -> DagsterApi:
+    """The deployment at ``url`` (default ``POLSEARCH_DAGSTER_URL``), with the settings' token, header and
+    code location (settings: the environment's)."""
+    try:
+        settings = settings or Settings.from_env()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     headers = {}
-    if token := os.environ.get("POLSEARCH_DAGSTER_TOKEN", "").strip():
+    if token := settings.dagster_token.strip():
         headers["Authorization"] = f"Bearer {token}"
-    if header := os.environ.get("POLSEARCH_DAGSTER_HEADER", "").strip():
+    if header := settings.dagster_header.strip():
         name, _, value = header.partition(":")
         if not value:
             raise click.UsageError("POLSEARCH_DAGSTER_HEADER must look like 'Name: value'")
         headers[name.strip()] = value.strip()
-    return DagsterApi(
-        url=url, headers=headers, location=os.environ.get("POLSEARCH_DAGSTER_LOCATION", "polsearch")
-    )
+    return DagsterApi(url=url or settings.dagster_url, headers=headers, location=settings.dagster_location)
 
 
 def fail(message: str) -> None:
@@ -109,7 +108,7 @@ def submit(
     committee: str | None,
     wait: bool,
     as_json: bool,
-    url: str,
+    url: str | None,
 ) -> None:
     """Register SOURCE as a hearing on the deployment at --url and launch all its assets."""
     api = api_for(url)
@@ -145,7 +144,7 @@ def submit(
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @url_option
-def status(key: str, as_json: bool, url: str) -> None:
+def status(key: str, as_json: bool, url: str | None) -> None:
     """Each asset's state for hearing KEY, its last run, and the error if that run failed."""
     try:
         found = api_for(url).status(key)
@@ -171,7 +170,7 @@ def status(key: str, as_json: bool, url: str) -> None:
 @click.argument("key")
 @click.option("--wait", is_flag=True, help="Follow the new run until it ends.")
 @url_option
-def retry(key: str, wait: bool, url: str) -> None:
+def retry(key: str, wait: bool, url: str | None) -> None:
     """Re-execute hearing KEY's failed run from the failure (the steps that succeeded are not run again)."""
     api = api_for(url)
     try:
@@ -194,7 +193,7 @@ def retry(key: str, wait: bool, url: str) -> None:
 @click.option("--max", "limit", type=click.IntRange(min=1), help="At most this many hearings (first by key).")
 @click.option("--dry-run", is_flag=True, help="Show what would be backfilled, launch nothing.")
 @url_option
-def backfill(mode: str, limit: int | None, dry_run: bool, url: str) -> None:
+def backfill(mode: str, limit: int | None, dry_run: bool, url: str | None) -> None:
     """Launch one backfill over the chosen hearings; the run queue paces its runs."""
     api = api_for(url)
     try:
@@ -234,7 +233,7 @@ def plan(
     committee: str | None,
     launch: bool,
     max_lookups: int,
-    url: str,
+    url: str | None,
 ) -> None:
     """Register SOURCE's (a channel's or playlist's) uploads published from --from to --to as hearings."""
     from polsearch_assets.core.audio.media import MediaError

@@ -18,15 +18,14 @@ from polsearch_assets.defs.uploads.resources import UploadsWatch
 
 
 def _webhooks(settings: Settings) -> WebhookNotifier:
-    if not settings.webhook_url_list():
-        return WebhookNotifier()
-    if not settings.webhook_secret:
+    if settings.webhook_url_list() and not settings.webhook_secret:
         raise ValueError(
             "POLSEARCH_WEBHOOK_URLS is set but POLSEARCH_WEBHOOK_SECRET is not: events must be signed"
         )
     # EnvVar: the UI and run config show the variables' names, never the secret or the URLs' tokens.
     return WebhookNotifier(
-        urls=dg.EnvVar("POLSEARCH_WEBHOOK_URLS"), secret=dg.EnvVar("POLSEARCH_WEBHOOK_SECRET")
+        urls=dg.EnvVar("POLSEARCH_WEBHOOK_URLS") if settings.webhook_url_list() else "",
+        secret=dg.EnvVar("POLSEARCH_WEBHOOK_SECRET") if settings.webhook_secret else "",
     )
 
 
@@ -34,28 +33,15 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     backends = configured_backends(settings)
     return {
         "artifact_store": configured_artifact_store(settings),
-        "media_fetcher": MediaFetcher(
-            min_duration_s=settings.min_duration_s,
-            max_duration_s=settings.max_duration_s,
-            max_download_mb=settings.max_download_mb,
-            socket_timeout_s=settings.socket_timeout_s,
-        ),
-        "vad": VadChunker(
-            threshold=settings.vad_threshold,
-            min_chunk_s=settings.min_chunk_s,
-            max_chunk_s=settings.max_chunk_s,
-        ),
+        "media_fetcher": MediaFetcher.from_settings(settings),
+        "vad": VadChunker.from_settings(settings),
         "transcriber": backends.transcriber,
         "diarizer": backends.diarizer,
-        "word_speakers": WordSpeakers(rule=backends.word_speakers),
+        "word_speakers": WordSpeakers.from_settings(settings),
         "embedder": backends.embedder,
         "lance_index": configured_lance_index(settings),
-        "speaker_matching": SpeakerMatching(threshold=settings.speaker_match_threshold),
-        "uploads_watch": UploadsWatch(
-            channels_file=settings.channels_file,
-            channels=settings.channels,
-            max_probes_per_tick=settings.max_probes_per_tick,
-        ),
+        "speaker_matching": SpeakerMatching.from_settings(settings),
+        "uploads_watch": UploadsWatch.from_settings(settings),
         "webhooks": _webhooks(settings),
-        "health": HealthPolicy.from_settings(settings),
+        "health": HealthPolicy.from_settings(settings, uploads_configured=settings.uploads_configured()),
     }

@@ -195,9 +195,9 @@ def test_transcriber_accepts_a_model_directory_and_names_it(media_files) -> None
     from polsearch_assets.backends.asr.faster_whisper import FasterWhisperTranscriber
     from polsearch_assets.backends.asr.whisper_models import model_path
 
-    explicit = FasterWhisperTranscriber(model=str(model_path("tiny.en")))
+    explicit = FasterWhisperTranscriber.from_settings(model=str(model_path("tiny.en")))
     assert (
-        explicit.model_identity != FasterWhisperTranscriber().model_identity
+        explicit.model_identity != FasterWhisperTranscriber.from_settings().model_identity
     )  # the configured model is named
     assert "model" in explicit.model_identity
     segments = explicit.transcribe(SAMPLE_WAV, [Chunk(0, 700, 7800)], _log())

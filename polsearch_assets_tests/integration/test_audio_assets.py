@@ -69,7 +69,7 @@ def test_sample_hearing_from_a_local_file(instance, resources, media_files) -> N
 
 
 def test_smaller_chunks_are_cut_in_pauses_between_utterances(instance, resources, media_files) -> None:
-    resources = {**resources, "vad": VadChunker(min_chunk_s=10, max_chunk_s=20)}
+    resources = {**resources, "vad": VadChunker.from_settings(min_chunk_s=10, max_chunk_s=20)}
     key, result = ingest_audio(instance, resources, str(media_files["sample.wav"]))
     assert result.success
     items = resources["artifact_store"].read_json(key, VAD_CHUNKS_JSON)["chunks"]
@@ -159,8 +159,8 @@ def test_an_unregistered_partition_fails_clearly(instance, resources) -> None:
 @pytest.mark.parametrize(
     ("fetcher", "cause"),
     [
-        (MediaFetcher(max_duration_s=60), "1 min 39 s long, over the maximum of 1 min 00 s"),
-        (MediaFetcher(min_duration_s=120), "1 min 39 s long, under the minimum of 2 min 00 s"),
+        (MediaFetcher.from_settings(max_duration_s=60), "1 min 39 s long, over the maximum of 1 min 00 s"),
+        (MediaFetcher.from_settings(min_duration_s=120), "1 min 39 s long, under the minimum of 2 min 00 s"),
     ],
 )
 def test_duration_out_of_range_fails_clearly(instance, resources, media_files, fetcher, cause: str) -> None:

@@ -39,8 +39,8 @@ def test_the_export_is_in_fastembeds_layout(onnx_model: Path) -> None:
 
 def test_vectors_match_the_embedded_profile(onnx_model: Path) -> None:
     texts = hearing_sentences()
-    fast = FastEmbedEmbedder(model_path=str(onnx_model)).embed(texts)
-    reference = SentenceTransformerEmbedder().embed(texts)
+    fast = FastEmbedEmbedder.from_settings(model_path=str(onnx_model)).embed(texts)
+    reference = SentenceTransformerEmbedder.from_settings().embed(texts)
     assert fast.shape == reference.shape == (len(texts), 384) and fast.dtype == np.float32
     assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
     cosines = np.sum(fast * reference, axis=1)
@@ -55,7 +55,9 @@ def test_the_backend_is_chosen_by_environment(onnx_model: Path, monkeypatch: pyt
     ).embedder
     assert isinstance(embedder, FastEmbedEmbedder)
     assert embedder.model_identity == "fastembed:sentence-transformers/all-MiniLM-L6-v2"
-    assert embedder.model_identity != SentenceTransformerEmbedder().model_identity  # hearing_index goes stale
+    assert (
+        embedder.model_identity != SentenceTransformerEmbedder.from_settings().model_identity
+    )  # hearing_index goes stale
     assert embedder.embed(["the committee will come to order"]).shape == (1, 384)
 
 
@@ -63,7 +65,7 @@ def test_a_directory_without_the_model_says_how_to_make_it(tmp_path: Path) -> No
     with pytest.raises(
         EmbeddingModelMissing, match=f"{tmp_path} has no model.onnx.*polsearch export-embedder"
     ):
-        FastEmbedEmbedder(model_path=str(tmp_path)).embed(["x"])
+        FastEmbedEmbedder.from_settings(model_path=str(tmp_path)).embed(["x"])
 
 
 def test_an_empty_cache_fails_fast_without_downloading(tmp_path: Path) -> None:
@@ -71,7 +73,7 @@ def test_an_empty_cache_fails_fast_without_downloading(tmp_path: Path) -> None:
     with pytest.raises(
         EmbeddingModelMissing, match=f"fastembed cache {cache}.*POLSEARCH_EMBEDDING_CACHE_DIR"
     ):
-        FastEmbedEmbedder(cache_dir=str(cache)).embed(["x"])
+        FastEmbedEmbedder.from_settings(cache_dir=str(cache)).embed(["x"])
 
 
 def test_export_refuses_a_directory_that_is_not_a_model(tmp_path: Path) -> None:

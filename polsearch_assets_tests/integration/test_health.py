@@ -55,7 +55,7 @@ def test_sensor_alive(tmp_path: Path) -> None:
         unused = evaluate(instance, resources, "sensor_alive")
         assert unused.passed and "not in use" in unused.description
 
-        resources["health"] = HealthPolicy(uploads_configured=True, uploads_interval_s=1)
+        resources["health"] = HealthPolicy.from_settings(uploads_configured=True, uploads_interval_s=1)
         never = evaluate(instance, resources, "sensor_alive")
         assert not never.passed and "last read a feed never" in never.description
 
@@ -89,7 +89,7 @@ def test_sensor_alive(tmp_path: Path) -> None:
 def test_hearings_indexed_in_time(tmp_path: Path) -> None:
     resources = hearing_resources(tmp_path)
     store = resources["artifact_store"]
-    resources["health"] = HealthPolicy(index_lag_hours=2)
+    resources["health"] = HealthPolicy.from_settings(uploads_configured=False, index_lag_hours=2)
     with dg.instance_for_test() as instance:
         indexed, result = run_hearing(instance, resources, silent_wav(tmp_path / "a.wav", 3))
         assert result.success

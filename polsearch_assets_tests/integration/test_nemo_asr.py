@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per 
 
 
 def tiny_transcriber(cache: Path, **settings: object) -> NemoTdtTranscriber:
-    return NemoTdtTranscriber(model=TINY, model_cache_dir=str(cache), device="cpu", **settings)
+    return NemoTdtTranscriber.from_settings(model=TINY, model_cache_dir=str(cache), device="cpu", **settings)
 
 
 def test_the_sample_hearing_transcribes_on_the_global_timeline(
@@ -115,7 +115,9 @@ def test_a_missing_model_names_the_path_and_how_to_fill_the_cache(tmp_path: Path
     with pytest.raises(ModelNotFound, match="no model cache directory is set: set MODEL_CACHE_DIR"):
         resolve_nemo_model("nvidia/parakeet-tdt-0.6b-v2", "")
     with pytest.raises(ModelNotFound, match=f"NeMo model file {tmp_path}/gone.nemo does not exist"):
-        NemoTdtTranscriber(model=str(tmp_path / "gone.nemo")).transcribe(SAMPLE_WAV, [], logging.getLogger())
+        NemoTdtTranscriber.from_settings(model=str(tmp_path / "gone.nemo")).transcribe(
+            SAMPLE_WAV, [], logging.getLogger()
+        )
 
 
 def test_a_file_that_is_not_an_asr_model_is_refused(nemo_cache: Path, tmp_path: Path) -> None:
@@ -129,7 +131,7 @@ def test_a_file_that_is_not_an_asr_model_is_refused(nemo_cache: Path, tmp_path: 
     junk = tmp_path / "notes.nemo"
     junk.write_text("not an archive")
     with pytest.raises(WrongModelKind, match="is not a NeMo model archive"):
-        NemoTdtTranscriber(model=str(junk)).transcribe(SAMPLE_WAV, [], logging.getLogger())
+        NemoTdtTranscriber.from_settings(model=str(junk)).transcribe(SAMPLE_WAV, [], logging.getLogger())
 
 
 def test_models_restore_in_parallel_threads_without_losing_the_working_directory(

@@ -51,7 +51,7 @@ def diarize_sample(
 def test_the_sample_hearing_diarizes_in_linked_windows(
     nemo_cache: Path, instance: dg.DagsterInstance, resources: dict[str, object]
 ) -> None:
-    diarizer = SortformerDiarizer(
+    diarizer = SortformerDiarizer.from_settings(
         model=TINY, model_cache_dir=str(nemo_cache), device="cpu", window_s=40, overlap_s=10
     )
     key, result, document, duration_ms = diarize_sample(instance, resources, diarizer)
@@ -91,7 +91,9 @@ def test_window_zero_diarizes_the_whole_hearing_in_one_pass(
     nemo_cache: Path, instance: dg.DagsterInstance, resources: dict[str, object]
 ) -> None:
     """The speaker cache alone: one streaming pass, nothing to link, the model's own speaker order."""
-    diarizer = SortformerDiarizer(model=TINY, model_cache_dir=str(nemo_cache), device="cpu", window_s=0)
+    diarizer = SortformerDiarizer.from_settings(
+        model=TINY, model_cache_dir=str(nemo_cache), device="cpu", window_s=0
+    )
     _, result, document, _ = diarize_sample(instance, resources, diarizer)
     messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert any("diarized window 1/1" in m for m in messages)
@@ -103,11 +105,13 @@ def test_a_stale_frames_artifact_is_removed_when_the_backend_gives_none(
     nemo_cache: Path, instance: dg.DagsterInstance, resources: dict[str, object]
 ) -> None:
     store = resources["artifact_store"]
-    diarizer = SortformerDiarizer(model=TINY, model_cache_dir=str(nemo_cache), device="cpu", window_s=0)
+    diarizer = SortformerDiarizer.from_settings(
+        model=TINY, model_cache_dir=str(nemo_cache), device="cpu", window_s=0
+    )
     key, *_ = diarize_sample(instance, resources, diarizer)
     assert store.exists(key, DIARIZATION_FRAMES)
     # the embedded backend gives turns only: its run leaves no frames behind to pair with its turns
-    resources = {**resources, "diarizer": ResemblyzerDiarizer(cpu_threads=2)}
+    resources = {**resources, "diarizer": ResemblyzerDiarizer.from_settings(cpu_threads=2)}
     result = materialize(instance, resources, key, "diarization")
     assert result.success
     assert "frames" not in store.read_json(key, DIARIZATION_JSON)
@@ -118,10 +122,10 @@ def test_a_stale_frames_artifact_is_removed_when_the_backend_gives_none(
 def test_a_model_of_the_wrong_kind_is_refused_both_ways(nemo_cache: Path) -> None:
     tdt = nemo_cache / TINY_TDT / "tiny-parakeet-tdt.nemo"
     with pytest.raises(WrongModelKind, match="is a EncDecRNNTBPEModel, not a diarization model"):
-        SortformerDiarizer(model=str(tdt), device="cpu")._model().result()
+        SortformerDiarizer.from_settings(model=str(tdt), device="cpu")._model().result()
     sortformer = nemo_cache / TINY / "tiny-sortformer.nemo"
     with pytest.raises(WrongModelKind, match="is a SortformerEncLabelModel, not an ASR model"):
-        NemoTdtTranscriber(model=str(sortformer), device="cpu")._model().result()
+        NemoTdtTranscriber.from_settings(model=str(sortformer), device="cpu")._model().result()
 
 
 def sortformer_backends(cache: Path, **env: str):
@@ -138,7 +142,7 @@ def test_the_backend_is_chosen_by_environment(nemo_cache: Path, monkeypatch: pyt
     diarizer = sortformer_backends(nemo_cache, POLSEARCH_DIAR_WINDOW_S="900").diarizer
     assert isinstance(diarizer, SortformerDiarizer)
     assert (diarizer.model, diarizer.window_s, diarizer.max_speakers) == (TINY, 900.0, 15)
-    assert "diar_sortformer_4spk-v1" not in SortformerDiarizer().model  # CC-BY-NC, offline only
+    assert "diar_sortformer_4spk-v1" not in SortformerDiarizer.from_settings().model  # CC-BY-NC, offline only
 
 
 def test_frame_probability_assignment_needs_a_backend_that_gives_frames(

@@ -31,7 +31,7 @@ __all__ = ["s3_credentials", "s3_server"]  # fixtures
 
 @pytest.fixture
 def s3_store(s3_server: S3Server, s3_credentials: None) -> S3ArtifactStore:
-    return S3ArtifactStore(
+    return S3ArtifactStore.from_settings(
         bucket=s3_server.new_bucket(),
         prefix="polsearch/artifacts",
         endpoint_url=s3_server.endpoint,
@@ -118,7 +118,7 @@ def test_a_hearing_end_to_end_on_the_bucket(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.INFO)
-    lance = LanceIndex(
+    lance = LanceIndex.from_settings(
         uri=f"s3://{s3_store.bucket}/polsearch/lancedb", endpoint_url=s3_server.endpoint, region=REGION
     )
     resources = hearing_resources(tmp_path) | {"artifact_store": s3_store, "lance_index": lance}

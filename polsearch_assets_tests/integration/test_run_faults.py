@@ -51,7 +51,7 @@ def test_a_connection_dropped_midway_is_retried(instance, resources, media_serve
 def test_an_endless_stream_stops_at_the_download_ceiling(
     instance, resources, media_server: MediaServer
 ) -> None:
-    resources["media_fetcher"] = MediaFetcher(max_download_mb=5.0, socket_timeout_s=5.0)
+    resources["media_fetcher"] = MediaFetcher.from_settings(max_download_mb=5.0, socket_timeout_s=5.0)
     started = time.monotonic()
     key, result = ingest_audio(instance, resources, media_server.url("endless-sample.wav"))
     assert not result.success and time.monotonic() - started < 60

@@ -32,11 +32,11 @@ def cut(seconds: float, target: Path) -> Path:
 
 @pytest.mark.slow
 def test_words_never_end_after_the_audio_at_any_cut(tmp_path: Path) -> None:
-    transcriber = FasterWhisperTranscriber()
+    transcriber = FasterWhisperTranscriber.from_settings()
     log = logging.getLogger("test")
     for seconds in CUTS_S:
         wav = cut(seconds, tmp_path / f"cut-{seconds}.wav")
-        vad = VadChunker().detect(wav)
+        vad = VadChunker.from_settings().detect(wav)
         segments = transcriber.transcribe(wav, vad.chunks, log)
         document = {"segments": [s.to_json() for s in segments]}
         assert segments, f"cut at {seconds} s: no words"

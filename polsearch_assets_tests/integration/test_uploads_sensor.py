@@ -91,7 +91,7 @@ def added(result: dg.SensorResult) -> list[str]:
 def test_first_tick_registers_new_hearings_then_nothing_twice(
     instance, store, feeds: FeedServer, tmp_path
 ) -> None:
-    watch = UploadsWatch(
+    watch = UploadsWatch.from_settings(
         channels_file=watchlist(
             tmp_path,
             [channel(feeds, "judiciary", "House Judiciary"), channel(feeds, "commerce", "Senate Commerce")],
@@ -132,19 +132,19 @@ def test_first_tick_registers_new_hearings_then_nothing_twice(
 
 def test_cursor_survives_a_restart(instance, store, feeds: FeedServer, tmp_path) -> None:
     path = watchlist(tmp_path, [channel(feeds, "judiciary")])
-    stored = tick(instance, store, UploadsWatch(channels_file=path), None).cursor
+    stored = tick(instance, store, UploadsWatch.from_settings(channels_file=path), None).cursor
     # A restarted daemon builds a new context (and resources) from the stored cursor.
     feeds.channels["judiciary"].insert(
         0, Video("jud6", "Hearing on Ports", "2026-11-23T09:00:00+00:00", 3000)
     )
-    after_restart = tick(instance, store, UploadsWatch(channels_file=path), stored)
+    after_restart = tick(instance, store, UploadsWatch.from_settings(channels_file=path), stored)
     assert requested(after_restart) == [key_of(feeds, "jud6")]
 
 
 def test_one_broken_channel_does_not_stop_the_others(instance, store, feeds: FeedServer, tmp_path) -> None:
     feeds.channels["flaky"] = [Video("fla1", "Hearing on Water", "2026-11-16T10:00:00+00:00", 2000)]
     feeds.fail_first["/feeds/flaky.xml"] = 2  # two 503s, then served: retried inside the tick
-    watch = UploadsWatch(
+    watch = UploadsWatch.from_settings(
         channels_file=watchlist(
             tmp_path,
             [
@@ -179,7 +179,9 @@ def test_no_run_for_a_hearing_that_already_has_one(instance, store, feeds: FeedS
     tick_result = tick(
         instance,
         store,
-        UploadsWatch(channels_file=watchlist(tmp_path, [channel(feeds, "judiciary", "House Judiciary")])),
+        UploadsWatch.from_settings(
+            channels_file=watchlist(tmp_path, [channel(feeds, "judiciary", "House Judiciary")])
+        ),
         None,
     )
     assert requested(tick_result) == [key_of(feeds, "jud3")]
@@ -188,7 +190,7 @@ def test_no_run_for_a_hearing_that_already_has_one(instance, store, feeds: FeedS
 
 
 def test_probe_budget_defers_the_rest_to_the_next_tick(instance, store, feeds: FeedServer, tmp_path) -> None:
-    watch = UploadsWatch(
+    watch = UploadsWatch.from_settings(
         channels_file=watchlist(tmp_path, [channel(feeds, "judiciary")]), max_probes_per_tick=1
     )
     first = tick(instance, store, watch, None)
@@ -207,12 +209,12 @@ def test_probe_budget_defers_the_rest_to_the_next_tick(instance, store, feeds: F
 
 
 def test_published_after_and_no_channels(instance, store, feeds: FeedServer, tmp_path) -> None:
-    watch = UploadsWatch(
+    watch = UploadsWatch.from_settings(
         channels_file=watchlist(tmp_path, [channel(feeds, "judiciary")], published_after="2026-11-19")
     )
     assert requested(tick(instance, store, watch, None)) == [key_of(feeds, "jud3")]
     context = dg.build_sensor_context(
-        instance=instance, resources={"uploads_watch": UploadsWatch(), "artifact_store": store}
+        instance=instance, resources={"uploads_watch": UploadsWatch.from_settings(), "artifact_store": store}
     )
     skipped = uploads_sensor(Settings())(context)
     assert isinstance(skipped, dg.SkipReason) and "POLSEARCH_CHANNELS_FILE" in skipped.skip_message
@@ -225,7 +227,10 @@ def test_a_bad_watchlist_fails_the_tick_clearly(instance, store, tmp_path) -> No
     )
     context = dg.build_sensor_context(
         instance=instance,
-        resources={"uploads_watch": UploadsWatch(channels_file=str(bad)), "artifact_store": store},
+        resources={
+            "uploads_watch": UploadsWatch.from_settings(channels_file=str(bad)),
+            "artifact_store": store,
+        },
     )
     with pytest.raises(ValueError, match="yt-dlp --print channel_id"):
         uploads_sensor(Settings())(context)

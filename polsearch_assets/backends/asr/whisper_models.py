@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from polsearch_assets.backends.loading import package_version
+from polsearch_assets.config import user_cache_dir
 
 BUNDLED = "tiny.en"
 BASE = "base"
@@ -33,7 +34,7 @@ class WhisperModelUnavailable(RuntimeError):
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/polsearch/models``, or ``~/.cache/polsearch/models``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "polsearch" / "models"
+    return user_cache_dir("models")
 
 
 def model_identity(model: str) -> str:

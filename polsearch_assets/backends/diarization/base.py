@@ -6,15 +6,20 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 
+from polsearch_assets.config import FromSettings
 from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
 
 
-class Diarizer(dg.ConfigurableResource, ABC):
+class Diarizer(FromSettings, dg.ConfigurableResource, ABC):
     """Speech regions of a whole hearing -> speaker turns with global, stable SPEAKER_N labels."""
+
+    # The field that POLSEARCH_SPEAKER_THRESHOLD overrides (each engine's own default suits its voice encoder).
+    threshold_field: ClassVar[str] = "threshold"
 
     @property
     @abstractmethod

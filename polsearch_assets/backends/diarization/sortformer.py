@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import numpy as np
@@ -25,13 +25,13 @@ from polsearch_assets.backends.nemo import (
     restore_nemo_model,
 )
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE
+from polsearch_assets.config import NemoDevice, setting
 from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.contracts import Diarization, SpeechRegion, Turn
 from polsearch_assets.core.speakers.linking import Window
 from polsearch_assets.core.speakers.windowed import diarize_in_windows
 
 # CC-BY-4.0 and streaming. Not diar_sortformer_4spk-v1: CC-BY-NC, offline only, ~12 min per pass.
-SORTFORMER = "nvidia/diar_streaming_sortformer_4spk-v2"
 
 
 class SortformerDiarizer(Diarizer):
@@ -43,28 +43,17 @@ class SortformerDiarizer(Diarizer):
     hearing may have more speakers than the model tracks at once.
     """
 
-    model: str = Field(
-        default=SORTFORMER,
-        description="NeMo Sortformer model: a name in the model cache or a .nemo file (POLSEARCH_NEMO_DIAR_MODEL).",
-    )
-    model_cache_dir: str = Field(default="", description="Pre-populated NeMo model cache (MODEL_CACHE_DIR).")
-    device: str = Field(default="auto", description="cuda, cpu or auto.")
-    window_s: float = Field(
-        default=600.0,
-        description="Diarization window (POLSEARCH_DIAR_WINDOW_S): short enough that a window rarely has more "
-        "than the model's 4 speakers, long enough to give each voice seconds of speech to link by. "
-        "0: the whole hearing in one pass, on the model's speaker cache alone (for hearings with at most "
-        "4 speakers).",
-    )
-    overlap_s: float = Field(
-        default=60.0,
-        description="Overlap of consecutive windows; turns are kept in each core (POLSEARCH_DIAR_OVERLAP_S).",
-    )
+    threshold_field: ClassVar[str] = "link_threshold"
+    model: str = setting("nemo_diar_model")
+    model_cache_dir: str = setting("model_cache_dir")
+    device: NemoDevice = setting("nemo_device")
+    window_s: float = setting("diar_window_s")
+    overlap_s: float = setting("diar_overlap_s")
     link_threshold: float = Field(
         default=0.3,
         description="Cosine distance up to which window speakers are one voice (POLSEARCH_SPEAKER_THRESHOLD).",
     )
-    max_speakers: int = Field(default=15, description="At most this many speakers (POLSEARCH_MAX_SPEAKERS).")
+    max_speakers: int = setting("max_speakers")
     # Streaming settings, in 80 ms frames: the model card's highest-latency (most accurate) preset.
     chunk_len: int = Field(default=340)
     chunk_right_context: int = Field(default=40)

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import dagster as dg
 import numpy as np
 
+from polsearch_assets.config import FromSettings
 
-class TextEmbedder(dg.ConfigurableResource, ABC):
+
+class TextEmbedder(FromSettings, dg.ConfigurableResource, ABC):
     """Texts -> L2-normalised vectors; every profile uses all-MiniLM-L6-v2 (384-d) so indexes stay comparable."""
 
     @property

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from polsearch_assets.backends.embedding.base import TextEmbedder
 from polsearch_assets.backends.loading import shared_model
+from polsearch_assets.config import setting
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -32,17 +33,10 @@ class FastEmbedEmbedder(TextEmbedder):
     """fastembed (ONNX Runtime) with all-MiniLM-L6-v2, from a local directory or a fastembed cache."""
 
     model_name: str = Field(default=MINILM, description="fastembed model name (its pooling and dimension).")
-    model_path: str = Field(
-        default="",
-        description="Directory with model.onnx and the tokenizer files (POLSEARCH_EMBEDDING_MODEL_PATH); "
-        "empty = the fastembed cache.",
-    )
-    cache_dir: str = Field(
-        default="",
-        description="fastembed cache directory (POLSEARCH_EMBEDDING_CACHE_DIR); empty = fastembed's default.",
-    )
+    model_path: str = setting("embedding_model_path")
+    cache_dir: str = setting("embedding_cache_dir")
     batch_size: int = Field(default=64)
-    threads: int = Field(default=2, description="onnxruntime threads.")
+    threads: int = setting("cpu_threads")
 
     @property
     def model_identity(self) -> str:

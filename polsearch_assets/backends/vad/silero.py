@@ -51,13 +51,13 @@ def _frame_blocks(wav: sf.SoundFile) -> Iterator[np.ndarray]:
         yield np.concatenate((contexts, frames), axis=1)
 
 
-def speech_probabilities(wav_path: Path) -> tuple[np.ndarray, int]:
+def speech_probabilities(wav_path: Path, threads: int) -> tuple[np.ndarray, int]:
     """Per-32 ms-frame speech probabilities and the file's length in samples."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.inter_op_num_threads = 1
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     session = ort.InferenceSession(
         str(_model_path()), sess_options=options, providers=["CPUExecutionProvider"]
     )

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from polsearch_assets.backends.loading import shared_model
 from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model, segmentation_identity
 from polsearch_assets.backends.vad.silero import SAMPLE_RATE, silero_version, speech_probabilities
 from polsearch_assets.backends.vad.silero import speech_regions as silero_regions
+from polsearch_assets.config import FromSettings, VadBackend, setting
 from polsearch_assets.core.audio import media
 from polsearch_assets.core.audio.chunking import chunk_speech
 from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, FrameScores
@@ -30,24 +31,13 @@ class NormalizedAudio:
     fetched: media.FetchedMedia | None  # None for local files
 
 
-class MediaFetcher(dg.ConfigurableResource):
+class MediaFetcher(FromSettings, dg.ConfigurableResource):
     """yt-dlp for URLs, ffmpeg for everything: any source -> 16 kHz mono 16-bit WAV."""
 
-    min_duration_s: float = Field(
-        default=1.0, description="Shorter recordings fail (POLSEARCH_MIN_DURATION_S)."
-    )
-    max_duration_s: float = Field(
-        default=8 * 3600.0,
-        description="Longer recordings fail, e.g. a livestream left running (POLSEARCH_MAX_DURATION_S).",
-    )
-    socket_timeout_s: float = Field(
-        default=30.0, description="Network timeout per request (POLSEARCH_SOCKET_TIMEOUT_S)."
-    )
-    max_download_mb: float | None = Field(
-        default=None,
-        description="A download stops and fails past this size; None: 0.5 MB per second of max_duration_s "
-        "(POLSEARCH_MAX_DOWNLOAD_MB).",
-    )
+    min_duration_s: float = setting("min_duration_s")
+    max_duration_s: float = setting("max_duration_s")
+    socket_timeout_s: float = setting("socket_timeout_s")
+    max_download_mb: float | None = setting("max_download_mb")
 
     @property
     def max_download_bytes(self) -> int:
@@ -92,10 +82,7 @@ class MediaFetcher(dg.ConfigurableResource):
         return NormalizedAudio(original=original, fetched=fetched)
 
 
-VAD_BACKENDS = ("segmentation", "silero")
-
-
-class VadChunker(dg.ConfigurableResource):
+class VadChunker(FromSettings, dg.ConfigurableResource):
     """Speech detection, then speech chunks of bounded length for the model stages.
 
     ``segmentation`` (default): pyannote segmentation-3.0, which normalises the waveform's level itself
@@ -103,37 +90,18 @@ class VadChunker(dg.ConfigurableResource):
     0/-20/-30 dB). ``silero``: silero-vad, streamed, for machines without the segmentation model.
     """
 
-    backend: str = Field(
-        default="segmentation", description="segmentation or silero (POLSEARCH_VAD_BACKEND)."
-    )
-    threshold: float = Field(
-        default=0.5,
-        description="Speech probability at which a region starts (POLSEARCH_VAD_THRESHOLD); segmentation ends "
-        "it below min(0.35, threshold).",
-    )
+    backend: VadBackend = setting("vad_backend")
+    threshold: float = setting("vad_threshold")
     min_speech_ms: int = Field(default=250, description="Shorter speech bursts are dropped.")
     min_silence_ms: int = Field(
         default=100, description="Shortest silence that separates regions and may be a cut."
     )
     speech_pad_ms: int = Field(default=100, description="Padding kept around each speech region.")
-    min_chunk_s: float = Field(
-        default=25.0, description="Chunks are at least this long where speech allows (POLSEARCH_MIN_CHUNK_S)."
-    )
-    max_chunk_s: float = Field(default=60.0, description="Chunks are never longer (POLSEARCH_MAX_CHUNK_S).")
+    min_chunk_s: float = setting("min_chunk_s")
+    max_chunk_s: float = setting("max_chunk_s")
     segmentation_step_s: float = Field(default=5.0, description="segmentation: step of its 10 s windows.")
-    cpu_threads: int = Field(default=2, description="ONNX Runtime threads (POLSEARCH_CPU_THREADS).")
-    onnx_cache_dir: str = Field(
-        default="", description="segmentation: where its ONNX export is kept (POLSEARCH_ONNX_CACHE_DIR)."
-    )
-
-    @model_validator(mode="after")
-    def _known_backend(self) -> VadChunker:
-        if self.backend not in VAD_BACKENDS:
-            raise ValueError(
-                f"POLSEARCH_VAD_BACKEND={self.backend!r} is not a known backend; choose one of: "
-                f"{', '.join(VAD_BACKENDS)}"
-            )
-        return self
+    cpu_threads: int = setting("cpu_threads")
+    onnx_cache_dir: str = setting("onnx_cache_dir")
 
     @property
     def model_identity(self) -> str:
@@ -156,7 +124,7 @@ class VadChunker(dg.ConfigurableResource):
     def _regions(self, wav_path: Path) -> tuple[list[SpeechRegion], int, FrameScores | None]:
         """Speech regions (padded), the audio's length in ms, and segmentation's scores (not silero's)."""
         if self.backend == "silero":
-            probabilities, total_samples = speech_probabilities(wav_path)
+            probabilities, total_samples = speech_probabilities(wav_path, self.cpu_threads)
             duration_ms = total_samples * 1000 // SAMPLE_RATE
             regions = silero_regions(
                 probabilities,

@@ -12,6 +12,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from polsearch_assets.config import FromSettings, setting
 from polsearch_assets.core.artifacts import (
     SPEAKER_NAMES_JSON,
     SpeakerNames,
@@ -36,14 +37,10 @@ voiceprint_library = dg.AssetSpec(
 )
 
 
-class SpeakerMatching(dg.ConfigurableResource):
+class SpeakerMatching(FromSettings, dg.ConfigurableResource):
     """How speaker_names decides that a hearing voice is an enrolled person's."""
 
-    threshold: float | None = Field(
-        default=None,
-        description="Cosine similarity from which a voice is named (POLSEARCH_SPEAKER_MATCH_THRESHOLD); unset: "
-        "the voice encoder's, chosen on real voices.",
-    )
+    threshold: float | None = setting("speaker_match_threshold")
 
     @property
     def identity(self) -> str:

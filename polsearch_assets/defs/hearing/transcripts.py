@@ -6,10 +6,10 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
-from pydantic import Field
 
 from polsearch_assets.backends.asr.base import Transcriber
 from polsearch_assets.backends.diarization.base import Diarizer
+from polsearch_assets.config import FromSettings, WordSpeakersRule, setting
 from polsearch_assets.core.artifacts import (
     ALIGNED_SEGMENTS_JSON,
     DIARIZATION_JSON,
@@ -34,13 +34,10 @@ from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 
-class WordSpeakers(dg.ConfigurableResource):
+class WordSpeakers(FromSettings, dg.ConfigurableResource):
     """How aligned_segments gives each word a speaker."""
 
-    rule: str = Field(
-        default="max-overlap",
-        description="max-overlap, or frame-probabilities with a diarizer that gives them (POLSEARCH_WORD_SPEAKERS).",
-    )
+    rule: WordSpeakersRule = setting("word_speakers")
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import logging
 import dagster as dg
 from pydantic import Field
 
-from polsearch_assets.config import comma_items
+from polsearch_assets.config import comma_items, setting
 from polsearch_assets.core.net import Backoff, NetworkError
 from polsearch_assets.core.notify.webhooks import Delivery, HearingEvent, deliver, redact_url
 
@@ -15,16 +15,8 @@ from polsearch_assets.core.notify.webhooks import Delivery, HearingEvent, delive
 class WebhookNotifier(dg.ConfigurableResource):
     """POSTs signed ``hearing.indexed`` / ``hearing.failed`` events to every configured URL."""
 
-    urls: str = Field(
-        default="",
-        description="Comma-separated webhook URLs (POLSEARCH_WEBHOOK_URLS); set it with EnvVar: URLs often carry a "
-        "token, so the UI shows the variable's name only.",
-    )
-    secret: str = Field(
-        default="",
-        description="HMAC-SHA256 signing secret (POLSEARCH_WEBHOOK_SECRET); set it with EnvVar so it never shows in "
-        "the UI or logs.",
-    )
+    urls: str = setting("webhook_urls")
+    secret: str = setting("webhook_secret")
     timeout_s: float = Field(default=10.0, description="Timeout per delivery attempt.")
     attempts: int = Field(
         default=4, description="Tries per URL; 5xx/429/timeouts back off 1 s, 2 s, 4 s (+/- 25 %)."

@@ -18,8 +18,6 @@ import dagster as dg
 
 from polsearch_assets.config import Settings
 
-EXECUTORS = ("in_process", "multiprocess", "k8s")
-
 
 def configured_executor(settings: Settings) -> dg.ExecutorDefinition:
     name = settings.executor
@@ -27,12 +25,8 @@ def configured_executor(settings: Settings) -> dg.ExecutorDefinition:
         return dg.in_process_executor
     if name == "multiprocess":
         return dg.multiprocess_executor.configured({"max_concurrent": settings.max_concurrent_steps or 2})
-    if name == "k8s":
-        from dagster_k8s import k8s_job_executor
+    from dagster_k8s import k8s_job_executor  # "k8s": Settings allows no other name
 
-        return k8s_job_executor.configured(
-            {"max_concurrent": settings.max_concurrent_steps or 4}, name="k8s_job_executor"
-        )
-    raise ValueError(
-        f"POLSEARCH_EXECUTOR={name!r} is not a known executor; choose one of: {', '.join(EXECUTORS)}"
+    return k8s_job_executor.configured(
+        {"max_concurrent": settings.max_concurrent_steps or 4}, name="k8s_job_executor"
     )

@@ -10,7 +10,7 @@ import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorState, InstigatorType
 from pydantic import Field
 
-from polsearch_assets.config import Settings
+from polsearch_assets.config import FromSettings, Settings, setting
 from polsearch_assets.core.audio.media import human_duration
 from polsearch_assets.core.catalog import HearingCatalog
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
@@ -20,23 +20,12 @@ from polsearch_assets.defs.uploads.sensors import UPLOADS_FEED, UPLOADS_SENSOR
 MAX_LISTED = 10
 
 
-class HealthPolicy(dg.ConfigurableResource):
+class HealthPolicy(FromSettings, dg.ConfigurableResource):
     """What the health checks expect of the pipeline."""
 
-    uploads_configured: bool = Field(default=False, description="Whether channels are watched at all.")
-    uploads_interval_s: int = Field(default=900, description="Seconds between uploads sensor ticks.")
-    index_lag_hours: float = Field(
-        default=24.0,
-        description="Registered hearings must be indexed within this (POLSEARCH_INDEX_LAG_HOURS).",
-    )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "HealthPolicy":
-        return cls(
-            uploads_configured=settings.uploads_configured(),
-            uploads_interval_s=settings.uploads_interval_s,
-            index_lag_hours=settings.index_lag_hours,
-        )
+    uploads_configured: bool = Field(description="Whether channels are watched at all.")
+    uploads_interval_s: int = setting("uploads_interval_s")
+    index_lag_hours: float = setting("index_lag_hours")
 
 
 def _sensor_state(instance: dg.DagsterInstance) -> InstigatorState | None:

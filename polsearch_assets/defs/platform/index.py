@@ -5,21 +5,20 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from polsearch_assets.config import FromSettings, setting
 from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.core.index.voiceprints import VoiceprintLibrary
 
 
-class LanceIndex(dg.ConfigurableResource):
+class LanceIndex(FromSettings, dg.ConfigurableResource):
     uri: str = Field(
         description="LanceDB directory or URI holding the `segments` and `voiceprints` tables (POLSEARCH_LANCEDB_URI)."
     )
     vector_index_min_rows: int = Field(
         default=50_000, description="Build the IVF_PQ vector index once the table has this many rows."
     )
-    endpoint_url: str = Field(
-        default="", description="S3 endpoint for an s3:// URI on non-AWS storage (POLSEARCH_S3_ENDPOINT_URL)."
-    )
-    region: str = Field(default="", description="Region for an s3:// URI (POLSEARCH_S3_REGION).")
+    endpoint_url: str = setting("s3_endpoint_url")
+    region: str = setting("s3_region")
 
     def open(self, dimension: int | None = None) -> SegmentIndex:
         """The index; ``dimension`` (the embedder's) is needed only by writers, to create the table."""

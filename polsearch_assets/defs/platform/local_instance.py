@@ -17,20 +17,26 @@ if TYPE_CHECKING:
 _REPO_DAGSTER_YAML = Path(__file__).resolve().parents[3] / "dagster.yaml"
 
 
-def local_instance() -> dg.DagsterInstance:
-    """The DAGSTER_HOME instance; defaults to $POLSEARCH_HOME/dagster.
+def instance_home(settings: Settings) -> Path:
+    """DAGSTER_HOME, or $POLSEARCH_HOME/dagster."""
+    return Path(settings.dagster_home or settings.polsearch_home() / "dagster")
+
+
+def local_instance(settings: Settings | None = None) -> dg.DagsterInstance:
+    """The DAGSTER_HOME instance; defaults to $POLSEARCH_HOME/dagster (settings: the environment's).
 
     A home the CLI creates (the default, or a DAGSTER_HOME that does not exist yet) gets the
     project's dagster.yaml; an existing one is used as it is.
     """
     import dagster as dg  # here: the remote commands never import Dagster
 
-    home = Path(os.environ.get("DAGSTER_HOME") or Settings.from_env().polsearch_home() / "dagster")
-    if not home.exists() or not os.environ.get("DAGSTER_HOME"):
+    settings = settings or Settings.from_env()
+    home = instance_home(settings)
+    if not home.exists() or not settings.dagster_home:
         home.mkdir(parents=True, exist_ok=True)
         if not (home / "dagster.yaml").exists() and _REPO_DAGSTER_YAML.is_file():
             shutil.copyfile(_REPO_DAGSTER_YAML, home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home.resolve())
+    os.environ["DAGSTER_HOME"] = str(home.resolve())  # where DagsterInstance.get() and its run workers look
     # Opening an instance creates its SQLite tables the first time; two commands doing that at once
     # crash ("table ... already exists"), so the first opening is one at a time.
     with open(home / ".polsearch-open.lock", "w") as lock:

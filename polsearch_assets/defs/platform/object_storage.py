@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from pydantic import Field, PrivateAttr
 
+from polsearch_assets.config import FromSettings, setting
 from polsearch_assets.core.artifacts import ArtifactInfo, validate_artifact_name
 from polsearch_assets.core.keys import validate_hearing_key
 from polsearch_assets.core.scratch import scratch_dir
@@ -42,17 +43,13 @@ def _is_missing(error: Exception) -> bool:
     return code in ("404", "NoSuchKey", "NotFound")
 
 
-class S3ArtifactStore(ArtifactStoreResource):
+class S3ArtifactStore(FromSettings, ArtifactStoreResource):
     """Artifacts at ``s3://<bucket>/<prefix>/<hearing>/<name>``."""
 
     bucket: str = Field(description="Bucket (a Space on DigitalOcean).")
     prefix: str = Field(default="", description="Key prefix inside the bucket, e.g. `polsearch/artifacts`.")
-    endpoint_url: str = Field(
-        default="",
-        description="S3 endpoint for non-AWS storage, e.g. https://nyc3.digitaloceanspaces.com "
-        "(POLSEARCH_S3_ENDPOINT_URL); empty for AWS.",
-    )
-    region: str = Field(default="", description="Region, e.g. nyc3 or us-east-1 (POLSEARCH_S3_REGION).")
+    endpoint_url: str = setting("s3_endpoint_url")
+    region: str = setting("s3_region")
 
     _client: Any = PrivateAttr(default=None)
 

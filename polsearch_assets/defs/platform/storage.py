@@ -13,14 +13,10 @@ def configured_artifact_store(settings: Settings) -> ArtifactStoreResource:
     root = settings.resolved_artifact_root()
     if root.startswith("s3://"):
         bucket, prefix = split_s3_uri(root)
-        return S3ArtifactStore(
-            bucket=bucket, prefix=prefix, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
-        )
+        return S3ArtifactStore.from_settings(settings, bucket=bucket, prefix=prefix)
     return LocalArtifactStore(root=root)
 
 
 def configured_lance_index(settings: Settings) -> LanceIndex:
     """POLSEARCH_LANCEDB_URI: a directory (default) or ``s3://bucket/prefix``."""
-    return LanceIndex(
-        uri=settings.resolved_lancedb_uri(), endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
-    )
+    return LanceIndex.from_settings(settings, uri=settings.resolved_lancedb_uri())

@@ -7,32 +7,24 @@ import logging
 import dagster as dg
 from pydantic import Field
 
+from polsearch_assets.config import FromSettings, setting
 from polsearch_assets.core import net
 from polsearch_assets.core.audio import media
 from polsearch_assets.core.uploads.channels import WatchedChannel, load_watchlist
 from polsearch_assets.core.uploads.polling import ChannelPoll, ChannelState, poll_channels
 
 
-class UploadsWatch(dg.ConfigurableResource):
+class UploadsWatch(FromSettings, dg.ConfigurableResource):
     """Which channels and playlists the ``youtube_uploads`` sensor polls, and how."""
 
-    channels_file: str = Field(
-        default="",
-        description="YAML watchlist of channels/playlists/feeds with filters (POLSEARCH_CHANNELS_FILE).",
-    )
-    channels: str = Field(
-        default="", description="Comma-separated channel ids or channel/playlist URLs (POLSEARCH_CHANNELS)."
-    )
+    channels_file: str = setting("channels_file")
+    channels: str = setting("channels")
     socket_timeout_s: float = Field(default=15.0, description="Timeout per feed request or metadata lookup.")
     fetch_attempts: int = Field(
         default=3,
         description="Tries per feed and tick; transient errors back off 0.5 s, 1 s, ... with jitter.",
     )
-    max_probes_per_tick: int = Field(
-        default=10,
-        description="New uploads looked up with yt-dlp (duration, live state) per tick; the rest wait for the next "
-        "tick, so a tick stays within the sensor timeout (POLSEARCH_MAX_PROBES_PER_TICK).",
-    )
+    max_probes_per_tick: int = setting("max_probes_per_tick")
 
     def watchlist(self) -> list[WatchedChannel]:
         return load_watchlist(self.channels_file or None, self.channels or None)

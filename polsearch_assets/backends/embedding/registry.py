@@ -1,0 +1,12 @@
+"""The text embedders by the name ``POLSEARCH_EMBEDDING_BACKEND`` gives them: a new engine is one line here."""
+
+from __future__ import annotations
+
+from polsearch_assets.backends.embedding.base import TextEmbedder
+from polsearch_assets.backends.embedding.fastembed import FastEmbedEmbedder
+from polsearch_assets.backends.embedding.sentence_transformers import SentenceTransformerEmbedder
+
+EMBEDDERS: dict[str, type[TextEmbedder]] = {
+    "sentence-transformers": SentenceTransformerEmbedder,
+    "fastembed": FastEmbedEmbedder,
+}
