@@ -27,8 +27,8 @@ from polsearch_assets.backends.asr.faster_whisper import FasterWhisperTranscribe
 from polsearch_assets.backends.asr.nemo_tdt import NemoTdtTranscriber  # noqa: E402
 from polsearch_assets.backends.diarization.resemblyzer import ResemblyzerDiarizer  # noqa: E402
 from polsearch_assets.backends.diarization.sortformer import SortformerDiarizer  # noqa: E402
+from polsearch_assets.backends.vad.segmentation import SegmentationVad  # noqa: E402
 from polsearch_assets.core.contracts import Chunk  # noqa: E402
-from polsearch_assets.defs.hearing.resources import VadChunker  # noqa: E402
 from polsearch_assets_tests.fixtures.tiny_nemo import build_tiny_sortformer, build_tiny_tdt  # noqa: E402
 
 MINUTES = 10
@@ -52,7 +52,7 @@ def main() -> None:
         root = Path(tmp)
         wav = root / "hearing.wav"
         looped_sample(wav, MINUTES * 60)
-        chunks = list(VadChunker.from_settings().detect(wav).chunks)
+        chunks = list(SegmentationVad.from_settings().detect(wav).chunks)
         speech_s = sum(c.duration_ms for c in chunks) / 1000
         started = time.perf_counter()
         model = build_tiny_tdt(root / "cache" / "tiny" / "tdt" / "tdt.nemo", root / "build")
@@ -75,7 +75,7 @@ def main() -> None:
             ),
             "resemblyzer (embedded)": ResemblyzerDiarizer.from_settings(),
         }
-        regions = VadChunker.from_settings().detect(wav).regions
+        regions = SegmentationVad.from_settings().detect(wav).regions
         for name, diarizer in diarizers.items():
             started = time.perf_counter()
             result = diarizer.diarize(wav, regions, log)

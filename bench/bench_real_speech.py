@@ -51,8 +51,8 @@ SYSTEMS = {
 def evaluate(recording: rs.Recording, resources: dict) -> dict:
     log = logging.getLogger("bench")
     started = time.perf_counter()
-    vad = resources["vad"].detect(recording.wav)
-    diarization = resources["diarizer"].diarize(recording.wav, vad.regions, log)
+    vad = resources["vad"].engine.detect(recording.wav)
+    diarization = resources["diarizer"].engine.diarize(recording.wav, vad.regions, log)
     seconds = time.perf_counter() - started
     return {
         "collar_0": rs.diarization_error(recording.turns, diarization.turns, 0.0)["der"],
@@ -72,8 +72,8 @@ def words(text: str) -> list[str]:
 def word_error_rate(recording: rs.Recording, resources: dict) -> float:
     import jiwer
 
-    chunks = resources["vad"].detect(recording.wav).chunks
-    segments = resources["transcriber"].transcribe(recording.wav, chunks, logging.getLogger("bench"))
+    chunks = resources["vad"].engine.detect(recording.wav).chunks
+    segments = resources["transcriber"].engine.transcribe(recording.wav, chunks, logging.getLogger("bench"))
     return jiwer.wer(
         " ".join(words(recording.text or "")), " ".join(words(" ".join(s.text for s in segments)))
     )

@@ -37,9 +37,9 @@ def child(cache: str, model: str, wav: str, window_s: float) -> dict:
     import logging
 
     from polsearch_assets.backends.diarization.sortformer import SortformerDiarizer
-    from polsearch_assets.defs.hearing.resources import VadChunker
+    from polsearch_assets.backends.vad.segmentation import SegmentationVad
 
-    regions = VadChunker.from_settings().detect(Path(wav)).regions
+    regions = SegmentationVad.from_settings().detect(Path(wav)).regions
     diarizer = SortformerDiarizer.from_settings(
         model=model, model_cache_dir=cache, device="cpu", window_s=window_s
     )

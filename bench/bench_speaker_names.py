@@ -57,7 +57,7 @@ Voices = list[tuple[str, Voice]]
 
 def clip_voices(resources: dict) -> dict[str, dict[str, Voices]]:
     """encoder -> meeting -> voices made from each member's own clips."""
-    diarizer = resources["diarizer"]
+    diarizer = resources["diarizer"].engine
     campplus = CamppEmbedder(diarizer._campplus().result())
     resemblyzer = shared_model(voice_encoder).result()
     clips: dict[tuple[str, str], list[rs.Clip]] = defaultdict(list)
@@ -105,8 +105,8 @@ def hearing_voices(resources: dict, work: Path) -> tuple[dict[str, Voices], dict
             work / f"meeting_{meeting}", (meeting,), len(speakers), seconds, 300 + n
         )
         started = time.perf_counter()
-        vad = resources["vad"].detect(recording.wav)
-        diarization = resources["diarizer"].diarize(recording.wav, vad.regions, log)
+        vad = resources["vad"].engine.detect(recording.wav)
+        diarization = resources["diarizer"].engine.diarize(recording.wav, vad.regions, log)
         # Each diarized speaker is the reference speaker it overlaps most (its voice may hold others' speech).
         voices = []
         for voice in diarization.voices:

@@ -37,7 +37,7 @@ _loader_pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="polsearch-m
 def shared_model(loader: Callable[..., T], *args: Any) -> Future[T]:
     """One load per process and settings, started at most once, on a background thread.
 
-    Resources call this from ``setup_for_execution`` so that, in a run that executes
+    Engines call this from ``load`` (their resource's ``setup_for_execution``) so that, in a run that executes
     several steps in one process, a model (imports and weights: seconds each) loads
     while earlier steps run; the step that needs it then waits on ``.result()``.
     """

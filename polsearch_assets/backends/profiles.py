@@ -14,6 +14,8 @@ from polsearch_assets.backends.diarization.base import Diarizer
 from polsearch_assets.backends.diarization.registry import DIARIZERS
 from polsearch_assets.backends.embedding.base import TextEmbedder
 from polsearch_assets.backends.embedding.registry import EMBEDDERS
+from polsearch_assets.backends.vad.base import SpeechDetector
+from polsearch_assets.backends.vad.registry import SPEECH_DETECTORS
 from polsearch_assets.config import Settings, WordSpeakersRule
 
 # How aligned_segments gives each word a speaker (POLSEARCH_WORD_SPEAKERS), as its description says it.
@@ -40,6 +42,7 @@ PROFILES = {
 
 @dataclass(frozen=True)
 class Backends:
+    speech_detector: SpeechDetector
     transcriber: Transcriber
     diarizer: Diarizer
     embedder: TextEmbedder
@@ -58,6 +61,7 @@ def configured_backends(settings: Settings) -> Backends:
         {} if settings.speaker_threshold is None else {diarizer.threshold_field: settings.speaker_threshold}
     )
     backends = Backends(
+        speech_detector=SPEECH_DETECTORS[settings.vad_backend].from_settings(settings),
         transcriber=TRANSCRIBERS[stage_backend(settings, "asr_backend")].from_settings(settings),
         diarizer=diarizer.from_settings(settings, **threshold),
         embedder=EMBEDDERS[stage_backend(settings, "embedding_backend")].from_settings(settings),

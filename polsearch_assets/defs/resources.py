@@ -8,7 +8,13 @@ import dagster as dg
 
 from polsearch_assets.backends.profiles import configured_backends
 from polsearch_assets.config import Settings
-from polsearch_assets.defs.hearing.resources import MediaFetcher, VadChunker
+from polsearch_assets.defs.hearing.engines import (
+    DiarizerResource,
+    SpeechDetectorResource,
+    TextEmbedderResource,
+    TranscriberResource,
+)
+from polsearch_assets.defs.hearing.resources import MediaFetcher
 from polsearch_assets.defs.hearing.speakers import SpeakerMatching
 from polsearch_assets.defs.hearing.transcripts import WordSpeakers
 from polsearch_assets.defs.notifications.resources import WebhookNotifier
@@ -34,11 +40,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     return {
         "artifact_store": configured_artifact_store(settings),
         "media_fetcher": MediaFetcher.from_settings(settings),
-        "vad": VadChunker.from_settings(settings),
-        "transcriber": backends.transcriber,
-        "diarizer": backends.diarizer,
+        "vad": SpeechDetectorResource.of(backends.speech_detector),
+        "transcriber": TranscriberResource.of(backends.transcriber),
+        "diarizer": DiarizerResource.of(backends.diarizer),
         "word_speakers": WordSpeakers.from_settings(settings),
-        "embedder": backends.embedder,
+        "embedder": TextEmbedderResource.of(backends.embedder),
         "lance_index": configured_lance_index(settings),
         "speaker_matching": SpeakerMatching.from_settings(settings),
         "uploads_watch": UploadsWatch.from_settings(settings),

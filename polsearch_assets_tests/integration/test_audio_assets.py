@@ -10,9 +10,11 @@ import pytest
 import soundfile as sf
 from dagster._core.events import DagsterEventType
 
+from polsearch_assets.backends.vad.segmentation import SegmentationVad
 from polsearch_assets.core.artifacts import RAW_AUDIO_WAV, VAD_CHUNKS_JSON
+from polsearch_assets.defs.hearing.engines import SpeechDetectorResource
 from polsearch_assets.defs.hearing.registration import register_hearing
-from polsearch_assets.defs.hearing.resources import MediaFetcher, VadChunker
+from polsearch_assets.defs.hearing.resources import MediaFetcher
 from polsearch_assets_tests.fixtures.hearing import ingest_audio, materialize
 from polsearch_assets_tests.fixtures.media import SAMPLE_RTTM, MediaServer
 
@@ -69,7 +71,10 @@ def test_sample_hearing_from_a_local_file(instance, resources, media_files) -> N
 
 
 def test_smaller_chunks_are_cut_in_pauses_between_utterances(instance, resources, media_files) -> None:
-    resources = {**resources, "vad": VadChunker.from_settings(min_chunk_s=10, max_chunk_s=20)}
+    resources = {
+        **resources,
+        "vad": SpeechDetectorResource.of(SegmentationVad.from_settings(min_chunk_s=10, max_chunk_s=20)),
+    }
     key, result = ingest_audio(instance, resources, str(media_files["sample.wav"]))
     assert result.success
     items = resources["artifact_store"].read_json(key, VAD_CHUNKS_JSON)["chunks"]

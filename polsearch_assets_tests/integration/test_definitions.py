@@ -224,3 +224,16 @@ def test_core_never_imports_dagster() -> None:
         )
     ]
     assert offenders == []
+
+
+def test_backends_never_import_dagster() -> None:
+    """backends/ holds the model engines: plain Python, wired to Dagster only by defs/hearing/engines.py."""
+    backends = REPO / "polsearch_assets" / "backends"
+    offenders = [
+        f"{path.relative_to(REPO)}: {line.strip()}"
+        for path in backends.rglob("*.py")
+        for line in path.read_text().splitlines()
+        if line.strip().startswith(("import ", "from "))
+        and any(name in line for name in ("dagster", "polsearch_assets.defs"))
+    ]
+    assert offenders == []

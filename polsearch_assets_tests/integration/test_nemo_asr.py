@@ -21,6 +21,7 @@ from polsearch_assets.backends.nemo import (
 from polsearch_assets.core.artifacts import TRANSCRIPT_JSON
 from polsearch_assets.core.contracts import Chunk
 from polsearch_assets.core.validation import transcript_problems
+from polsearch_assets.defs.hearing.engines import TranscriberResource
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets_tests.fixtures.hearing import backends_from_env, materialize
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV
@@ -39,7 +40,10 @@ def test_the_sample_hearing_transcribes_on_the_global_timeline(
 ) -> None:
     store = resources["artifact_store"]
     key = register_hearing(instance, store, str(SAMPLE_WAV)).entry.key
-    resources = {**resources, "transcriber": tiny_transcriber(nemo_cache, batch_size=2)}
+    resources = {
+        **resources,
+        "transcriber": TranscriberResource.of(tiny_transcriber(nemo_cache, batch_size=2)),
+    }
     result = materialize(instance, resources, key, "raw_audio", "vad_chunks", "transcript")
     assert result.success
     document = store.read_json(key, TRANSCRIPT_JSON)

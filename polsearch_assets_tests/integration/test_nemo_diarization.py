@@ -19,6 +19,7 @@ from polsearch_assets.backends.diarization.sortformer import SortformerDiarizer
 from polsearch_assets.backends.nemo import WrongModelKind
 from polsearch_assets.core.artifacts import DIARIZATION_FRAMES, DIARIZATION_JSON, read_diarization
 from polsearch_assets.core.validation import diarization_problems, frames_problems, voices_problems
+from polsearch_assets.defs.hearing.engines import DiarizerResource
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets_tests.fixtures.hearing import backends_from_env, materialize
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV
@@ -35,7 +36,7 @@ def diarize_sample(
     diarization document (its contract checked, frames included) and the audio's duration."""
     store = resources["artifact_store"]
     key = register_hearing(instance, store, str(SAMPLE_WAV)).entry.key
-    resources = {**resources, "diarizer": diarizer}
+    resources = {**resources, "diarizer": DiarizerResource.of(diarizer)}
     result = materialize(instance, resources, key, "raw_audio", "vad_chunks", "diarization")
     assert result.success
     document = store.read_json(key, DIARIZATION_JSON)
@@ -111,7 +112,10 @@ def test_a_stale_frames_artifact_is_removed_when_the_backend_gives_none(
     key, *_ = diarize_sample(instance, resources, diarizer)
     assert store.exists(key, DIARIZATION_FRAMES)
     # the embedded backend gives turns only: its run leaves no frames behind to pair with its turns
-    resources = {**resources, "diarizer": ResemblyzerDiarizer.from_settings(cpu_threads=2)}
+    resources = {
+        **resources,
+        "diarizer": DiarizerResource.of(ResemblyzerDiarizer.from_settings(cpu_threads=2)),
+    }
     result = materialize(instance, resources, key, "diarization")
     assert result.success
     assert "frames" not in store.read_json(key, DIARIZATION_JSON)

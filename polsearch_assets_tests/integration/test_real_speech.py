@@ -32,8 +32,8 @@ def council(tmp_path_factory: pytest.TempPathFactory) -> rs.Recording:
 
 
 def run(resources: dict, recording: rs.Recording):
-    vad = resources["vad"].detect(recording.wav)
-    return vad, resources["diarizer"].diarize(recording.wav, vad.regions, logging.getLogger("test"))
+    vad = resources["vad"].engine.detect(recording.wav)
+    return vad, resources["diarizer"].engine.diarize(recording.wav, vad.regions, logging.getLogger("test"))
 
 
 def regions(vad) -> list[tuple[int, int]]:
@@ -54,18 +54,21 @@ def test_council_voices_are_told_apart_at_any_level(
 def test_the_diarizer_given_the_vads_scores_draws_the_turns_it_would_compute(
     resources: dict, council: rs.Recording
 ) -> None:
-    vad, frames = resources["vad"].detect_with_frames(council.wav)
-    assert frames is not None and resources["vad"].frames_identity == resources["diarizer"].reusable_frames
+    vad, frames = resources["vad"].engine.detect_with_frames(council.wav)
+    assert (
+        frames is not None
+        and resources["vad"].engine.frames_identity == resources["diarizer"].engine.reusable_frames
+    )
     log = logging.getLogger("test")
-    reused = resources["diarizer"].diarize(council.wav, vad.regions, log, frames=frames)
-    assert reused.turns == resources["diarizer"].diarize(council.wav, vad.regions, log).turns
+    reused = resources["diarizer"].engine.diarize(council.wav, vad.regions, log, frames=frames)
+    assert reused.turns == resources["diarizer"].engine.diarize(council.wav, vad.regions, log).turns
 
 
 @pytest.mark.parametrize("decibels", [0, 20, 30])
 def test_quiet_far_speech_is_still_found(resources: dict, decibels: int) -> None:
     sample = rs.pyannote_sample()
     recording = rs.attenuated(sample, decibels) if decibels else sample
-    vad = resources["vad"].detect(recording.wav)
+    vad = resources["vad"].engine.detect(recording.wav)
     assert rs.missed_speech(sample.turns, regions(vad)) <= 0.05
 
 
@@ -83,8 +86,8 @@ def test_overlapping_speech_gets_both_speakers(resources: dict, council: rs.Reco
 def test_no_speech_is_left_undecoded_at_the_end_of_a_piece(resources: dict, council: rs.Recording) -> None:
     """Whisper may close a window before its audio ends, leaving the rest to a sequential decoder's next
     window; batched decoding has no next window. Every piece's speech must be transcribed to its end."""
-    vad = resources["vad"].detect(council.wav)
-    segments = resources["transcriber"].transcribe(council.wav, vad.chunks, logging.getLogger("test"))
+    vad = resources["vad"].engine.detect(council.wav)
+    segments = resources["transcriber"].engine.transcribe(council.wav, vad.chunks, logging.getLogger("test"))
     words = [w for s in segments for w in s.words]
     left = {}
     for piece in split_chunks(vad.chunks, WHISPER_WINDOW_MS):

@@ -39,14 +39,14 @@ def code_version(location: dg.Definitions, asset: str) -> str:
 
 
 def test_the_vad_backend_cpu_threads_and_onnx_cache_reach_the_vad(tmp_path: Path) -> None:
-    location = build_definitions(
-        Settings(vad_backend="silero", cpu_threads=3, onnx_cache_dir=str(tmp_path / "onnx"))
-    )
-    vad = location.resources["vad"]
-    assert vad.model_identity.startswith("silero-vad-")
+    location = build_definitions(Settings(vad_backend="silero", cpu_threads=3))
+    vad = location.resources["vad"].engine
+    assert vad.model_identity.startswith("silero-vad-") and vad.cpu_threads == 3
     assert "silero-vad-" in code_version(location, "vad_chunks")
+    location = build_definitions(Settings(cpu_threads=3, onnx_cache_dir=str(tmp_path / "onnx")))
+    vad = location.resources["vad"].engine
     assert (vad.cpu_threads, vad.onnx_cache_dir) == (3, str(tmp_path / "onnx"))
-    assert "segmentation-3.0" in code_version(build_definitions(Settings()), "vad_chunks")
+    assert "segmentation-3.0" in code_version(location, "vad_chunks")
 
 
 def test_an_unknown_vad_backend_is_refused_when_settings_load() -> None:
@@ -71,8 +71,14 @@ def _location(settings: Settings) -> dg.Definitions:
     return build_definitions(settings)
 
 
+def _bound(settings: Settings, name: str) -> Any:
+    """The object a resource key stands for: a model stage's engine, or the resource itself."""
+    resource = _location(settings).resources[name]
+    return getattr(resource, "engine", resource)
+
+
 def _resource(name: str, attribute: str) -> Callable[[Settings], Any]:
-    return lambda settings: getattr(_location(settings).resources[name], attribute)
+    return lambda settings: getattr(_bound(settings, name), attribute)
 
 
 def _k8s_tags(step: str) -> Callable[[Settings], Any]:
@@ -126,28 +132,26 @@ def consumers(tmp: Path) -> dict[str, list[Reaches]]:
         "profile": [
             Reaches(
                 "production",
-                lambda s: type(_location(s).resources["transcriber"]).__name__,
+                lambda s: type(_bound(s, "transcriber")).__name__,
                 "NemoTdtTranscriber",
             )
         ],
         "asr_backend": [
             Reaches(
                 "nemo-tdt",
-                lambda s: type(_location(s).resources["transcriber"]).__name__,
+                lambda s: type(_bound(s, "transcriber")).__name__,
                 "NemoTdtTranscriber",
             )
         ],
         "diarization_backend": [
             Reaches(
                 "resemblyzer",
-                lambda s: type(_location(s).resources["diarizer"]).__name__,
+                lambda s: type(_bound(s, "diarizer")).__name__,
                 "ResemblyzerDiarizer",
             )
         ],
         "embedding_backend": [
-            Reaches(
-                "fastembed", lambda s: type(_location(s).resources["embedder"]).__name__, "FastEmbedEmbedder"
-            )
+            Reaches("fastembed", lambda s: type(_bound(s, "embedder")).__name__, "FastEmbedEmbedder")
         ],
         "word_speakers": [
             Reaches("frame-probabilities", _resource("word_speakers", "rule"), "frame-probabilities", nemo)

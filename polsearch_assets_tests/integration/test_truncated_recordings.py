@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 
 from polsearch_assets.backends.asr.faster_whisper import FasterWhisperTranscriber
+from polsearch_assets.backends.vad.segmentation import SegmentationVad
 from polsearch_assets.core.artifacts import TRANSCRIPT_JSON, audio_duration_ms
 from polsearch_assets.core.validation import transcript_problems
-from polsearch_assets.defs.hearing.resources import VadChunker
 from polsearch_assets_tests.fixtures.hearing import hearing_resources, run_hearing
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV
 
@@ -36,7 +36,7 @@ def test_words_never_end_after_the_audio_at_any_cut(tmp_path: Path) -> None:
     log = logging.getLogger("test")
     for seconds in CUTS_S:
         wav = cut(seconds, tmp_path / f"cut-{seconds}.wav")
-        vad = VadChunker.from_settings().detect(wav)
+        vad = SegmentationVad.from_settings().detect(wav)
         segments = transcriber.transcribe(wav, vad.chunks, log)
         document = {"segments": [s.to_json() for s in segments]}
         assert segments, f"cut at {seconds} s: no words"

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
-import dagster as dg
-
-from polsearch_assets.config import FromSettings
+from polsearch_assets.backends.engine import Engine
 from polsearch_assets.core.contracts import Chunk, Segment
 
 
-class Transcriber(FromSettings, dg.ConfigurableResource, ABC):
+class Transcriber(Engine):
     """Speech -> words with global-timeline times and confidence, per VAD chunk."""
-
-    @property
-    @abstractmethod
-    def model_identity(self) -> str: ...
 
     @abstractmethod
     def transcribe(self, wav_path: Path, chunks: Sequence[Chunk], log: logging.Logger) -> list[Segment]:

@@ -9,7 +9,6 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import numpy as np
 import soundfile as sf
 from pydantic import Field
@@ -59,7 +58,7 @@ class FasterWhisperTranscriber(Transcriber):
     def model_identity(self) -> str:
         return f"faster-whisper-{package_version('faster-whisper')}:{model_identity(self.model)}:{self.compute_type}:beam{self.beam_size}:t{self.temperature}:decoding{DECODING_VERSION}"
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+    def load(self) -> None:
         self._pipeline()
 
     def _pipeline(self) -> Future[Any]:

@@ -8,7 +8,6 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import soundfile as sf
 from pydantic import Field
 
@@ -43,7 +42,7 @@ class NemoTdtTranscriber(Transcriber):
     def model_identity(self) -> str:
         return f"nemo-{package_version('nemo_toolkit')}:{model_label(self.model)}:tdt-greedy"
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+    def load(self) -> None:
         self._model()
 
     def _model(self) -> Future[Any]:

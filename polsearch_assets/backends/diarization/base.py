@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
-import dagster as dg
-
-from polsearch_assets.config import FromSettings
+from polsearch_assets.backends.engine import Engine
 from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
 
 
-class Diarizer(FromSettings, dg.ConfigurableResource, ABC):
+class Diarizer(Engine):
     """Speech regions of a whole hearing -> speaker turns with global, stable SPEAKER_N labels."""
 
     # The field that POLSEARCH_SPEAKER_THRESHOLD overrides (each engine's own default suits its voice encoder).
     threshold_field: ClassVar[str] = "threshold"
-
-    @property
-    @abstractmethod
-    def model_identity(self) -> str: ...
 
     @property
     def gives_frame_probabilities(self) -> bool:

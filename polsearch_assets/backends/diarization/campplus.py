@@ -21,7 +21,6 @@ from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import soundfile as sf
 from pydantic import Field
@@ -166,7 +165,7 @@ class CamppDiarizer(Diarizer):
     def reusable_frames(self) -> str:
         return segmentation_identity(self.segmentation_step_s)
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+    def load(self) -> None:
         self._segmentation()
         self._campplus()
 

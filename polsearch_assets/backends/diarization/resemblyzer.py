@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import numpy as np
 import soundfile as sf
 from pydantic import Field
@@ -48,7 +47,7 @@ class ResemblyzerDiarizer(Diarizer):
     batch_size: int = Field(default=128, description="Windows per encoder forward pass.")
     cpu_threads: int = setting("cpu_threads")
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+    def load(self) -> None:
         shared_model(voice_encoder)
 
     @property

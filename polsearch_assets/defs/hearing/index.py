@@ -5,10 +5,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from polsearch_assets.backends.embedding.base import TextEmbedder
 from polsearch_assets.core.artifacts import WORD_ARCHIVE_PARQUET, read_aligned_segments, read_speaker_names
 from polsearch_assets.core.catalog import HearingCatalog
 from polsearch_assets.core.index.segments import HearingInfo, NamedSpeaker, build_rows, reusable_vectors
+from polsearch_assets.defs.hearing.engines import TextEmbedderResource
 from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
@@ -23,7 +23,7 @@ INDEX_WRITE_RETRY = dg.RetryPolicy(
 def hearing_index(
     context: dg.AssetExecutionContext,
     artifact_store: ArtifactStoreResource,
-    embedder: TextEmbedder,
+    embedder: TextEmbedderResource,
     lance_index: LanceIndex,
 ) -> dg.MaterializeResult:
     key = context.partition_key
@@ -34,14 +34,14 @@ def hearing_index(
         for label, name in read_speaker_names(artifact_store, key).named().items()
     }
     clock = StepClock()
-    index = lance_index.open(embedder.dimension)
+    index = lance_index.open(embedder.engine.dimension)
     # A re-run for new speaker names keeps the text, so its vectors are reused, not computed again.
     current = index.rows(key)
     stored = reusable_vectors(current, embedder.model_identity)
     todo = [s["text"] for s in segments if (s["index"], s["text"]) not in stored]
-    fresh = iter(embedder.embed(todo)) if todo else iter(())
+    fresh = iter(embedder.engine.embed(todo)) if todo else iter(())
     found = [stored[k] if (k := (s["index"], s["text"])) in stored else next(fresh) for s in segments]
-    vectors = np.stack(found) if found else np.zeros((0, embedder.dimension), dtype=np.float32)
+    vectors = np.stack(found) if found else np.zeros((0, embedder.engine.dimension), dtype=np.float32)
     info = HearingInfo(
         key=key,
         title=entry.title if entry else None,
@@ -68,7 +68,7 @@ def hearing_index(
             "named_speakers": len(names),
             "table_rows": index.count(),
             "embedding_model": embedder.model_identity,
-            "dimension": embedder.dimension,
+            "dimension": embedder.engine.dimension,
             "lancedb_uri": lance_index.uri,
             **clock.metadata(),
         }

@@ -7,8 +7,6 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 
-from polsearch_assets.backends.asr.base import Transcriber
-from polsearch_assets.backends.diarization.base import Diarizer
 from polsearch_assets.config import FromSettings, WordSpeakersRule, setting
 from polsearch_assets.core.artifacts import (
     ALIGNED_SEGMENTS_JSON,
@@ -30,6 +28,7 @@ from polsearch_assets.core.speech.alignment import (
     segment_words,
 )
 from polsearch_assets.defs.hearing.audio import raw_wav
+from polsearch_assets.defs.hearing.engines import DiarizerResource, TranscriberResource
 from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
@@ -49,12 +48,12 @@ def _vad_input(store: ArtifactStoreResource, key: str) -> Iterator[tuple[Path, V
 
 
 def transcript(
-    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, transcriber: Transcriber
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, transcriber: TranscriberResource
 ) -> dg.MaterializeResult:
     key = context.partition_key
     with _vad_input(artifact_store, key) as (wav_path, vad):
         clock = StepClock()
-        segments = transcriber.transcribe(wav_path, vad.chunks, context.log)
+        segments = transcriber.engine.transcribe(wav_path, vad.chunks, context.log)
     write_transcript(artifact_store, key, segments, transcriber.model_identity)
     words = [w for s in segments for w in s.words]
     confidences = [w.confidence for w in words if w.confidence is not None]
@@ -78,10 +77,10 @@ def transcript(
 
 
 def diarization(
-    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, diarizer: Diarizer
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, diarizer: DiarizerResource
 ) -> dg.MaterializeResult:
     key = context.partition_key
-    identity = diarizer.reusable_frames
+    identity = diarizer.engine.reusable_frames
     frames = read_speech_frames(artifact_store, key, identity) if identity else None
     if identity:  # say why a diarizer that could reuse vad_chunks' scores runs segmentation again
         context.log.info(
@@ -94,7 +93,7 @@ def diarization(
         )
     with _vad_input(artifact_store, key) as (wav_path, vad):
         clock = StepClock()
-        result = diarizer.diarize(wav_path, vad.regions, context.log, frames=frames)
+        result = diarizer.engine.diarize(wav_path, vad.regions, context.log, frames=frames)
     write_diarization(artifact_store, key, result, diarizer.model_identity)
     talk = {
         s: sum(t.end_ms - t.start_ms for t in result.turns if t.speaker == s) / 1000 for s in result.speakers
