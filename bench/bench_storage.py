@@ -143,9 +143,8 @@ def pipeline_env(kind: str, root: Path, endpoint: str, bucket: str, database: st
             "POLSEARCH_ARTIFACT_ROOT": str(root / "artifacts"),
             "POLSEARCH_LANCEDB_URI": str(root / "lancedb"),
         }
-    from polsearch_assets_tests.test_production_instance import production_env
-
     from polsearch_assets_tests.fixtures.s3_server import S3Server
+    from polsearch_assets_tests.integration.test_production_instance import production_env
 
     (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
     env = production_env(database, S3Server(endpoint), bucket, home)
@@ -169,7 +168,8 @@ def main() -> None:
         return
 
     import psycopg2
-    from polsearch_assets_tests.test_production_instance import PG
+
+    from polsearch_assets_tests.integration.test_production_instance import PG
 
     report: dict = {
         "machine": machine(),

@@ -7,7 +7,6 @@ Both are checks on the ``youtube_uploads`` asset, run every 15 minutes by the
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from dagster._core.scheduler.instigation import InstigatorState, InstigatorType
 from pydantic import Field
 
 from polsearch_assets.config import FromSettings, Settings, setting
@@ -28,9 +27,14 @@ class HealthPolicy(FromSettings, dg.ConfigurableResource):
     index_lag_hours: float = setting("index_lag_hours")
 
 
-def _sensor_state(instance: dg.DagsterInstance) -> InstigatorState | None:
-    states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-    return next((s for s in states if s.name == UPLOADS_SENSOR), None)
+def _sensor_running(instance: dg.DagsterInstance) -> bool | None:
+    """Whether the uploads sensor is running; None when the instance has no state for it (never toggled)."""
+    states = [
+        state
+        for state in instance.all_instigator_state()
+        if state.name == UPLOADS_SENSOR and state.instigator_type.value == "SENSOR"
+    ]
+    return states[0].is_running if states else None
 
 
 @dg.asset_check(
@@ -45,14 +49,14 @@ def uploads_sensor_alive(context: dg.AssetCheckExecutionContext, health: HealthP
             passed=True, description="no channels configured: the uploads sensor is not in use"
         )
     allowed_s = 3 * health.uploads_interval_s
-    state = _sensor_state(context.instance)
+    running = _sensor_running(context.instance)
     heartbeat = context.instance.get_latest_materialization_event(UPLOADS_FEED)
     age_s = datetime.now(UTC).timestamp() - heartbeat.timestamp if heartbeat else None
     metadata = {
         "allowed_silence_min": allowed_s / 60,
         "last_read_min_ago": round(age_s / 60, 1) if age_s else -1,
     }
-    if state is not None and not state.is_running:
+    if running is False:
         return dg.AssetCheckResult(
             passed=False, description=f"the {UPLOADS_SENSOR} sensor is stopped", metadata=metadata
         )

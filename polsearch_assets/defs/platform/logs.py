@@ -18,8 +18,6 @@ import logging
 import sys
 from typing import Any
 
-from dagster._core.log_manager import LOG_RECORD_METADATA_ATTR
-
 PARTITION_TAG = "dagster/partition"
 
 
@@ -35,7 +33,8 @@ def _numbers(metadata: dict[str, Any]) -> dict[str, float]:
 
 def log_fields(record: logging.LogRecord) -> dict[str, Any]:
     """The JSON object for one Dagster log record."""
-    meta = getattr(record, LOG_RECORD_METADATA_ATTR, None) or {}
+    # Dagster's log manager puts the run's facts on each record as ``dagster_meta`` (what its JSON logger dumps).
+    meta = getattr(record, "dagster_meta", None) or {}
     fields: dict[str, Any] = {
         "ts": record.created,
         "level": record.levelname,
