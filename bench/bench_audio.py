@@ -30,7 +30,7 @@ from bench.common import OUT, machine, peak_rss_mib  # noqa: E402
 def build_input(hours: float) -> Path:
     base = OUT / "bench_hearing.wav"
     if not base.exists():
-        from polsearch_assets.core.audio.synthetic import synthesize
+        from polsearch_assets_tests.fixtures.synthetic import synthesize
 
         synthesize(OUT, seed=11, minutes=10, speakers=6, name="bench_hearing")
     target = OUT / f"bench_hearing_{hours:g}h.m4a"

@@ -38,7 +38,7 @@ def _normalize(text: str) -> str:
 
 def build_hearing(name: str, minutes: float, speakers: int, seed: int) -> Path:
     """A generator hearing; over 30 minutes, 30-minute parts with the same voices, concatenated (WAV, RTTM, text)."""
-    from polsearch_assets.core.audio.synthetic import synthesize
+    from polsearch_assets_tests.fixtures.synthetic import synthesize
 
     wav = OUT / f"{name}.wav"
     if wav.exists():

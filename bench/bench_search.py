@@ -22,8 +22,8 @@ import numpy as np
 
 from polsearch_assets.backends.profiles import configured_backends
 from polsearch_assets.config import Settings
-from polsearch_assets.core.audio.synthetic import SENTENCES
 from polsearch_assets.core.index.segments import HearingInfo, SegmentIndex, build_rows
+from polsearch_assets_tests.fixtures.synthetic import SENTENCES
 
 OUT = Path(__file__).resolve().parent / "out"
 QUERIES = [

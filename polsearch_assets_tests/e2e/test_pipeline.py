@@ -21,7 +21,6 @@ from polsearch_assets.core.artifacts import (
     TRANSCRIPT_JSON,
     WORD_ARCHIVE_PARQUET,
 )
-from polsearch_assets.core.audio.synthetic import synthesize
 from polsearch_assets.core.contracts import Chunk
 from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.defs.hearing.registration import register_hearing
@@ -29,6 +28,7 @@ from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
 from polsearch_assets.search import UnknownHearing, search
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
 from polsearch_assets_tests.fixtures.media import SAMPLE_DIR, SAMPLE_WAV
+from polsearch_assets_tests.fixtures.synthetic import synthesize
 
 
 @dataclass

@@ -22,7 +22,6 @@ from polsearch_assets.core.artifacts import (
     WORD_ARCHIVE_PARQUET,
     read_diarization,
 )
-from polsearch_assets.core.audio.synthetic import synthesize
 from polsearch_assets.core.contracts import SpeakerFrames
 from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.core.validation import (
@@ -34,6 +33,7 @@ from polsearch_assets.core.validation import (
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
 from polsearch_assets_tests.fixtures.hearing import hearing_resources, run_checks, run_hearing
+from polsearch_assets_tests.fixtures.synthetic import synthesize
 
 pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per test
 
