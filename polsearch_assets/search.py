@@ -15,19 +15,23 @@ __all__ = ["Hit", "UnknownHearing", "search"]
 
 @dataclass(frozen=True)
 class Hit:
+    """One search hit. ``speaker`` is the hearing's label (``SPEAKER_N``), as in every contract and export;
+    ``speaker_name`` is the person's name where the voiceprint library knows it, else the label."""
+
     hearing: str
     title: str | None
-    speaker: str | None  # the person's name where known, else the hearing's label
+    speaker: str | None
+    speaker_name: str | None
     start_ms: int
     end_ms: int
     text: str
     url: str | None
     score: float
-    speaker_label: str | None = None  # the hearing's SPEAKER_N
     person_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # speaker_label: the label under its name before `speaker` meant the label too (kept for old scripts).
+        return asdict(self) | {"speaker_label": self.speaker}
 
 
 def search(
@@ -61,13 +65,13 @@ def search(
         Hit(
             hearing=row["hearing"],
             title=row["title"],
-            speaker=row["speaker_name"],
+            speaker=row.get("speaker_label"),
+            speaker_name=row["speaker_name"],
             start_ms=row["start_time_ms"],
             end_ms=row["end_time_ms"],
             text=row["text"],
             url=moment_url(row["source_url"], row["start_time_ms"]),
             score=round(float(row["_relevance_score"]), 6),
-            speaker_label=row.get("speaker_label"),
             person_id=row.get("person_id"),
         )
         for row in rows

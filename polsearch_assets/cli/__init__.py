@@ -185,7 +185,7 @@ def search(query: str, hearing: str | None, speaker: str | None, limit: int, as_
     for rank, hit in enumerate(hits, start=1):
         click.echo(
             f"{rank}. [{hit.score:.4f}] {for_display(hit.title) or hit.hearing} — "
-            f"{for_display(hit.speaker) or 'unknown speaker'} {_format_ms(hit.start_ms)}-{_format_ms(hit.end_ms)}"
+            f"{for_display(hit.speaker_name) or 'unknown speaker'} {_format_ms(hit.start_ms)}-{_format_ms(hit.end_ms)}"
         )
         click.echo(f"   {for_display(hit.text)}")
         click.echo(f"   {for_display(hit.url)}")

@@ -161,7 +161,7 @@ def test_her_voice_is_named_in_a_hearing_of_another_meeting(world: World) -> Non
             r["text"] for r in world.resources["lance_index"].open().rows(key) if r["speaker_name"] == MEMBER
         )
         hits = search(text, speaker="sawant", settings=world.settings, limit=20)
-        assert key in {h.hearing for h in hits} and {h.speaker for h in hits} == {MEMBER}
+        assert key in {h.hearing for h in hits} and {h.speaker_name for h in hits} == {MEMBER}
         assert {h.person_id for h in hits} == {MEMBER_ID}
 
     # The CLI: who speaks in B, search by name, and an export that shows the name (the RTTM keeps labels).
@@ -173,7 +173,7 @@ def test_her_voice_is_named_in_a_hearing_of_another_meeting(world: World) -> Non
     assert all(s["person"] is None and s["similarity"] is None for k, s in by_label.items() if k != label)
     found = polsearch(world.env(), "search", text, "--speaker", "SAWANT", "--json")
     assert found.returncode == 0, found.stderr
-    assert json.loads(found.stdout) and {h["speaker"] for h in json.loads(found.stdout)} == {MEMBER}
+    assert json.loads(found.stdout) and {h["speaker_name"] for h in json.loads(found.stdout)} == {MEMBER}
     txt = polsearch(world.env(), "export", b, "--format", "txt")
     assert f"{MEMBER}: " in txt.stdout
     rttm = polsearch(world.env(), "export", b, "--format", "rttm")

@@ -7,13 +7,19 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from polsearch_assets.core.index.segments import (
+    COLUMNS_VERSION,
+    NOT_ROW_FACTS,
+    ROW_FACTS,
     HearingInfo,
     SegmentIndex,
     UnknownHearing,
+    _same_rows,
     build_rows,
+    columns_version,
     content_id,
     moment_url,
     schema,
@@ -207,3 +213,33 @@ def test_a_table_from_before_write_ids_is_migrated_in_place(tmp_path: Path) -> N
     index.replace_hearing("h1", build_rows(info("h1"), segments(4, "bridges"), vectors(4, 0)))
     index.replace_hearing("h2", build_rows(info("h2"), segments(2, "ports"), vectors(2, 1)))
     assert (index.count("h1"), index.count("h2")) == (4, 2)
+
+
+def test_a_row_that_differs_in_any_column_is_not_the_same_row() -> None:
+    """Every column but the key-derived id, the vector (compared on its own) and the write id decides whether a
+    re-run writes: a column added to the schema is compared without anyone listing it."""
+    rows = build_rows(info("yt-facts"), segments(2, "bridges"), vectors(2, 0), embedding_model="m")
+    stored = sorted(rows.to_pylist(), key=lambda r: r["segment_index"])
+    assert _same_rows(stored, rows)
+    compared = [name for name in schema(DIM).names if name not in NOT_ROW_FACTS]
+    assert list(ROW_FACTS) == compared and set(NOT_ROW_FACTS) == {"content_id", "vector", "write_id"}
+    for name in compared:
+        changed = [{**stored[0], name: "changed"}, stored[1]]
+        assert not _same_rows(changed, rows), name
+
+
+def test_the_columns_are_part_of_the_index_code_version() -> None:
+    widened = pa.schema([*schema(1), pa.field("new_column", pa.string())])
+    assert columns_version(widened) != columns_version(schema(1)) == COLUMNS_VERSION
+
+
+def test_a_hit_says_speaker_for_the_label_and_speaker_name_for_the_person() -> None:
+    from polsearch_assets.search import Hit
+
+    hit = Hit("yt-x", "T", "SPEAKER_1", "Sen. Maria Cantwell", 0, 900, "text", None, 0.5, "C000127")
+    shown = hit.to_json()
+    assert (shown["speaker"], shown["speaker_name"], shown["speaker_label"]) == (
+        "SPEAKER_1",
+        "Sen. Maria Cantwell",
+        "SPEAKER_1",
+    )

@@ -12,6 +12,7 @@ exactly its rows once.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import time
@@ -71,11 +72,22 @@ ADDED_FIELDS = (
     pa.field("write_id", pa.string(), nullable=True),  # which write put the row there
 )
 WRITE_ID = ADDED_FIELDS[-1]
-# What a row says apart from its vector: equal for a re-run that changed nothing, so nothing is written.
-ROW_FACTS = (
-    "segment_index", "text", "start_time_ms", "end_time_ms", "speaker_name", "speaker_label", "person_id",
-    "hearing", "title", "channel", "committee", "published_date", "source_url", "embedding_model",
-)  # fmt: skip
+# What a row says apart from its vector: equal for a re-run that changed nothing, so nothing is written. Every
+# column is a fact except these (derived from the hearing key, compared on its own, about the write): a new
+# column is compared too, so adding one can never make a changed row look unchanged.
+NOT_ROW_FACTS = ("content_id", "vector", "write_id")
+ROW_FACTS = tuple(name for name in schema(1).names if name not in NOT_ROW_FACTS)
+
+
+# The columns' part of hearing_index's code version: adding, removing or retyping a column makes every
+# hearing's index rows stale (the vector's width is the embedder's, in its model identity).
+def columns_version(columns: pa.Schema) -> str:
+    return hashlib.sha256(";".join(f"{f.name}:{f.type}:{f.nullable}" for f in columns).encode()).hexdigest()[
+        :8
+    ]
+
+
+COLUMNS_VERSION = columns_version(schema(1))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import dagster as dg
 
 from polsearch_assets.backends.profiles import WORD_SPEAKER_RULES
 from polsearch_assets.config import Settings
+from polsearch_assets.core.index.segments import COLUMNS_VERSION
 from polsearch_assets.defs.hearing.audio import NETWORK_RETRY, raw_audio, vad_chunks
 from polsearch_assets.defs.hearing.automation import follow_upstream
 from polsearch_assets.defs.hearing.index import INDEX_WRITE_RETRY, hearing_index, word_archive
@@ -120,7 +121,7 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             kinds={"lancedb"},
             retry=INDEX_WRITE_RETRY,
             freshness_policy=dg.FreshnessPolicy.time_window(fail_window=freshness, warn_window=freshness / 2),
-            code_version=f"hearing_index-v2:{resources['embedder'].model_identity}",
+            code_version=f"hearing_index-v2:{COLUMNS_VERSION}:{resources['embedder'].model_identity}",
             description="Segment embeddings and LanceDB rows for this hearing, with people's names where "
             "speaker_names knows them, replaced in one commit on re-materialization (none when nothing changed).",
         ),
