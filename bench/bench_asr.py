@@ -60,7 +60,7 @@ def left_after_last_word(chunks, segments) -> list[int]:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     log = logging.getLogger("bench")
-    vad = build_resources(Settings())["vad"]
+    vad = build_resources(Settings())["vad"].engine
     work = rs.data_dir() / "bench-hearings"
     council = {name: rs.council_hearing(work / name, m, n, s, seed).wav for name, m, n, s, seed in COUNCIL}
     referenced = {"two_cities": rs.two_cities(), "pyannote_sample": rs.pyannote_sample()}

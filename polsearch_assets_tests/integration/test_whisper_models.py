@@ -65,7 +65,7 @@ def test_base_transcribes_real_speech(tmp_path: Path) -> None:
     """Both real recordings with an exact reference; base scored 0.0 % and 21 % WER on them (BENCHMARKS.md)."""
     from polsearch_assets.defs.resources import build_resources
 
-    vad = build_resources(Settings())["vad"]
+    vad = build_resources(Settings())["vad"].engine
     transcriber = FasterWhisperTranscriber.from_settings(model="base", cache_dir=str(tmp_path))
     for recording, limit in ((rs.two_cities(), 0.03), (rs.pyannote_sample(), 0.30)):
         segments = transcriber.transcribe(
