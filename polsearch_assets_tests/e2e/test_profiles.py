@@ -54,7 +54,7 @@ def test_the_production_profile_selects_every_production_backend(monkeypatch: py
 def test_an_unknown_profile_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(
         ValueError,
-        match="POLSEARCH_PROFILE='gpu' is not a known profile; choose one of: embedded, production",
+        match="POLSEARCH_PROFILE='gpu': Input should be 'embedded' or 'production'",
     ):
         backends_from_env(POLSEARCH_PROFILE="gpu")
 

@@ -163,7 +163,7 @@ def test_frame_probability_assignment_needs_a_backend_that_gives_frames(
             POLSEARCH_DIARIZATION_BACKEND="resemblyzer", POLSEARCH_WORD_SPEAKERS="frame-probabilities"
         )
     with pytest.raises(
-        ValueError, match="'nearest' is not a known rule; choose one of: max-overlap, frame-prob"
+        ValueError, match="POLSEARCH_WORD_SPEAKERS='nearest': Input should be 'max-overlap' or 'frame-prob"
     ):
         backends_from_env(POLSEARCH_WORD_SPEAKERS="nearest")
 
