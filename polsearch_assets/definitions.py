@@ -13,6 +13,7 @@ from polsearch_assets.defs.hearing.assets import hearing_assets
 from polsearch_assets.defs.hearing.automation import hearing_automation
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
 from polsearch_assets.defs.hearing.jobs import hearing_pipeline, register_hearings
+from polsearch_assets.defs.hearing.name_refresh import speaker_names_behind
 from polsearch_assets.defs.hearing.runs import abandoned_runs
 from polsearch_assets.defs.hearing.speakers import speaker_library, speaker_names_refresh, voiceprint_library
 from polsearch_assets.defs.maintenance.retention import audio_retention, audio_retention_schedule
@@ -29,7 +30,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[*hearing_assets(settings, resources), voiceprint_library],
         asset_checks=HEARING_CHECKS,
         jobs=[hearing_pipeline, register_hearings, speaker_library, speaker_names_refresh],
-        sensors=[hearing_automation, abandoned_runs],
+        sensors=[hearing_automation, abandoned_runs, speaker_names_behind],
     )
     uploads = dg.Definitions(assets=[youtube_uploads_feed(settings)], sensors=[uploads_sensor(settings)])
     notifications = dg.Definitions(sensors=notification_sensors(settings))

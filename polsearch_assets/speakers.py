@@ -29,7 +29,7 @@ from polsearch_assets.defs.hearing.speakers import SpeakerLibraryError
 if TYPE_CHECKING:
     import dagster as dg
 
-__all__ = ["HearingSpeaker", "SpeakerLibraryError", "forget", "name", "people", "show"]
+__all__ = ["HearingSpeaker", "SpeakerLibraryError", "forget", "name", "people", "refresh", "show"]
 
 
 @dataclass(frozen=True)
@@ -136,12 +136,33 @@ def forget(
     return _change({"action": "forget", "person": person}, refresh, settings, emit)
 
 
+def refresh(*, settings: Settings | None = None, emit: Callable[[str], None] = print) -> list[str]:
+    """Bring every hearing's ``speaker_names`` and index rows up to the library's current version (what
+    ``name`` and ``forget`` do after their change): hearings behind it are refreshed, hearings another
+    process or run works on are waited for. The hearings refreshed."""
+    from polsearch_assets.defs.platform.local_instance import local_instance
+
+    return _refresh(local_instance(), _definitions(settings), emit)
+
+
+def _refresh(
+    instance: dg.DagsterInstance, definitions: dg.Definitions, emit: Callable[[str], None]
+) -> list[str]:
+    from polsearch_assets.defs.hearing.registration import refresh_speaker_names
+
+    library = definitions.resources["lance_index"].library()
+    return refresh_speaker_names(
+        instance, definitions.resolve_job_def("speaker_names_refresh"), library.version, emit
+    )
+
+
 def _change(
-    change: dict[str, str], refresh: bool, settings: Settings | None, emit: Callable[[str], None]
+    change: dict[str, str], refresh_names: bool, settings: Settings | None, emit: Callable[[str], None]
 ) -> str:
     import dagster as dg
 
-    from polsearch_assets.defs.hearing.registration import refresh_speaker_names
+    from polsearch_assets.defs.hearing.name_refresh import run_failure
+    from polsearch_assets.defs.hearing.runs import owner_tags
     from polsearch_assets.defs.platform.local_instance import local_instance
 
     definitions = _definitions(settings)
@@ -153,13 +174,12 @@ def _change(
         },
         instance=instance,
         raise_on_error=False,
-        tags={"polsearch/entrypoint": "cli-speakers"},
+        tags={"polsearch/entrypoint": "cli-speakers", **owner_tags()},
     )
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        data = failure.event_specific_data if failure else None
-        user = getattr(data, "user_failure_data", None)
-        raise SpeakerLibraryError(user.description if user else "the speaker_library run failed")
+        raise SpeakerLibraryError(
+            run_failure(instance, result.run_id).removeprefix("[change_speaker_library] ")
+        )
     done = str(
         next(
             m.description
@@ -167,6 +187,6 @@ def _change(
             if m.asset_key == dg.AssetKey("voiceprint_library")
         )
     )
-    if refresh:
-        refresh_speaker_names(instance, definitions.resolve_job_def("speaker_names_refresh"), emit)
+    if refresh_names:
+        _refresh(instance, definitions, emit)
     return done

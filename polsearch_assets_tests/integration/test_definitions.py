@@ -141,6 +141,7 @@ def test_checks_sensors_and_schedules() -> None:
         "youtube_uploads",
         "hearing_automation",
         "abandoned_runs",
+        "speaker_names_behind",
         "notify_hearing_indexed",
         "notify_hearing_failed",
     }
