@@ -23,6 +23,7 @@ from polsearch_assets.core.errors import storage_fault_of
 from polsearch_assets.core.index.voiceprints import Person, people
 from polsearch_assets.core.keys import validate_hearing_key
 from polsearch_assets.core.speakers.naming import MATCH_THRESHOLDS, find_cues, match_speakers, match_threshold
+from polsearch_assets.defs.hearing.runs import in_process_owned
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
 
@@ -187,7 +188,7 @@ def change_speaker_library(
 
 
 @dg.job(
-    executor_def=dg.in_process_executor,
+    executor_def=in_process_owned,
     tags={"polsearch/trigger": "speaker-library"},
     description="Changes the voiceprint library (name a hearing speaker, forget a person); every hearing's "
     "speaker names and index rows then follow by automation.",
