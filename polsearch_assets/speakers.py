@@ -199,8 +199,9 @@ def _refresh(
     from polsearch_assets.defs.hearing.registration import refresh_speaker_names
 
     library = definitions.resources["lance_index"].library()
+    job = definitions.resolve_job_def("speaker_names_refresh")
     return refresh_speaker_names(
-        instance, definitions.resolve_job_def("speaker_names_refresh"), library.version, emit
+        instance, job, definitions.resources["artifact_store"], library.version, emit
     )
 
 

@@ -1,10 +1,10 @@
 """Every hearing's speaker names and index rows follow the voiceprint library, whatever ran when and crashed.
 
 ``speaker_names`` records the library version it matched against (read with the voiceprints, at one
-version), and ``hearing_index`` the version its rows' names follow. A hearing whose audio models have run
-is *behind* when its ``speaker_names`` or ``hearing_index`` failed or is missing, or when its index rows
-follow another library version than the library's own. Bringing it up to date re-runs only those two
-assets (no audio model runs). Two places do it:
+version), and ``hearing_index`` the version its rows' names follow. A hearing whose audio models have
+written its diarization and aligned segments is *behind* when its ``speaker_names`` or ``hearing_index``
+failed or was never made, or when its index rows follow another library version than the library's own.
+Bringing it up to date re-runs only those two assets (no audio model runs). Two places do it:
 
 * ``converge_names`` (the local ``speakers name``/``forget``/``refresh``): every hearing behind, one at a
   time under the hearing's lock; a hearing another process is refreshing or a run is working on is waited
@@ -23,12 +23,15 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from polsearch_assets.core.artifacts import ALIGNED_SEGMENTS_JSON, DIARIZATION_JSON
 from polsearch_assets.core.errors import cause_messages, step_error
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.runs import HearingBusy, active_runs, end_abandoned_runs, hearing_lock
+from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
 
-_MODEL_INPUTS = ("diarization", "aligned_segments")  # what a refresh reads; their models never run again
+# What a refresh reads (the diarization's voices, the aligned segments); their models never run again.
+_MODEL_INPUTS = (DIARIZATION_JSON, ALIGNED_SEGMENTS_JSON)
 _REFRESHED = ("speaker_names", "hearing_index")
 _POLL_S = 1.0
 NO_VERSION = -1  # hearing_index rows named before the library version was recorded
@@ -36,7 +39,7 @@ NO_VERSION = -1  # hearing_index rows named before the library version was recor
 
 def _states(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, dict[str, str]]:
     states: dict[str, dict[str, str]] = {key: {} for key in keys}
-    for asset in (*_MODEL_INPUTS, *_REFRESHED):
+    for asset in _REFRESHED:
         found = instance.get_status_by_partition(dg.AssetKey(asset), keys, hearings_partitions) or {}
         for key in keys:
             status = found.get(key)
@@ -55,13 +58,16 @@ def indexed_version(instance: dg.DagsterInstance, key: str) -> int | None:
     return int(recorded.value) if recorded is not None else NO_VERSION  # type: ignore[arg-type]
 
 
-def hearings_behind(instance: dg.DagsterInstance, version: int) -> dict[str, str]:
+def hearings_behind(
+    instance: dg.DagsterInstance, store: ArtifactStoreResource, version: int
+) -> dict[str, str]:
     """Hearing -> why its names or index rows do not follow library ``version``, for each such hearing
-    whose audio models have run (a hearing still being ingested is named by its own run)."""
+    whose audio models have written what a refresh reads (a hearing not that far yet is named by its own
+    run; one whose re-run was killed keeps its earlier diarization and segments, which its rows follow)."""
     keys = sorted(instance.get_dynamic_partitions(hearings_partitions.name))
     behind = {}
     for key, state in _states(instance, keys).items():
-        if any(state[asset] != "materialized" for asset in _MODEL_INPUTS):
+        if not all(store.exists(key, name) for name in _MODEL_INPUTS):
             continue
         if failed := [asset for asset in _REFRESHED if state[asset] == "failed"]:
             behind[key] = f"its last {'/'.join(failed)} failed"
@@ -84,6 +90,7 @@ def run_failure(instance: dg.DagsterInstance, run_id: str) -> str:
 
 def converge_names(
     instance: dg.DagsterInstance,
+    store: ArtifactStoreResource,
     library_version: Callable[[], int],
     refresh: Callable[[str], bool],
     emit: Callable[[str], None],
@@ -98,7 +105,7 @@ def converge_names(
     deadline = time.monotonic() + wait_s
     while True:
         waiting = []
-        for key in hearings_behind(instance, library_version()):
+        for key in hearings_behind(instance, store, library_version()):
             if key in failed:
                 continue  # reported; the next command tries again
             try:
@@ -142,7 +149,9 @@ _BEHIND_GRACE_S = 90
     "library's current version (a refresh that read the library before a later change, or that failed or "
     "crashed); automation's backfill after each change does the rest.",
 )
-def speaker_names_behind(context: dg.SensorEvaluationContext, lance_index: LanceIndex) -> dg.SensorResult:
+def speaker_names_behind(
+    context: dg.SensorEvaluationContext, artifact_store: ArtifactStoreResource, lance_index: LanceIndex
+) -> dg.SensorResult:
     instance = context.instance
     changes = instance.fetch_materializations(dg.AssetKey("voiceprint_library"), limit=1).records
     if changes and datetime.now(UTC).timestamp() - changes[0].timestamp < _BEHIND_GRACE_S:
@@ -156,7 +165,7 @@ def speaker_names_behind(context: dg.SensorEvaluationContext, lance_index: Lance
         return dg.SensorResult(skip_reason="a backfill is refreshing speaker names")
     version = lance_index.library().version()
     requests = []
-    for key, reason in hearings_behind(instance, version).items():
+    for key, reason in hearings_behind(instance, artifact_store, version).items():
         if active_runs(instance, key):
             continue  # its run may name it; checked again next tick
         context.log.info(f"hearing {key}: {reason}; refreshing its names")

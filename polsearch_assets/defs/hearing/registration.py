@@ -204,6 +204,7 @@ def asset_states(
 def refresh_speaker_names(
     instance: dg.DagsterInstance,
     job: dg.JobDefinition,
+    store: ArtifactStoreResource,
     library_version: Callable[[], int],
     emit: Callable[[str], None] = print,
 ) -> list[str]:
@@ -237,4 +238,4 @@ def refresh_speaker_names(
         )
         return result.success
 
-    return converge_names(instance, library_version, refresh, emit)
+    return converge_names(instance, store, library_version, refresh, emit)

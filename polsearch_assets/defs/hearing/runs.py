@@ -135,7 +135,10 @@ def _process_start_time(pid: int) -> float | None:
         )
     except (OSError, StopIteration):
         return 0.0  # alive; its start time is unknown here (not Linux)
-    ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, after the parenthesised name
+    fields = stat.rsplit(")", 1)[1].split()  # after the parenthesised name: field 3 onwards
+    if fields[0] == "Z":
+        return None  # exited, not yet reaped by its parent (a code server's run worker): gone
+    ticks = int(fields[19])  # field 22
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
