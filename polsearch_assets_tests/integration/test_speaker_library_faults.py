@@ -339,3 +339,30 @@ def test_a_full_disk_names_its_cause_and_the_next_refresh_repairs_it(home: Path)
         assert f"hearing {KEY}: names updated" in repaired.stdout, repaired.stdout + repaired.stderr
         _assert_agree(home)
         assert _library(home) == {"SPEAKER_1": "Fay Full"}
+
+
+def test_on_a_deployment_a_hearing_behind_the_library_is_refreshed_again(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What automation's backfill missed (here: a library change nobody followed) the sensor asks for, once."""
+    from polsearch_assets import speakers
+    from polsearch_assets.definitions import build_definitions
+    from polsearch_assets.defs.hearing import name_refresh
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
+    settings = settings_for(home)
+    speakers.name(KEY, "SPEAKER_1", "Sam Sensor", refresh=False, settings=settings)
+    defs = build_definitions(settings)
+    sensor = defs.get_sensor_def("speaker_names_behind")
+    resources = {name: defs.resources[name] for name in ("artifact_store", "lance_index")}
+    with _instance(home) as instance:
+        early = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert not early.run_requests  # automation's own backfill has its turn first
+        monkeypatch.setattr(name_refresh, "_BEHIND_GRACE_S", 0)
+        (request,) = sensor(dg.build_sensor_context(instance=instance, resources=resources)).run_requests
+        assert request.partition_key == KEY and request.run_key.startswith(f"{KEY}@")
+        job = defs.resolve_job_def("speaker_names_refresh")
+        assert job.execute_in_process(instance=instance, partition_key=KEY, tags=request.tags).success
+        assert not sensor(dg.build_sensor_context(instance=instance, resources=resources)).run_requests
+    _assert_agree(home)
+    assert _library(home) == {"SPEAKER_1": "Sam Sensor"}
