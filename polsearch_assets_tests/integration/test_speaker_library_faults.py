@@ -75,14 +75,11 @@ def _instance(root: Path) -> dg.DagsterInstance:
 
 def _library(root: Path) -> dict[str, str]:
     """The hearing's enrolled speakers: label -> person, read from the LanceDB table itself."""
-    db = lancedb.connect(str(root / "lancedb"))
-    if "voiceprints" not in db.table_names():
+    try:
+        table = lancedb.connect(str(root / "lancedb")).open_table("voiceprints")
+    except ValueError:  # nobody was ever enrolled
         return {}
-    return {
-        r["speaker"]: r["person"]
-        for r in db.open_table("voiceprints").to_arrow().to_pylist()
-        if r["hearing"] == KEY
-    }
+    return {r["speaker"]: r["person"] for r in table.to_arrow().to_pylist() if r["hearing"] == KEY}
 
 
 def _agreement(root: Path) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
