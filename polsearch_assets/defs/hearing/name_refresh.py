@@ -129,7 +129,10 @@ def converge_names(
             )
             return refreshed
         for key in sorted(set(waiting) - announced):
-            emit(f"hearing {key}: another run is working on it; its names are checked again when it ends")
+            emit(
+                f"hearing {key}: another run is working on it; its names are checked again when it ends "
+                "(Ctrl-C is safe: `polsearch speakers refresh` does it later)"
+            )
         announced.update(waiting)
         time.sleep(_POLL_S)
         end_abandoned_runs(instance)  # a killed process's run would otherwise be waited for forever
