@@ -7,9 +7,9 @@ The home holds three hearings: the sample hearing (98 s) and two 20-30 s excerpt
 CLI first. Then 4 worker processes (this script with ``--worker``) draw operations at random and run them
 through the same code as the CLI, on the same instance, artifacts and LanceDB: ``name`` (a random speaker of
 a random hearing as one of six people), ``forget`` (one of them), ``search`` (by a person or not) and
-``ingest`` (an excerpt again: every model runs). Every few seconds one worker, at random, is killed with
+``ingest`` (an excerpt again: every model runs). Every 10-40 s one worker, at random, is killed with
 SIGKILL (its process group: an ingest's ffmpeg too) wherever it is, and started again for its remaining
-operations; an operation killed counts as done.
+operations; an operation killed counts as done. A kill picks among workers in the middle of an operation.
 
 Afterwards one ``polsearch speakers refresh`` (what any next command does) and the check: for every hearing,
 the names the library gives its speakers now, its ``speaker_names`` (and the library version it read) and its
@@ -145,7 +145,7 @@ def main() -> None:
     )
     parser.add_argument("--ops", type=int, default=200, help="operations in all")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--kill-every", type=float, nargs=2, default=(4.0, 15.0), metavar=("MIN_S", "MAX_S"))
+    parser.add_argument("--kill-every", type=float, nargs=2, default=(10.0, 40.0), metavar=("MIN_S", "MAX_S"))
     parser.add_argument("--seed", type=int, default=26)
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -177,6 +177,7 @@ def main() -> None:
     quota = {i: args.ops // args.workers + (i < args.ops % args.workers) for i in range(args.workers)}
     seeds = {i: args.seed * 100 + i for i in quota}
     running = {i: _spawn(root, env, i, quota[i], seeds[i]) for i in quota}
+    spawned_at = dict.fromkeys(quota, 0)  # operations each worker had started when it was (re)started
     kills, soak_began = 0, time.monotonic()
     next_kill = time.monotonic() + rng.uniform(*args.kill_every)
     while running:
@@ -184,8 +185,10 @@ def main() -> None:
         for ident, process in list(running.items()):
             if process.poll() is not None:
                 del running[ident]
-        if running and time.monotonic() >= next_kill:
-            ident = rng.choice(sorted(running))
+        # Kill a worker in the middle of an operation (not while it is still starting up).
+        busy = [i for i in sorted(running) if _started_ops(root, i) > spawned_at[i]]
+        if busy and time.monotonic() >= next_kill:
+            ident = rng.choice(busy)
             os.killpg(running[ident].pid, signal.SIGKILL)
             running[ident].wait()
             kills += 1
@@ -193,7 +196,7 @@ def main() -> None:
             if left > 0:
                 seeds[ident] += 1000  # not the same draws again
                 running[ident] = _spawn(root, env, ident, left, seeds[ident])
-                quota[ident] = _started_ops(root, ident) + left
+                spawned_at[ident] = _started_ops(root, ident)
             else:
                 del running[ident]
             next_kill = time.monotonic() + rng.uniform(*args.kill_every)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import dagster as dg
+from dagster._core.execution.backfill import BulkActionStatus
 
 from polsearch_assets.core.artifacts import ALIGNED_SEGMENTS_JSON, DIARIZATION_JSON
 from polsearch_assets.core.errors import cause_messages, step_error
@@ -163,7 +164,7 @@ def speaker_names_behind(
         )
     if any(
         dg.AssetKey("speaker_names") in (backfill.asset_selection or [])
-        for backfill in instance.get_backfills(status=dg.BulkActionStatus.REQUESTED)
+        for backfill in instance.get_backfills(status=BulkActionStatus.REQUESTED)
     ):
         return dg.SensorResult(skip_reason="a backfill is refreshing speaker names")
     version = lance_index.library().version()
