@@ -48,7 +48,7 @@ def test_a_live_daemon_run_is_never_ended_from_another_container(tmp_path: Path,
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLSEARCH_", "DAGSTER_"))} | {
         "POLSEARCH_HOME": str(tmp_path)
     }
-    with serve_media(media_files) as media, dagster_dev(home, env) as url:
+    with serve_media(media_files) as media, dagster_dev(home, env, timeout_s=300) as url:
         run_id = DagsterApi(url=url).submit(media.url("slow-sample.wav")).run_id
         # The worker records where it runs once its steps start.
         run = wait_until(lambda: (r := _run(home, run_id)).tags.get(PID_TAG) and r, "the run worker's tags")
