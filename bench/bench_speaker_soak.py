@@ -149,9 +149,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=26)
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--finish", type=Path, metavar="ROOT", help="only the final refresh and check of a soak's ROOT"
+    )
+    parser.add_argument("--kills", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
         worker(args.root, args.worker, args.ops, args.seed)
+        return
+    if args.finish is not None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("POLSEARCH_", "DAGSTER_"))}
+        env |= {"POLSEARCH_HOME": str(args.finish), "DAGSTER_HOME": str(args.finish / "dagster_home")}
+        env |= {"PYTHONPATH": str(REPO)}
+        quota = {int(p.stem.split("-")[1]): 0 for p in args.finish.glob("ops-*.jsonl")}
+        finish(
+            args.finish,
+            env,
+            quota,
+            args.kills,
+            {"machine": machine(), "finished_from": str(args.finish)},
+            time.monotonic(),
+        )
         return
 
     rng = random.Random(args.seed)
@@ -202,6 +220,13 @@ def main() -> None:
             next_kill = time.monotonic() + rng.uniform(*args.kill_every)
     report["soak_s"] = round(time.monotonic() - soak_began, 1)
 
+    finish(root, env, quota, kills, report, began)
+
+
+def finish(
+    root: Path, env: dict[str, str], quota: dict[int, int], kills: int, report: dict, began: float
+) -> None:
+    """Count the operations, then one `speakers refresh` and the check; write the report."""
     starts, ends = {}, {}
     for ident in quota:
         for line in (root / f"ops-{ident}.jsonl").read_text().splitlines():
@@ -212,7 +237,13 @@ def main() -> None:
                 outcome = entry["outcome"].split(":")[0]
                 report.setdefault("outcomes", {}).setdefault(entry["kind"], {}).setdefault(outcome, 0)
                 report["outcomes"][entry["kind"]][outcome] += 1
-    report["operations"] = {"started": starts, "finished": ends, "killed_processes": kills}
+    killed = sum(starts.values()) - sum(ends.values())  # a kill picks a worker in mid-operation: one each
+    report["operations"] = {
+        "started": starts,
+        "finished": ends,
+        "killed_in_flight": killed,
+        "kills": kills or killed,
+    }
 
     before = _cli(env, "speakers", "check")
     behind = (

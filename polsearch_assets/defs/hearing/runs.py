@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,7 @@ PIDNS_TAG = "polsearch/pid_namespace"
 PID_TAG = "polsearch/pid"
 _RUNNING = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 _CLOCK_SLACK_S = 2.0  # clock granularity between /proc and run records
+_NOT_STARTED_GRACE_S = 60.0
 
 
 class HearingBusy(RuntimeError):
@@ -160,10 +162,16 @@ in_process_owned = owned_executor(dg.in_process_executor)
 
 
 def end_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Mark failed (or canceled, if it was being canceled) every run whose worker process is gone."""
+    """Mark failed (or canceled, if it was being canceled) every run whose worker process is gone; also a
+    run a CLI process created and was killed before starting (NOT_STARTED for over a minute: it would
+    keep its hearing busy for ever)."""
     ended = []
-    for record in instance.get_run_records(dg.RunsFilter(statuses=_RUNNING)):
+    statuses = [*_RUNNING, dg.DagsterRunStatus.NOT_STARTED]
+    for record in instance.get_run_records(dg.RunsFilter(statuses=statuses)):
         run = record.dagster_run
+        age = time.time() - record.create_timestamp.timestamp()
+        if run.status == dg.DagsterRunStatus.NOT_STARTED and age < _NOT_STARTED_GRACE_S:
+            continue  # being launched right now (a daemon submits its runs within moments)
         worker = _worker(record)
         if worker is None:
             continue
