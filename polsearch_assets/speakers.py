@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from polsearch_assets.config import Settings
-from polsearch_assets.core.artifacts import read_aligned_segments, read_diarization
+from polsearch_assets.core.artifacts import read_aligned_segments, read_diarization, read_speaker_names
 from polsearch_assets.core.contracts import Cue
 from polsearch_assets.core.index.voiceprints import people as people_of
 from polsearch_assets.core.speakers.naming import find_cues, match_speakers, match_threshold
@@ -29,7 +29,7 @@ from polsearch_assets.defs.hearing.speakers import SpeakerLibraryError
 if TYPE_CHECKING:
     import dagster as dg
 
-__all__ = ["HearingSpeaker", "SpeakerLibraryError", "forget", "name", "people", "show"]
+__all__ = ["HearingSpeaker", "SpeakerLibraryError", "check", "forget", "name", "people", "refresh", "show"]
 
 
 @dataclass(frozen=True)
@@ -136,12 +136,82 @@ def forget(
     return _change({"action": "forget", "person": person}, refresh, settings, emit)
 
 
+def check(*, settings: Settings | None = None) -> list[str]:
+    """Where the library and the hearings disagree (empty: nowhere): for each hearing with a diarization,
+    the names the library gives its speakers now, the names its ``speaker_names`` recorded (and the library
+    version it read) and the names its index rows carry must be the same."""
+    from polsearch_assets.defs.hearing.partitions import hearings_partitions
+    from polsearch_assets.defs.platform.local_instance import local_instance
+
+    definitions = _definitions(settings)
+    store = definitions.resources["artifact_store"]
+    lance = definitions.resources["lance_index"]
+    matching = definitions.resources["speaker_matching"]
+    version, voiceprints = lance.library().snapshot()
+    index = lance.open()
+    found = []
+    for key in sorted(local_instance().get_dynamic_partitions(hearings_partitions.name)):
+        try:
+            diarization = read_diarization(store, key, with_frames=False)
+        except FileNotFoundError:
+            continue  # not diarized yet: nothing to name
+        threshold = match_threshold(diarization.voice_encoder, matching.threshold)
+        matched = match_speakers(diarization.voices, voiceprints, diarization.voice_encoder, threshold)
+        expected = {n.speaker: n.person for n in matched if n.person}
+        try:
+            names = read_speaker_names(store, key)
+        except FileNotFoundError:
+            found.append(f"hearing {key}: no speaker_names")
+            continue
+        recorded = {label: n.person for label, n in names.named().items()}
+        if names.library_version != version:
+            found.append(
+                f"hearing {key}: speaker_names read library version {names.library_version}, not {version}"
+            )
+        if recorded != expected:
+            found.append(f"hearing {key}: speaker_names has {recorded}, the library says {expected}")
+        rows = index.rows(key)
+        indexed = {
+            r["speaker_label"]: r["speaker_name"] for r in rows if r["speaker_name"] != r["speaker_label"]
+        }
+        wanted = {
+            label: person
+            for label, person in expected.items()
+            if any(r["speaker_label"] == label for r in rows)
+        }
+        if indexed != wanted:
+            found.append(f"hearing {key}: index rows name {indexed}, the library says {wanted}")
+    return found
+
+
+def refresh(*, settings: Settings | None = None, emit: Callable[[str], None] = print) -> list[str]:
+    """Bring every hearing's ``speaker_names`` and index rows up to the library's current version (what
+    ``name`` and ``forget`` do after their change): hearings behind it are refreshed, hearings another
+    process or run works on are waited for. The hearings refreshed."""
+    from polsearch_assets.defs.platform.local_instance import local_instance
+
+    return _refresh(local_instance(), _definitions(settings), emit)
+
+
+def _refresh(
+    instance: dg.DagsterInstance, definitions: dg.Definitions, emit: Callable[[str], None]
+) -> list[str]:
+    from polsearch_assets.defs.hearing.registration import refresh_speaker_names
+
+    library = definitions.resources["lance_index"].library()
+    job = definitions.resolve_job_def("speaker_names_refresh")
+    return refresh_speaker_names(
+        instance, job, definitions.resources["artifact_store"], library.version, emit
+    )
+
+
 def _change(
-    change: dict[str, str], refresh: bool, settings: Settings | None, emit: Callable[[str], None]
+    change: dict[str, str], refresh_names: bool, settings: Settings | None, emit: Callable[[str], None]
 ) -> str:
     import dagster as dg
 
-    from polsearch_assets.defs.hearing.registration import refresh_speaker_names
+    from polsearch_assets.defs.hearing.name_refresh import run_failure
+    from polsearch_assets.defs.hearing.runs import owner_tags
     from polsearch_assets.defs.platform.local_instance import local_instance
 
     definitions = _definitions(settings)
@@ -153,13 +223,12 @@ def _change(
         },
         instance=instance,
         raise_on_error=False,
-        tags={"polsearch/entrypoint": "cli-speakers"},
+        tags={"polsearch/entrypoint": "cli-speakers", **owner_tags()},
     )
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        data = failure.event_specific_data if failure else None
-        user = getattr(data, "user_failure_data", None)
-        raise SpeakerLibraryError(user.description if user else "the speaker_library run failed")
+        raise SpeakerLibraryError(
+            run_failure(instance, result.run_id).removeprefix("[change_speaker_library] ")
+        )
     done = str(
         next(
             m.description
@@ -167,6 +236,6 @@ def _change(
             if m.asset_key == dg.AssetKey("voiceprint_library")
         )
     )
-    if refresh:
-        refresh_speaker_names(instance, definitions.resolve_job_def("speaker_names_refresh"), emit)
+    if refresh_names:
+        _refresh(instance, definitions, emit)
     return done

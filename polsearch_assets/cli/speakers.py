@@ -63,7 +63,7 @@ def name_command(
     from polsearch_assets import speakers as local
 
     try:
-        click.echo(local.name(key, speaker, person, **facts, emit=click.echo))
+        click.echo(for_display(local.name(key, speaker, person, **facts, emit=_echo)))
     except (local.SpeakerLibraryError, ValueError) as error:
         fail(str(error))
 
@@ -82,9 +82,37 @@ def forget_command(person: str, wait: bool, url: str | None) -> None:
     from polsearch_assets import speakers as local
 
     try:
-        click.echo(local.forget(person, emit=click.echo))
+        click.echo(for_display(local.forget(person, emit=_echo)))
     except (local.SpeakerLibraryError, ValueError) as error:
         fail(str(error))
+
+
+@speakers.command("refresh")
+def refresh_command() -> None:
+    """Bring every hearing's speaker names and index rows up to the library's current version (what `name`
+    and `forget` do after their change; for a hearing a crash or a busy run left behind)."""
+    from polsearch_assets import speakers as local
+
+    if not local.refresh(emit=_echo):
+        click.echo("every hearing's names follow the library")
+
+
+@speakers.command("check")
+def check_command() -> None:
+    """Check that the library, each hearing's speaker_names and its index rows agree; exit 1 where they do not
+    (`speakers refresh` repairs that)."""
+    from polsearch_assets import speakers as local
+
+    found = local.check()
+    for line in found:
+        click.echo(for_display(line))
+    if found:
+        sys.exit(1)
+    click.echo("the library, every hearing's speaker names and its index rows agree")
+
+
+def _echo(line: str) -> None:
+    click.echo(for_display(line))  # lines carry people's names, given by users
 
 
 @speakers.command("list")

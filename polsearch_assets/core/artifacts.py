@@ -226,6 +226,9 @@ class SpeakerNames:
     threshold: float | None
     speakers: tuple[SpeakerName, ...]
     cues: tuple[Cue, ...] = ()
+    library_version: int | None = (
+        None  # the voiceprint library's version matched against (None: before it was kept)
+    )
 
     def named(self) -> dict[str, SpeakerName]:
         """The speakers matched to a person, by label."""
@@ -242,6 +245,7 @@ def write_speaker_names(store: ArtifactStore, key: str, names: SpeakerNames) -> 
             "threshold": names.threshold,
             "speakers": [s.to_json() for s in names.speakers],
             "cues": [c.to_json() for c in names.cues],
+            "library_version": names.library_version,
         },
     )
 
@@ -253,4 +257,5 @@ def read_speaker_names(store: ArtifactStore, key: str) -> SpeakerNames:
         threshold=document.get("threshold"),
         speakers=tuple(SpeakerName.from_json(s) for s in document["speakers"]),
         cues=tuple(Cue.from_json(c) for c in document.get("cues", [])),
+        library_version=document.get("library_version"),
     )

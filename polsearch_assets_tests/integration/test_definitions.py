@@ -141,6 +141,7 @@ def test_checks_sensors_and_schedules() -> None:
         "youtube_uploads",
         "hearing_automation",
         "abandoned_runs",
+        "speaker_names_behind",
         "notify_hearing_indexed",
         "notify_hearing_failed",
     }
@@ -172,7 +173,9 @@ def test_job_and_resources() -> None:
 def test_register_hearings_job_and_executor() -> None:
     register = defs.resolve_job_def("register_hearings")
     assert register.partitions_def is None  # registers many hearings, runs none
-    assert defs.resolve_job_def("hearing_pipeline").executor_def is dg.in_process_executor
+    assert (
+        defs.resolve_job_def("hearing_pipeline").executor_def.name == "in_process"
+    )  # recording its worker (runs.owned_executor)
     assert configured_executor(Settings(executor="multiprocess")).name == "multiprocess"
     with pytest.raises(ValueError, match="POLSEARCH_EXECUTOR='celery': Input should be 'in_process', "):
         Settings.from_env({"POLSEARCH_EXECUTOR": "celery"})

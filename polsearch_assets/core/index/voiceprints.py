@@ -128,11 +128,22 @@ class VoiceprintLibrary:
         return sorted(table.to_arrow().to_pylist(), key=lambda r: (r["person"], r["added_at"]))
 
     def voiceprints(self) -> list[Voiceprint]:
-        return [
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[int, list[Voiceprint]]:
+        """The library's version and its voiceprints at exactly that version (a change committed between
+        reading one and the other would otherwise pass unseen: names read as current but are not)."""
+        table = self._table()
+        if table is None:
+            return 0, []
+        version = int(table.version)
+        table.checkout(version)  # pinned: reads below see this version, whatever commits meanwhile
+        rows = sorted(table.to_arrow().to_pylist(), key=lambda r: (r["person"], r["added_at"]))
+        return version, [
             Voiceprint(
                 r["person"], r["person_id"], r["encoder"], np.asarray(r["embedding"], dtype=np.float32)
             )
-            for r in self.rows()
+            for r in rows
         ]
 
     def version(self) -> int:

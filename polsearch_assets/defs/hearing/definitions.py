@@ -19,6 +19,7 @@ from polsearch_assets.defs.hearing.engines import (
     TranscriberResource,
 )
 from polsearch_assets.defs.hearing.jobs import hearing_pipeline, register_hearings
+from polsearch_assets.defs.hearing.name_refresh import speaker_names_behind
 from polsearch_assets.defs.hearing.resources import MediaFetcher
 from polsearch_assets.defs.hearing.runs import abandoned_runs
 from polsearch_assets.defs.hearing.speakers import (
@@ -49,6 +50,6 @@ def definitions(settings: Settings) -> dg.Definitions:
         assets=[*hearing_assets(settings, bound), voiceprint_library],
         asset_checks=HEARING_CHECKS,
         jobs=[hearing_pipeline, register_hearings, speaker_library, speaker_names_refresh],
-        sensors=[hearing_automation, abandoned_runs],
+        sensors=[hearing_automation, abandoned_runs, speaker_names_behind],
         resources=bound,
     )

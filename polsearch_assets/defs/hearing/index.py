@@ -29,9 +29,9 @@ def hearing_index(
     key = context.partition_key
     entry = HearingCatalog(artifact_store).get(key)
     segments = [s.to_json() for s in read_aligned_segments(artifact_store, key)]
+    speaker_names = read_speaker_names(artifact_store, key)
     names = {
-        label: NamedSpeaker(name.person, name.person_id)
-        for label, name in read_speaker_names(artifact_store, key).named().items()
+        label: NamedSpeaker(name.person, name.person_id) for label, name in speaker_names.named().items()
     }
     clock = StepClock()
     index = lance_index.open(embedder.engine.dimension)
@@ -66,6 +66,9 @@ def hearing_index(
             "written": dg.MetadataValue.bool(written),  # False: the hearing already had exactly these rows
             "embedded": len(todo),
             "named_speakers": len(names),
+            # The voiceprint library version these rows' names follow (-1: names from before it was kept);
+            # a hearing behind the library is refreshed again (defs/hearing/name_refresh.py).
+            "library_version": -1 if speaker_names.library_version is None else speaker_names.library_version,
             "table_rows": index.count(),
             "embedding_model": embedder.model_identity,
             "dimension": embedder.engine.dimension,

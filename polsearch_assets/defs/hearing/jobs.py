@@ -8,6 +8,7 @@ from polsearch_assets.core.keys import resolve_source
 from polsearch_assets.defs.hearing.audio import HearingFacts
 from polsearch_assets.defs.hearing.automation import WHOLE_HEARING_TAG
 from polsearch_assets.defs.hearing.registration import register_hearing
+from polsearch_assets.defs.hearing.runs import in_process_owned
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 hearing_pipeline = dg.define_asset_job(
@@ -55,7 +56,7 @@ def register_hearings_op(
 
 
 @dg.job(
-    executor_def=dg.in_process_executor,
+    executor_def=in_process_owned,
     description="Registers hearings (catalog entry + partition) without running them.",
 )
 def register_hearings() -> None:

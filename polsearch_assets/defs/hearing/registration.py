@@ -17,8 +17,9 @@ from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.core.keys import resolve_source, validate_hearing_key
 from polsearch_assets.core.text import for_display
 from polsearch_assets.defs.hearing.audio import BAD_SOURCE
+from polsearch_assets.defs.hearing.name_refresh import converge_names, run_failure
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
-from polsearch_assets.defs.hearing.runs import active_runs, owner_tags, refuse_if_busy
+from polsearch_assets.defs.hearing.runs import owner_tags, refuse_if_busy
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 _PROGRESS_EVENTS = {
@@ -201,17 +202,18 @@ def asset_states(
 
 
 def refresh_speaker_names(
-    instance: dg.DagsterInstance, job: dg.JobDefinition, emit: Callable[[str], None] = print
+    instance: dg.DagsterInstance,
+    job: dg.JobDefinition,
+    store: ArtifactStoreResource,
+    library_version: Callable[[], int],
+    emit: Callable[[str], None] = print,
 ) -> list[str]:
-    """What automation does after a voiceprint library change, for a machine with no daemon: each indexed
-    hearing's ``speaker_names`` and ``hearing_index`` re-run in this process (no audio model runs; the
-    index rows of a hearing whose names did not change are left as they are). The hearings refreshed."""
-    keys = sorted(instance.get_dynamic_partitions(hearings_partitions.name))
-    states = asset_states(instance, [dg.AssetKey("hearing_index")], keys)
-    refreshed = []
-    for key in keys:
-        if states[key]["hearing_index"] != "materialized" or active_runs(instance, key):
-            continue  # not indexed yet (its pipeline run names it), or a run is on it now
+    """What automation does after a voiceprint library change, for a machine with no daemon: the
+    ``speaker_names`` and ``hearing_index`` of each hearing behind the library (``name_refresh``) re-run
+    in this process (no audio model runs; the index rows of a hearing whose names did not change are left
+    as they are), until none is behind. The hearings refreshed."""
+
+    def refresh(key: str) -> bool:
         result = job.execute_in_process(
             instance=instance,
             partition_key=key,
@@ -228,8 +230,12 @@ def refresh_speaker_names(
             None,
         )
         emit(
-            f"hearing {key}: {'names updated' if result.success else 'FAILED to update names'}"
-            + (f" ({named} speakers named)" if named is not None else "")
+            for_display(
+                f"hearing {key}: names updated" + (f" ({named} speakers named)" if named is not None else "")
+                if result.success
+                else f"hearing {key}: FAILED to update names: {run_failure(instance, result.run_id)}"
+            )
         )
-        refreshed.append(key)
-    return refreshed
+        return result.success
+
+    return converge_names(instance, store, library_version, refresh, emit)

@@ -1,10 +1,12 @@
-"""Step retries that never retry an interrupt.
+"""Step retries that never retry an interrupt or a storage fault.
 
 Dagster's ``RetryPolicy`` also retries a step whose run was terminated (its
 ``DagsterExecutionInterruptedError``), so a cancelled download started again. These
 steps ask for their retries themselves instead (``RetryRequested``, which Dagster does
 not give interrupts): an error the step may retry does, with the policy's backoff, and a
-termination or Ctrl-C ends the step at once.
+termination or Ctrl-C ends the step at once. A read-only, full or forbidden volume fails
+the step at once too, its cause in one line (``core/errors.storage_fault``): waiting
+seconds does not remount a disk or free space.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from typing import Any
 
 import dagster as dg
 
+from polsearch_assets.core.errors import storage_fault_of
+
 
 def retried(policy: dg.RetryPolicy) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Retry the asset body on any error except ``Failure(allow_retries=False)`` and interrupts."""
+    """Retry the asset body on any error except ``Failure(allow_retries=False)``, storage faults and
+    interrupts."""
 
     def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(body)  # Dagster reads the body's parameters (context, config, resources)
@@ -29,6 +34,8 @@ def retried(policy: dg.RetryPolicy) -> Callable[[Callable[..., Any]], Callable[.
                     raise
                 raise _retry(policy, context) from failure
             except Exception as error:  # KeyboardInterrupt and Dagster's interrupt are not Exceptions
+                if fault := storage_fault_of(error):
+                    raise dg.Failure(description=fault, allow_retries=False) from error
                 raise _retry(policy, context) from error
 
         return run

@@ -20,9 +20,11 @@ from polsearch_assets.core.artifacts import (
     read_diarization,
     write_speaker_names,
 )
+from polsearch_assets.core.errors import storage_fault_of
 from polsearch_assets.core.index.voiceprints import Person, people
 from polsearch_assets.core.keys import validate_hearing_key
 from polsearch_assets.core.speakers.naming import MATCH_THRESHOLDS, find_cues, match_speakers, match_threshold
+from polsearch_assets.defs.hearing.runs import in_process_owned
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
 
@@ -59,12 +61,15 @@ def speaker_names(
     key = context.partition_key
     diarization = read_diarization(artifact_store, key, with_frames=False)
     threshold = match_threshold(diarization.voice_encoder, speaker_matching.threshold)
-    library = lance_index.library()
-    voiceprints = library.voiceprints()
+    version, voiceprints = lance_index.library().snapshot()
     names = match_speakers(diarization.voices, voiceprints, diarization.voice_encoder, threshold)
     cues = find_cues(read_aligned_segments(artifact_store, key))
     write_speaker_names(
-        artifact_store, key, SpeakerNames(diarization.voice_encoder, threshold, tuple(names), tuple(cues))
+        artifact_store,
+        key,
+        SpeakerNames(
+            diarization.voice_encoder, threshold, tuple(names), tuple(cues), library_version=version
+        ),
     )
     named = [n for n in names if n.person]
     if diarization.speakers and not diarization.voices:
@@ -77,7 +82,7 @@ def speaker_names(
             "named": len(named),
             "speakers": len(diarization.speakers),
             "voiceprints": len(voiceprints),
-            "library_version": library.version(),
+            "library_version": version,  # the names follow the library as of this version
             "threshold": dg.MetadataValue.float(threshold)
             if threshold is not None
             else "no calibrated threshold",
@@ -156,6 +161,10 @@ def change_speaker_library(
         done = change_library(config, artifact_store, lance_index)
     except (SpeakerLibraryError, ValueError) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
+    except Exception as error:
+        if fault := storage_fault_of(error):  # the library's volume: read-only, full, not permitted
+            raise dg.Failure(description=f"the voiceprint library cannot be changed: {fault}") from error
+        raise
     context.log.info(done)
     library = lance_index.library()
     listing = people(library.rows())
@@ -176,7 +185,7 @@ def change_speaker_library(
 
 
 @dg.job(
-    executor_def=dg.in_process_executor,
+    executor_def=in_process_owned,
     tags={"polsearch/trigger": "speaker-library"},
     description="Changes the voiceprint library (name a hearing speaker, forget a person); every hearing's "
     "speaker names and index rows then follow by automation.",

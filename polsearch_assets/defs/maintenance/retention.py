@@ -8,6 +8,7 @@ from pydantic import Field
 from polsearch_assets.config import Settings
 from polsearch_assets.core.retention import artifacts_to_prune
 from polsearch_assets.defs.hearing.partitions import ACTIVE_RUN_STATUSES, PARTITION_TAG, hearings_partitions
+from polsearch_assets.defs.hearing.runs import in_process_owned
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 DEFAULT_RETENTION_DAYS = 30.0
@@ -82,7 +83,7 @@ def prune_intermediate_audio(
 
 @dg.job(
     description="Frees disk: intermediate audio of indexed hearings past the retention period.",
-    executor_def=dg.in_process_executor,
+    executor_def=in_process_owned,
 )
 def audio_retention() -> None:
     prune_intermediate_audio()

@@ -20,6 +20,13 @@ from polsearch_assets.config import Settings
 
 
 def configured_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """The executor chosen, recording each run's worker on the run (``defs/hearing/runs.owned_executor``)."""
+    from polsearch_assets.defs.hearing.runs import owned_executor
+
+    return owned_executor(_chosen_executor(settings))
+
+
+def _chosen_executor(settings: Settings) -> dg.ExecutorDefinition:
     name = settings.executor
     if name == "in_process":
         return dg.in_process_executor
