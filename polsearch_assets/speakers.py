@@ -143,16 +143,20 @@ def _change(
 
     from polsearch_assets.defs.hearing.registration import refresh_speaker_names
     from polsearch_assets.defs.platform.local_instance import local_instance
+    from polsearch_assets.defs.platform.local_runs import execute_locally
 
     definitions = _definitions(settings)
+    location_name = (settings or Settings.from_env()).dagster_location
     instance = local_instance()
-    result = definitions.resolve_job_def("speaker_library").execute_in_process(
+    result = execute_locally(
+        instance,
+        definitions,
+        "speaker_library",
+        location_name=location_name,
         run_config={
             "ops": {"change_speaker_library": {"config": change}},
             "loggers": {"console": {"config": {"log_level": "WARNING"}}},
         },
-        instance=instance,
-        raise_on_error=False,
         tags={"polsearch/entrypoint": "cli-speakers"},
     )
     if not result.success:
@@ -168,5 +172,5 @@ def _change(
         )
     )
     if refresh:
-        refresh_speaker_names(instance, definitions.resolve_job_def("speaker_names_refresh"), emit)
+        refresh_speaker_names(instance, definitions, location_name=location_name, emit=emit)
     return done

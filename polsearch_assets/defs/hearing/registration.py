@@ -20,6 +20,7 @@ from polsearch_assets.defs.hearing.audio import BAD_SOURCE
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.runs import active_runs, owner_tags, refuse_if_busy
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
+from polsearch_assets.defs.platform.local_runs import execute_locally
 
 _PROGRESS_EVENTS = {
     dg.DagsterEventType.STEP_START,
@@ -128,11 +129,14 @@ def _follow_run(
 
 def materialize_hearing(
     instance: dg.DagsterInstance,
-    job: dg.JobDefinition,
+    definitions: dg.Definitions,
     key: str,
+    *,
+    location_name: str,
     emit: Callable[[str], None] = print,
-) -> dg.ExecuteInProcessResult:
-    """Run every asset of the hearing in this process, recording the run in ``instance``.
+) -> dg.JobExecutionResult:
+    """Run every asset of the hearing in this process, recording the run in ``instance`` as a run of the
+    code location's ``hearing_pipeline`` (``location_name``), so the UI shows it under that job.
 
     SIGTERM is handled like Ctrl-C (Dagster maps one to the other while it executes): the step
     stops, is never retried, its ffmpeg child is killed, and the run ends FAILURE
@@ -140,7 +144,7 @@ def materialize_hearing(
     """
     run_id = str(uuid.uuid4())
     done = threading.Event()
-    layer = job.asset_layer
+    layer = definitions.resolve_job_def("hearing_pipeline").asset_layer
     check_steps = {layer.get_op_output_handle(k).node_handle.name for k in layer.asset_graph.asset_check_keys}
     follower = threading.Thread(
         target=_follow_run, args=(instance, run_id, emit, done, check_steps), daemon=True
@@ -148,11 +152,13 @@ def materialize_hearing(
     follower.start()
 
     try:
-        return job.execute_in_process(
-            instance=instance,
+        return execute_locally(
+            instance,
+            definitions,
+            "hearing_pipeline",
+            location_name=location_name,
             partition_key=key,
             run_id=run_id,
-            raise_on_error=False,
             tags={"polsearch/entrypoint": "cli-ingest", **owner_tags()},
             # The follower prints progress; keep Dagster's own console logger to warnings.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -201,7 +207,11 @@ def asset_states(
 
 
 def refresh_speaker_names(
-    instance: dg.DagsterInstance, job: dg.JobDefinition, emit: Callable[[str], None] = print
+    instance: dg.DagsterInstance,
+    definitions: dg.Definitions,
+    *,
+    location_name: str,
+    emit: Callable[[str], None] = print,
 ) -> list[str]:
     """What automation does after a voiceprint library change, for a machine with no daemon: each indexed
     hearing's ``speaker_names`` and ``hearing_index`` re-run in this process (no audio model runs; the
@@ -212,10 +222,12 @@ def refresh_speaker_names(
     for key in keys:
         if states[key]["hearing_index"] != "materialized" or active_runs(instance, key):
             continue  # not indexed yet (its pipeline run names it), or a run is on it now
-        result = job.execute_in_process(
-            instance=instance,
+        result = execute_locally(
+            instance,
+            definitions,
+            "speaker_names_refresh",
+            location_name=location_name,
             partition_key=key,
-            raise_on_error=False,
             tags={"polsearch/entrypoint": "cli-speakers", **owner_tags()},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
