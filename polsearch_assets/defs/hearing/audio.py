@@ -13,7 +13,6 @@ from polsearch_assets.core.audio.media import PermanentMediaError, TransientMedi
 from polsearch_assets.core.catalog import HearingCatalog, HearingEntry, upload_date_to_iso
 from polsearch_assets.core.keys import resolve_source
 from polsearch_assets.defs.hearing.resources import MediaFetcher, VadChunker
-from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 # Transient network faults: 1, 2, 4 s (+/- jitter), then the step fails. Permanent faults raise
@@ -83,7 +82,6 @@ def raw_audio(
     catalog = HearingCatalog(artifact_store)
     entry = _catalog_entry(key, catalog, config)
     context.log.info(f"hearing {key}: fetching {entry.source_kind} source {entry.location}")
-    clock = StepClock()
     try:
         with artifact_store.writer(key, RAW_AUDIO_WAV) as wav_path:
             normalized = media_fetcher.fetch_normalized(
@@ -124,7 +122,7 @@ def raw_audio(
         "extractor": fetched.extractor if fetched else None,
     }
     artifact_store.write_json(key, RAW_AUDIO_SOURCE, source_metadata)
-    context.log.info(f"hearing {key}: {duration_ms / 60_000:.1f} min of audio ready in {clock.elapsed:.1f} s")
+    context.log.info(f"hearing {key}: {duration_ms / 60_000:.1f} min of audio ready")
     return dg.MaterializeResult(
         metadata={
             "duration_ms": dg.MetadataValue.int(duration_ms),
@@ -139,7 +137,6 @@ def raw_audio(
             "published_date": entry.published_date or "",
             "size_bytes": dg.MetadataValue.int(artifact_store.size(key, RAW_AUDIO_WAV)),
             "uri": dg.MetadataValue.path(artifact_store.uri(key, RAW_AUDIO_WAV)),
-            **clock.metadata(),
         }
     )
 
@@ -167,7 +164,6 @@ def vad_chunks(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, vad: VadChunker
 ) -> dg.MaterializeResult:
     key = context.partition_key
-    clock = StepClock()
     with raw_wav(artifact_store, key) as wav_path:
         try:
             result, frames = vad.detect_with_frames(wav_path)
@@ -182,8 +178,7 @@ def vad_chunks(
     if not result.chunks:
         context.log.warning(f"hearing {key}: no speech detected in {audio_s:.1f} s of audio; zero chunks")
     context.log.info(
-        f"hearing {key}: {len(result.chunks)} chunks, {speech_ms / 1000:.1f} s of speech in {audio_s:.1f} s, "
-        f"{clock.elapsed:.1f} s"
+        f"hearing {key}: {len(result.chunks)} chunks, {speech_ms / 1000:.1f} s of speech in {audio_s:.1f} s"
     )
     return dg.MaterializeResult(
         metadata={
@@ -194,7 +189,6 @@ def vad_chunks(
             "chunk_s_min": dg.MetadataValue.float(round(min(lengths, default=0.0), 3)),
             "chunk_s_max": dg.MetadataValue.float(round(max(lengths, default=0.0), 3)),
             "chunk_s_mean": dg.MetadataValue.float(round(sum(lengths) / len(lengths), 3) if lengths else 0.0),
-            **clock.metadata(result.duration_ms),
             "model": vad.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, VAD_CHUNKS_JSON)),
         }

@@ -9,7 +9,6 @@ from polsearch_assets.backends.embedding.base import TextEmbedder
 from polsearch_assets.core.artifacts import WORD_ARCHIVE_PARQUET, read_aligned_segments, read_speaker_names
 from polsearch_assets.core.catalog import HearingCatalog
 from polsearch_assets.core.index.segments import HearingInfo, NamedSpeaker, build_rows, reusable_vectors
-from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
 
@@ -33,7 +32,6 @@ def hearing_index(
         label: NamedSpeaker(name.person, name.person_id)
         for label, name in read_speaker_names(artifact_store, key).named().items()
     }
-    clock = StepClock()
     index = lance_index.open(embedder.dimension)
     # A re-run for new speaker names keeps the text, so its vectors are reused, not computed again.
     current = index.rows(key)
@@ -70,7 +68,6 @@ def hearing_index(
             "embedding_model": embedder.model_identity,
             "dimension": embedder.dimension,
             "lancedb_uri": lance_index.uri,
-            **clock.metadata(),
         }
     )
 
