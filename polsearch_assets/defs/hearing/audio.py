@@ -12,6 +12,7 @@ from polsearch_assets.core.artifacts import RAW_AUDIO_SOURCE, RAW_AUDIO_WAV, VAD
 from polsearch_assets.core.audio.media import PermanentMediaError, TransientMediaError
 from polsearch_assets.core.catalog import HearingCatalog, HearingEntry, upload_date_to_iso
 from polsearch_assets.core.keys import resolve_source
+from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.resources import MediaFetcher, VadChunker
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
@@ -53,15 +54,40 @@ class RawAudioConfig(HearingFacts):
     )
 
 
-def _catalog_entry(key: str, catalog: HearingCatalog, config: RawAudioConfig) -> HearingEntry:
+HOW_HEARINGS_ARE_ADDED = (
+    "hearings are added with their source: polsearch ingest SOURCE, polsearch submit URL, the register_hearings "
+    "job, or the youtube_uploads sensor (not with the UI's 'Add a partition', which records a key without a source)"
+)
+
+
+def _unregistered(context: dg.AssetExecutionContext, key: str) -> dg.Failure:
+    """A hearing key with no catalog entry (added in the UI's Materialize dialog, or by hand): nothing can be
+    fetched for it. A key that was never materialized is removed as well, so it leaves no failed partition on
+    every asset of the graph (Dagster marks every asset planned in a failed run failed) and no "missing"
+    hearing for backfills to retry."""
+    instance = context.instance
+    raw_audio_key = dg.AssetKey("raw_audio")
+    history = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=raw_audio_key, asset_partitions=[key]), limit=1
+    ).records
+    removed = not history and instance.has_dynamic_partition(hearings_partitions.name, key)
+    if removed:
+        instance.delete_dynamic_partition(hearings_partitions.name, key)
+    return dg.Failure(
+        description=f"hearing {key}: not registered, so it has no source to fetch"
+        + ("; the key was removed" if removed else "")
+        + f". {HOW_HEARINGS_ARE_ADDED}",
+        allow_retries=False,
+    )
+
+
+def _catalog_entry(
+    context: dg.AssetExecutionContext, key: str, catalog: HearingCatalog, config: RawAudioConfig
+) -> HearingEntry:
     if not config.source:
         entry = catalog.get(key)
         if entry is None:
-            raise dg.Failure(
-                description=f"hearing {key}: not in the catalog; register it first (polsearch ingest SOURCE, "
-                "polsearch submit URL or the register_hearings job)",
-                allow_retries=False,
-            )
+            raise _unregistered(context, key)
         return entry
     try:
         resolved = resolve_source(config.source)
@@ -80,7 +106,7 @@ def raw_audio(
 ) -> dg.MaterializeResult:
     key = context.partition_key
     catalog = HearingCatalog(artifact_store)
-    entry = _catalog_entry(key, catalog, config)
+    entry = _catalog_entry(context, key, catalog, config)
     context.log.info(f"hearing {key}: fetching {entry.source_kind} source {entry.location}")
     try:
         with artifact_store.writer(key, RAW_AUDIO_WAV) as wav_path:
