@@ -14,22 +14,24 @@ from polsearch_assets.config import Settings
 if TYPE_CHECKING:
     import dagster as dg
 
-_REPO_DAGSTER_YAML = Path(__file__).resolve().parents[3] / "dagster.yaml"
+# The local instance configuration (run queue, run monitoring, retention). It ships in the package, not at the
+# repository root: `dagster dev` run from the root would warn that a dagster.yaml there is not DAGSTER_HOME's.
+LOCAL_DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
 
 
 def local_instance() -> dg.DagsterInstance:
     """The DAGSTER_HOME instance; defaults to $POLSEARCH_HOME/dagster.
 
-    A home the CLI creates (the default, or a DAGSTER_HOME that does not exist yet) gets the
-    project's dagster.yaml; an existing one is used as it is.
+    A home the CLI creates (the default, or a DAGSTER_HOME that does not exist yet) gets
+    ``LOCAL_DAGSTER_YAML``; an existing one is used as it is.
     """
     import dagster as dg  # here: the remote commands never import Dagster
 
     home = Path(os.environ.get("DAGSTER_HOME") or Settings.from_env().polsearch_home() / "dagster")
     if not home.exists() or not os.environ.get("DAGSTER_HOME"):
         home.mkdir(parents=True, exist_ok=True)
-        if not (home / "dagster.yaml").exists() and _REPO_DAGSTER_YAML.is_file():
-            shutil.copyfile(_REPO_DAGSTER_YAML, home / "dagster.yaml")
+        if not (home / "dagster.yaml").exists():
+            shutil.copyfile(LOCAL_DAGSTER_YAML, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home.resolve())
     # Opening an instance creates its SQLite tables the first time; two commands doing that at once
     # crash ("table ... already exists"), so the first opening is one at a time.
