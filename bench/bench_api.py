@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, SAMPLE, machine  # noqa: E402
 from polsearch_assets.client import DagsterApi  # noqa: E402
+from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML  # noqa: E402
 from polsearch_assets_tests.fixtures.processes import dagster_dev  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -121,11 +122,11 @@ def _print(path: str, result: dict[str, float]) -> None:
 def measure_deployment(
     runs: int, executor: str, dequeue_interval_s: int | None = None
 ) -> list[dict[str, float]]:
-    """Runs through ``dagster dev`` with the repository's dagster.yaml, or another run queue interval."""
+    """Runs through ``dagster dev`` with the local instance's dagster.yaml, or another run queue interval."""
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         results = []
-        instance_yaml = yaml.safe_load((REPO / "dagster.yaml").read_text())
+        instance_yaml = yaml.safe_load(LOCAL_DAGSTER_YAML.read_text())
         if dequeue_interval_s is not None:
             instance_yaml["run_queue"]["dequeue_interval_seconds"] = dequeue_interval_s
         (home / "dagster_home").mkdir()

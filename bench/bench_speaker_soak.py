@@ -58,6 +58,7 @@ def _excerpt(path: Path, start: float, length: float) -> Path:
 
 def _ingest(source: str) -> str:
     """What `polsearch ingest` does, in this process."""
+    from polsearch_assets.config import Settings
     from polsearch_assets.definitions import defs
     from polsearch_assets.defs.hearing.registration import materialize_hearing, register_hearing
     from polsearch_assets.defs.hearing.runs import HearingBusy, hearing_lock, refuse_if_busy
@@ -69,7 +70,7 @@ def _ingest(source: str) -> str:
         with hearing_lock(instance, key):
             refuse_if_busy(instance, key)
             result = materialize_hearing(
-                instance, defs.resolve_job_def("hearing_pipeline"), key, emit=lambda _: None
+                instance, defs, key, location_name=Settings.from_env().dagster_location, emit=lambda _: None
             )
     except HearingBusy:
         return "busy"

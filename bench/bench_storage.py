@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, SAMPLE, looped_sample, machine, peak_rss_mib  # noqa: E402
+from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML  # noqa: E402
 from polsearch_assets_tests.fixtures.s3_server import (  # noqa: E402
     ACCESS_KEY_ID,
     REGION,
@@ -137,7 +138,7 @@ def pipeline_env(kind: str, root: Path, endpoint: str, bucket: str, database: st
     home = root / f"dagster-{kind}-{uuid.uuid4().hex[:6]}"
     home.mkdir()
     if kind == "embedded":
-        (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+        (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML.read_text())
         return {
             "DAGSTER_HOME": str(home),
             "POLSEARCH_ARTIFACT_ROOT": str(root / "artifacts"),

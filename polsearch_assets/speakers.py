@@ -190,18 +190,24 @@ def refresh(*, settings: Settings | None = None, emit: Callable[[str], None] = p
     process or run works on are waited for. The hearings refreshed."""
     from polsearch_assets.defs.platform.local_instance import local_instance
 
-    return _refresh(local_instance(), _definitions(settings), emit)
+    return _refresh(
+        local_instance(), _definitions(settings), emit, (settings or Settings.from_env()).dagster_location
+    )
 
 
 def _refresh(
-    instance: dg.DagsterInstance, definitions: dg.Definitions, emit: Callable[[str], None]
+    instance: dg.DagsterInstance, definitions: dg.Definitions, emit: Callable[[str], None], location_name: str
 ) -> list[str]:
     from polsearch_assets.defs.hearing.registration import refresh_speaker_names
 
     library = definitions.resources["lance_index"].library()
-    job = definitions.resolve_job_def("speaker_names_refresh")
     return refresh_speaker_names(
-        instance, job, definitions.resources["artifact_store"], library.version, emit
+        instance,
+        definitions,
+        definitions.resources["artifact_store"],
+        library.version,
+        location_name=location_name,
+        emit=emit,
     )
 
 
@@ -213,16 +219,20 @@ def _change(
     from polsearch_assets.defs.hearing.name_refresh import run_failure
     from polsearch_assets.defs.hearing.runs import owner_tags
     from polsearch_assets.defs.platform.local_instance import local_instance
+    from polsearch_assets.defs.platform.local_runs import execute_locally
 
     definitions = _definitions(settings)
+    location_name = (settings or Settings.from_env()).dagster_location
     instance = local_instance()
-    result = definitions.resolve_job_def("speaker_library").execute_in_process(
+    result = execute_locally(
+        instance,
+        definitions,
+        "speaker_library",
+        location_name=location_name,
         run_config={
             "ops": {"change_speaker_library": {"config": change}},
             "loggers": {"console": {"config": {"log_level": "WARNING"}}},
         },
-        instance=instance,
-        raise_on_error=False,
         tags={"polsearch/entrypoint": "cli-speakers", **owner_tags()},
     )
     if not result.success:
@@ -237,5 +247,5 @@ def _change(
         )
     )
     if refresh_names:
-        _refresh(instance, definitions, emit)
+        _refresh(instance, definitions, emit, location_name)
     return done

@@ -14,8 +14,9 @@ import pytest
 import soundfile as sf
 
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
+from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
 from polsearch_assets_tests.fixtures.hearing import hearing_resources
-from polsearch_assets_tests.fixtures.media import REPO, SAMPLE_WAV, MediaServer, serve_media
+from polsearch_assets_tests.fixtures.media import SAMPLE_WAV, MediaServer, serve_media
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +96,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     artifacts and index under tmp_path."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML.read_text())
     return {
         **os.environ,
         "DAGSTER_HOME": str(home),

@@ -15,6 +15,7 @@ import click
 
 from polsearch_assets.cli.remote import REMOTE_COMMANDS, fail, hearing_facts
 from polsearch_assets.cli.speakers import speakers
+from polsearch_assets.config import Settings
 from polsearch_assets.core.index.export import FORMATS
 from polsearch_assets.core.text import for_display
 from polsearch_assets.defs.platform.local_instance import local_instance
@@ -42,6 +43,7 @@ def ingest(
     )
     from polsearch_assets.defs.hearing.runs import HearingBusy, hearing_lock, refuse_if_busy
 
+    settings = Settings.from_env()
     instance = local_instance()
     store = defs.resources["artifact_store"]
     try:
@@ -64,7 +66,7 @@ def ingest(
     try:
         with hearing_lock(instance, key):
             refuse_if_busy(instance, key)  # a run the daemon launched, or another ingest
-            result = materialize_hearing(instance, defs.resolve_job_def("hearing_pipeline"), key)
+            result = materialize_hearing(instance, defs, key, location_name=settings.dagster_location)
     except HearingBusy as error:
         click.echo(f"error: {for_display(str(error))}", err=True)
         sys.exit(1)

@@ -231,6 +231,53 @@ def aligned_problems(document: dict[str, Any], duration_ms: int) -> list[str]:
     return problems
 
 
+SIMILARITY_ROUNDING = 5e-5  # speaker_names stores similarities rounded to 4 decimals
+
+
+def speaker_names_problems(document: dict[str, Any], diarization: dict[str, Any]) -> list[str]:
+    """speaker_names: every diarized speaker listed once with its speaking time, from the diarization's voice
+    encoder; each person named at most once, and only at or above the threshold; introductions point to a
+    speaker of the hearing."""
+    names = document.get("speakers", [])
+    speakers = list(diarization.get("speakers", []))
+    labels = [n.get("speaker") for n in names]
+    problems = []
+    if sorted(labels, key=str) != sorted(speakers) or len(set(labels)) != len(labels):
+        problems.append(f"speakers {labels[:6]} are not the diarization's speakers {speakers[:6]}, once each")
+    if document.get("encoder") != diarization.get("voice_encoder"):
+        problems.append(
+            f"voice encoder {document.get('encoder')!r} is not the diarization's {diarization.get('voice_encoder')!r}"
+        )
+    talk = {v.get("speaker"): v.get("speaking_ms") for v in diarization.get("voices", [])}
+    threshold = document.get("threshold")
+    named: dict[str, list[str]] = {}
+    for name in names:
+        label = name.get("speaker")
+        if label in talk and name.get("speaking_ms") != talk[label]:
+            problems.append(
+                f"{label} says {name.get('speaking_ms')} ms of speech, its voice {talk[label]} ms"
+            )
+        if not name.get("person"):
+            if name.get("person_id"):
+                problems.append(f"{label} has a person id but no person")
+            continue
+        named.setdefault(name.get("person_id") or name["person"], []).append(label)
+        similarity = name.get("similarity")
+        if threshold is None or similarity is None or similarity < threshold - SIMILARITY_ROUNDING:
+            problems.append(
+                f"{label} is named {name['person']} at similarity {similarity} below the threshold {threshold}"
+            )
+    for person, labels_of_person in named.items():
+        if len(labels_of_person) > 1:
+            problems.append(f"{person} is named more than once: {', '.join(labels_of_person)}")
+    for cue in document.get("cues", []):
+        if cue.get("speaker") not in speakers:
+            problems.append(
+                f"introduction of {cue.get('name')!r} points to {cue.get('speaker')}, not a speaker"
+            )
+    return problems
+
+
 def index_problems(rows: Sequence[dict[str, Any]], segments: Sequence[dict[str, Any]]) -> list[str]:
     """hearing_index: the hearing's rows are exactly its aligned segments (index, times, speaker label, text),
     and each row names its speaker (the person, or the label)."""

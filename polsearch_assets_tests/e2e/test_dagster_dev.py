@@ -48,3 +48,6 @@ def test_dagster_dev_serves_the_graph(tmp_path: Path) -> None:
             for k, n in by_key.items()
             if k not in ("youtube_uploads", "voiceprint_library")  # external, one for all hearings
         )
+    # Started from the repository root with DAGSTER_HOME elsewhere (as the README says): no second dagster.yaml
+    log = (tmp_path / "home" / "dagster-dev.log").read_text()
+    assert "Found a dagster instance configuration value" not in log, log[-2000:]

@@ -21,7 +21,7 @@ from polsearch_assets.core.artifacts import (
     TRANSCRIPT_JSON,
     WORD_ARCHIVE_PARQUET,
 )
-from polsearch_assets.core.contracts import Chunk
+from polsearch_assets.core.contracts import HEARING_ASSETS, Chunk
 from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
@@ -87,9 +87,14 @@ def hypothesis(deployment: Deployment, key: str) -> Annotation:
 def test_every_asset_materialized_with_metadata(sample) -> None:
     key, result = sample
     assert result.success
-    for asset in ("transcript", "diarization", "aligned_segments", "hearing_index", "word_archive"):
+    for asset in HEARING_ASSETS:
         (materialization,) = result.asset_materializations_for_node(asset)
         assert materialization.partition == key
+        # every step says how long it took, and how fast that is against the hearing's 98.5 s of audio
+        seconds = materialization.metadata["step_seconds"].value  # rounded to 1 ms
+        assert seconds > 0
+        rtf = materialization.metadata["real_time_factor"].value
+        assert rtf == pytest.approx(98.5 / seconds, rel=0.01 + 0.0005 / seconds)
     (transcript,) = result.asset_materializations_for_node("transcript")
     assert transcript.metadata["real_time_factor"].value > 1
     assert "faster-whisper" in transcript.metadata["model"].value

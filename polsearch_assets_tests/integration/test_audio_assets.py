@@ -11,11 +11,13 @@ import soundfile as sf
 from dagster._core.events import DagsterEventType
 
 from polsearch_assets.backends.vad.segmentation import SegmentationVad
-from polsearch_assets.core.artifacts import RAW_AUDIO_WAV, VAD_CHUNKS_JSON
+from polsearch_assets.core.artifacts import CATALOG_JSON, RAW_AUDIO_WAV, VAD_CHUNKS_JSON
+from polsearch_assets.core.contracts import HEARING_ASSETS
 from polsearch_assets.defs.hearing.engines import SpeechDetectorResource
+from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets.defs.hearing.resources import MediaFetcher
-from polsearch_assets_tests.fixtures.hearing import ingest_audio, materialize
+from polsearch_assets_tests.fixtures.hearing import assets_for, ingest_audio, materialize
 from polsearch_assets_tests.fixtures.media import SAMPLE_RTTM, MediaServer
 
 pytestmark = pytest.mark.slow  # real models, processes or servers: seconds per test
@@ -155,10 +157,36 @@ def test_a_registered_file_that_disappeared(instance, resources, tmp_path: Path,
     assert events(instance, result, DagsterEventType.STEP_UP_FOR_RETRY) == []
 
 
-def test_an_unregistered_partition_fails_clearly(instance, resources) -> None:
-    instance.add_dynamic_partitions("hearings", ["yt-AAAAAAAAAAA"])
-    result = materialize(instance, resources, "yt-AAAAAAAAAAA", "raw_audio", raise_on_error=False)
-    assert "hearing yt-AAAAAAAAAAA: not in the catalog" in failure_message(instance, result)
+def test_a_key_added_in_the_ui_fails_at_once_and_leaves_no_failed_asset(instance, resources) -> None:
+    """The Materialize dialog's "Add a partition" makes a key with no catalog entry: the whole graph is asked
+    for, raw_audio fails first with how hearings are added, nothing else runs, and the key is removed, so no
+    asset of the graph shows the hearing failed."""
+    key = "yt-AAAAAAAAAAA"
+    instance.add_dynamic_partitions("hearings", [key])
+    result = dg.materialize(
+        assets_for(resources), partition_key=key, instance=instance, resources=resources, raise_on_error=False
+    )
+    assert not result.success
+    assert {e.step_key for e in events(instance, result, DagsterEventType.STEP_START)} == {"raw_audio"}
+    assert events(instance, result, DagsterEventType.STEP_UP_FOR_RETRY) == []
+    for asset in HEARING_ASSETS:
+        statuses = instance.get_status_by_partition(dg.AssetKey(asset), [key], hearings_partitions) or {}
+        assert statuses.get(key) != dg.AssetPartitionStatus.FAILED, asset
+    assert key not in instance.get_dynamic_partitions("hearings")
+    message = failure_message(instance, result)
+    assert f"hearing {key}: not registered, so it has no source to fetch; the key was removed" in message
+    assert "polsearch ingest SOURCE, polsearch submit URL" in message
+
+
+def test_a_hearing_that_lost_its_catalog_entry_keeps_its_key(instance, resources, media_files) -> None:
+    """Only a key that never had audio is removed; a hearing with history stays, failed, for its owner to fix."""
+    key, ingested = ingest_audio(instance, resources, str(media_files["sample.wav"]))
+    assert ingested.success
+    (Path(resources["artifact_store"].root) / key / CATALOG_JSON).unlink()
+    result = materialize(instance, resources, key, "raw_audio", raise_on_error=False)
+    assert f"hearing {key}: not registered" in failure_message(instance, result)
+    assert "the key was removed" not in failure_message(instance, result)
+    assert key in instance.get_dynamic_partitions("hearings")
 
 
 @pytest.mark.parametrize(

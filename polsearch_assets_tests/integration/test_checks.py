@@ -17,6 +17,7 @@ from polsearch_assets.core.artifacts import (
     DIARIZATION_FRAMES,
     DIARIZATION_JSON,
     RAW_AUDIO_SOURCE,
+    SPEAKER_NAMES_JSON,
     TRANSCRIPT_JSON,
     VAD_CHUNKS_JSON,
     WORD_ARCHIVE_PARQUET,
@@ -132,6 +133,24 @@ def test_every_check_runs_with_its_asset_and_passes(hearing: Hearing) -> None:
             ALIGNED_SEGMENTS_JSON,
             lambda d: d["segments"][1]["words"][0].pop("speaker"),
             "has no speaker",
+        ),
+        (  # one person given to two speakers
+            "speaker_names",
+            SPEAKER_NAMES_JSON,
+            lambda d: [s.update(person="Chair", person_id="C1", similarity=0.99) for s in d["speakers"]],
+            "C1 is named more than once: SPEAKER_0, SPEAKER_1",
+        ),
+        (  # a name below the match threshold
+            "speaker_names",
+            SPEAKER_NAMES_JSON,
+            lambda d: d["speakers"][0].update(person="Chair", similarity=d["threshold"] - 0.1),
+            "below the threshold",
+        ),
+        (
+            "speaker_names",
+            SPEAKER_NAMES_JSON,
+            lambda d: d["speakers"][0].update(speaker="SPEAKER_9"),
+            "are not the diarization's speakers",
         ),
     ],
 )

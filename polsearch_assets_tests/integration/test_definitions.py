@@ -126,7 +126,14 @@ def test_checks_sensors_and_schedules() -> None:
     blocking = {name for name, node in checks.items() if node.blocking}
     assert blocking == {
         (asset, "contract")
-        for asset in ("raw_audio", "vad_chunks", "transcript", "diarization", "aligned_segments")
+        for asset in (
+            "raw_audio",
+            "vad_chunks",
+            "transcript",
+            "diarization",
+            "aligned_segments",
+            "speaker_names",
+        )
     }
     assert set(checks) - blocking == {
         ("vad_chunks", "speech_found"),

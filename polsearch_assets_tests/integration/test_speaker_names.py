@@ -24,11 +24,10 @@ from polsearch_assets.config import Settings
 from polsearch_assets.core.artifacts import read_diarization, read_speaker_names
 from polsearch_assets.core.speakers.naming import MATCH_THRESHOLDS
 from polsearch_assets.definitions import build_definitions
-from polsearch_assets.defs.platform.local_instance import local_instance
+from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML, local_instance
 from polsearch_assets.search import search
 from polsearch_assets_tests.fixtures import real_speech as rs
 from polsearch_assets_tests.fixtures.hearing import hearing_resources, run_hearing, settings_for
-from polsearch_assets_tests.fixtures.media import REPO
 from polsearch_assets_tests.fixtures.processes import polsearch
 
 pytestmark = pytest.mark.slow  # real models on minutes of real speech
@@ -105,7 +104,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("named")
     home = root / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML.read_text())
     a_recording = rs.council_hearing(root / "a", ("9f581faa5ece",), 3, 100, 7)  # Strauss, Sawant, Mosqueda
     b_recording = rs.council_hearing(root / "b", ("9f55f22d8e61",), 3, 100, 8)  # Sawant, Strauss, Pedersen
     with pytest.MonkeyPatch.context() as patch:

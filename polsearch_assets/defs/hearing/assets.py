@@ -23,6 +23,7 @@ from polsearch_assets.defs.hearing.index import INDEX_WRITE_RETRY, hearing_index
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.retries import retried
 from polsearch_assets.defs.hearing.speakers import VOICEPRINT_LIBRARY, speaker_names
+from polsearch_assets.defs.hearing.step_clock import timed
 from polsearch_assets.defs.hearing.transcripts import aligned_segments, diarization, transcript
 from polsearch_assets.defs.platform.placement import Placement
 
@@ -40,6 +41,7 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
         **spec: Any,
     ) -> dg.AssetsDefinition:
         name = body.__name__
+        body = timed(body)  # every hearing asset's materialization carries its step time and real-time factor
         if retry is not None:
             body = retried(retry)(body)
         return dg.asset(

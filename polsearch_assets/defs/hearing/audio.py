@@ -13,8 +13,8 @@ from polsearch_assets.core.audio.media import PermanentMediaError, TransientMedi
 from polsearch_assets.core.catalog import HearingCatalog, HearingEntry, upload_date_to_iso
 from polsearch_assets.core.keys import resolve_source
 from polsearch_assets.defs.hearing.engines import SpeechDetectorResource
+from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.resources import MediaFetcher
-from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 # Transient network faults: 1, 2, 4 s (+/- jitter), then the step fails. Permanent faults raise
@@ -55,15 +55,40 @@ class RawAudioConfig(HearingFacts):
     )
 
 
-def _catalog_entry(key: str, catalog: HearingCatalog, config: RawAudioConfig) -> HearingEntry:
+HOW_HEARINGS_ARE_ADDED = (
+    "hearings are added with their source: polsearch ingest SOURCE, polsearch submit URL, the register_hearings "
+    "job, or the youtube_uploads sensor (not with the UI's 'Add a partition', which records a key without a source)"
+)
+
+
+def _unregistered(context: dg.AssetExecutionContext, key: str) -> dg.Failure:
+    """A hearing key with no catalog entry (added in the UI's Materialize dialog, or by hand): nothing can be
+    fetched for it. A key that was never materialized is removed as well, so it leaves no failed partition on
+    every asset of the graph (Dagster marks every asset planned in a failed run failed) and no "missing"
+    hearing for backfills to retry."""
+    instance = context.instance
+    raw_audio_key = dg.AssetKey("raw_audio")
+    history = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=raw_audio_key, asset_partitions=[key]), limit=1
+    ).records
+    removed = not history and instance.has_dynamic_partition(hearings_partitions.name, key)
+    if removed:
+        instance.delete_dynamic_partition(hearings_partitions.name, key)
+    return dg.Failure(
+        description=f"hearing {key}: not registered, so it has no source to fetch"
+        + ("; the key was removed" if removed else "")
+        + f". {HOW_HEARINGS_ARE_ADDED}",
+        allow_retries=False,
+    )
+
+
+def _catalog_entry(
+    context: dg.AssetExecutionContext, key: str, catalog: HearingCatalog, config: RawAudioConfig
+) -> HearingEntry:
     if not config.source:
         entry = catalog.get(key)
         if entry is None:
-            raise dg.Failure(
-                description=f"hearing {key}: not in the catalog; register it first (polsearch ingest SOURCE, "
-                "polsearch submit URL or the register_hearings job)",
-                allow_retries=False,
-            )
+            raise _unregistered(context, key)
         return entry
     try:
         resolved = resolve_source(config.source)
@@ -82,9 +107,8 @@ def raw_audio(
 ) -> dg.MaterializeResult:
     key = context.partition_key
     catalog = HearingCatalog(artifact_store)
-    entry = _catalog_entry(key, catalog, config)
+    entry = _catalog_entry(context, key, catalog, config)
     context.log.info(f"hearing {key}: fetching {entry.source_kind} source {entry.location}")
-    clock = StepClock()
     try:
         with artifact_store.writer(key, RAW_AUDIO_WAV) as wav_path:
             normalized = media_fetcher.fetch_normalized(
@@ -125,7 +149,7 @@ def raw_audio(
         "extractor": fetched.extractor if fetched else None,
     }
     artifact_store.write_json(key, RAW_AUDIO_SOURCE, source_metadata)
-    context.log.info(f"hearing {key}: {duration_ms / 60_000:.1f} min of audio ready in {clock.elapsed:.1f} s")
+    context.log.info(f"hearing {key}: {duration_ms / 60_000:.1f} min of audio ready")
     return dg.MaterializeResult(
         metadata={
             "duration_ms": dg.MetadataValue.int(duration_ms),
@@ -140,7 +164,6 @@ def raw_audio(
             "published_date": entry.published_date or "",
             "size_bytes": dg.MetadataValue.int(artifact_store.size(key, RAW_AUDIO_WAV)),
             "uri": dg.MetadataValue.path(artifact_store.uri(key, RAW_AUDIO_WAV)),
-            **clock.metadata(),
         }
     )
 
@@ -168,7 +191,6 @@ def vad_chunks(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, vad: SpeechDetectorResource
 ) -> dg.MaterializeResult:
     key = context.partition_key
-    clock = StepClock()
     with raw_wav(artifact_store, key) as wav_path:
         try:
             result, frames = vad.engine.detect_with_frames(wav_path)
@@ -183,8 +205,7 @@ def vad_chunks(
     if not result.chunks:
         context.log.warning(f"hearing {key}: no speech detected in {audio_s:.1f} s of audio; zero chunks")
     context.log.info(
-        f"hearing {key}: {len(result.chunks)} chunks, {speech_ms / 1000:.1f} s of speech in {audio_s:.1f} s, "
-        f"{clock.elapsed:.1f} s"
+        f"hearing {key}: {len(result.chunks)} chunks, {speech_ms / 1000:.1f} s of speech in {audio_s:.1f} s"
     )
     return dg.MaterializeResult(
         metadata={
@@ -195,7 +216,6 @@ def vad_chunks(
             "chunk_s_min": dg.MetadataValue.float(round(min(lengths, default=0.0), 3)),
             "chunk_s_max": dg.MetadataValue.float(round(max(lengths, default=0.0), 3)),
             "chunk_s_mean": dg.MetadataValue.float(round(sum(lengths) / len(lengths), 3) if lengths else 0.0),
-            **clock.metadata(result.duration_ms),
             "model": vad.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, VAD_CHUNKS_JSON)),
         }

@@ -20,6 +20,7 @@ from polsearch_assets.core.artifacts import (
     ALIGNED_SEGMENTS_JSON,
     DIARIZATION_JSON,
     RAW_AUDIO_WAV,
+    SPEAKER_NAMES_JSON,
     TRANSCRIPT_JSON,
     VAD_CHUNKS_JSON,
     WORD_ARCHIVE_PARQUET,
@@ -38,6 +39,7 @@ from polsearch_assets.core.validation import (
     diarization_problems,
     frames_problems,
     index_problems,
+    speaker_names_problems,
     summarize,
     transcript_problems,
     voices_problems,
@@ -174,6 +176,25 @@ aligned_segments_contract = _timeline_contract(
 )
 
 
+@_contract_check(
+    "speaker_names",
+    blocking=True,
+    description="Every diarized speaker is listed once, with its speaking time and the diarization's voice "
+    "encoder; each person is named at most once, and only at or above the match threshold; introductions "
+    "point to speakers of the hearing.",
+)
+def speaker_names_contract(
+    context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
+) -> dg.AssetCheckResult:
+    key = context.partition_key
+    return _check(
+        key,
+        lambda: speaker_names_problems(
+            artifact_store.read_json(key, SPEAKER_NAMES_JSON), artifact_store.read_json(key, DIARIZATION_JSON)
+        ),
+    )
+
+
 @dg.asset_check(
     asset="vad_chunks",
     partitions_def=hearings_partitions,
@@ -271,6 +292,7 @@ HEARING_CHECKS = [
     plausible_text,
     diarization_contract,
     aligned_segments_contract,
+    speaker_names_contract,
     hearing_index_contract,
     word_archive_contract,
 ]

@@ -9,7 +9,6 @@ from polsearch_assets.core.artifacts import WORD_ARCHIVE_PARQUET, read_aligned_s
 from polsearch_assets.core.catalog import HearingCatalog
 from polsearch_assets.core.index.segments import HearingInfo, NamedSpeaker, build_rows, reusable_vectors
 from polsearch_assets.defs.hearing.engines import TextEmbedderResource
-from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
 
@@ -33,7 +32,6 @@ def hearing_index(
     names = {
         label: NamedSpeaker(name.person, name.person_id) for label, name in speaker_names.named().items()
     }
-    clock = StepClock()
     index = lance_index.open(embedder.engine.dimension)
     # A re-run for new speaker names keeps the text, so its vectors are reused, not computed again.
     current = index.rows(key)
@@ -73,7 +71,6 @@ def hearing_index(
             "embedding_model": embedder.model_identity,
             "dimension": embedder.engine.dimension,
             "lancedb_uri": lance_index.uri,
-            **clock.metadata(),
         }
     )
 

@@ -21,6 +21,7 @@ from polsearch_assets.defs.hearing.name_refresh import converge_names, run_failu
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.runs import owner_tags, refuse_if_busy
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
+from polsearch_assets.defs.platform.local_runs import execute_locally
 
 _PROGRESS_EVENTS = {
     dg.DagsterEventType.STEP_START,
@@ -129,11 +130,14 @@ def _follow_run(
 
 def materialize_hearing(
     instance: dg.DagsterInstance,
-    job: dg.JobDefinition,
+    definitions: dg.Definitions,
     key: str,
+    *,
+    location_name: str,
     emit: Callable[[str], None] = print,
-) -> dg.ExecuteInProcessResult:
-    """Run every asset of the hearing in this process, recording the run in ``instance``.
+) -> dg.JobExecutionResult:
+    """Run every asset of the hearing in this process, recording the run in ``instance`` as a run of the
+    code location's ``hearing_pipeline`` (``location_name``), so the UI shows it under that job.
 
     SIGTERM is handled like Ctrl-C (Dagster maps one to the other while it executes): the step
     stops, is never retried, its ffmpeg child is killed, and the run ends FAILURE
@@ -141,7 +145,7 @@ def materialize_hearing(
     """
     run_id = str(uuid.uuid4())
     done = threading.Event()
-    layer = job.asset_layer
+    layer = definitions.resolve_job_def("hearing_pipeline").asset_layer
     check_steps = {layer.get_op_output_handle(k).node_handle.name for k in layer.asset_graph.asset_check_keys}
     follower = threading.Thread(
         target=_follow_run, args=(instance, run_id, emit, done, check_steps), daemon=True
@@ -149,11 +153,13 @@ def materialize_hearing(
     follower.start()
 
     try:
-        return job.execute_in_process(
-            instance=instance,
+        return execute_locally(
+            instance,
+            definitions,
+            "hearing_pipeline",
+            location_name=location_name,
             partition_key=key,
             run_id=run_id,
-            raise_on_error=False,
             tags={"polsearch/entrypoint": "cli-ingest", **owner_tags()},
             # The follower prints progress; keep Dagster's own console logger to warnings.
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -203,21 +209,26 @@ def asset_states(
 
 def refresh_speaker_names(
     instance: dg.DagsterInstance,
-    job: dg.JobDefinition,
+    definitions: dg.Definitions,
     store: ArtifactStoreResource,
     library_version: Callable[[], int],
+    *,
+    location_name: str,
     emit: Callable[[str], None] = print,
 ) -> list[str]:
     """What automation does after a voiceprint library change, for a machine with no daemon: the
     ``speaker_names`` and ``hearing_index`` of each hearing behind the library (``name_refresh``) re-run
-    in this process (no audio model runs; the index rows of a hearing whose names did not change are left
-    as they are), until none is behind. The hearings refreshed."""
+    in this process as runs of the location's ``speaker_names_refresh`` job (no audio model runs; the
+    index rows of a hearing whose names did not change are left as they are), until none is behind. The
+    hearings refreshed."""
 
     def refresh(key: str) -> bool:
-        result = job.execute_in_process(
-            instance=instance,
+        result = execute_locally(
+            instance,
+            definitions,
+            "speaker_names_refresh",
+            location_name=location_name,
             partition_key=key,
-            raise_on_error=False,
             tags={"polsearch/entrypoint": "cli-speakers", **owner_tags()},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )

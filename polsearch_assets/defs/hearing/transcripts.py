@@ -29,7 +29,6 @@ from polsearch_assets.core.speech.alignment import (
 )
 from polsearch_assets.defs.hearing.audio import raw_wav
 from polsearch_assets.defs.hearing.engines import DiarizerResource, TranscriberResource
-from polsearch_assets.defs.hearing.step_clock import StepClock
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
 
@@ -52,7 +51,6 @@ def transcript(
 ) -> dg.MaterializeResult:
     key = context.partition_key
     with _vad_input(artifact_store, key) as (wav_path, vad):
-        clock = StepClock()
         segments = transcriber.engine.transcribe(wav_path, vad.chunks, context.log)
     write_transcript(artifact_store, key, segments, transcriber.model_identity)
     words = [w for s in segments for w in s.words]
@@ -71,7 +69,6 @@ def transcript(
             **confidence,
             "model": transcriber.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, TRANSCRIPT_JSON)),
-            **clock.metadata(vad.duration_ms),
         }
     )
 
@@ -92,7 +89,6 @@ def diarization(
             )
         )
     with _vad_input(artifact_store, key) as (wav_path, vad):
-        clock = StepClock()
         result = diarizer.engine.diarize(wav_path, vad.regions, context.log, frames=frames)
     write_diarization(artifact_store, key, result, diarizer.model_identity)
     talk = {
@@ -109,7 +105,6 @@ def diarization(
             "frame_probabilities": result.frames is not None,
             "segmentation_reused": frames is not None,
             **result.details,
-            **clock.metadata(vad.duration_ms),
         }
     )
 

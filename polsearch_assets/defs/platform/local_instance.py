@@ -14,7 +14,9 @@ from polsearch_assets.config import Settings
 if TYPE_CHECKING:
     import dagster as dg
 
-_REPO_DAGSTER_YAML = Path(__file__).resolve().parents[3] / "dagster.yaml"
+# The local instance configuration (run queue, run monitoring, retention). It ships in the package, not at the
+# repository root: `dagster dev` run from the root would warn that a dagster.yaml there is not DAGSTER_HOME's.
+LOCAL_DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
 
 
 def instance_home(settings: Settings) -> Path:
@@ -25,8 +27,8 @@ def instance_home(settings: Settings) -> Path:
 def local_instance(settings: Settings | None = None) -> dg.DagsterInstance:
     """The DAGSTER_HOME instance; defaults to $POLSEARCH_HOME/dagster (settings: the environment's).
 
-    A home the CLI creates (the default, or a DAGSTER_HOME that does not exist yet) gets the
-    project's dagster.yaml; an existing one is used as it is.
+    A home the CLI creates (the default, or a DAGSTER_HOME that does not exist yet) gets
+    ``LOCAL_DAGSTER_YAML``; an existing one is used as it is.
     """
     import dagster as dg  # here: the remote commands never import Dagster
 
@@ -34,8 +36,8 @@ def local_instance(settings: Settings | None = None) -> dg.DagsterInstance:
     home = instance_home(settings)
     if not home.exists() or not settings.dagster_home:
         home.mkdir(parents=True, exist_ok=True)
-        if not (home / "dagster.yaml").exists() and _REPO_DAGSTER_YAML.is_file():
-            shutil.copyfile(_REPO_DAGSTER_YAML, home / "dagster.yaml")
+        if not (home / "dagster.yaml").exists():
+            shutil.copyfile(LOCAL_DAGSTER_YAML, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home.resolve())  # where DagsterInstance.get() and its run workers look
     # Opening an instance creates its SQLite tables the first time; two commands doing that at once
     # crash ("table ... already exists"), so the first opening is one at a time.
