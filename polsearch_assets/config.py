@@ -105,9 +105,9 @@ class Settings(BaseModel):
     speaker_threshold: float | None = _env(
         "POLSEARCH_SPEAKER_THRESHOLD",
         None,
-        "cosine distance up to which two voices are one speaker; unset: for `campplus` measured on each "
-        "recording (merging stops at 0.8 of its own same-voice similarity, which holds across rooms, codecs "
-        "and far microphones), for `resemblyzer` and Sortformer's linking 0.3, chosen on their voices",
+        "cosine distance up to which two voices are one speaker; unset: for `campplus` no fixed distance, voices "
+        "are judged against the recording's own same-voice similarity (holds across rooms, codecs and far "
+        "microphones), for `resemblyzer` and Sortformer's linking 0.3, chosen on their voices",
     )
     min_speakers: int = _env(
         "POLSEARCH_MIN_SPEAKERS",

