@@ -64,7 +64,9 @@ def speaker_names(
     threshold = match_threshold(diarization.voice_encoder, speaker_matching.threshold)
     library = lance_index.library()
     voiceprints = library.voiceprints()
-    names = match_speakers(diarization.voices, voiceprints, diarization.voice_encoder, threshold)
+    names = match_speakers(
+        diarization.voices, voiceprints, diarization.voice_encoder, threshold, diarization.turns
+    )
     cues = find_cues(read_aligned_segments(artifact_store, key))
     write_speaker_names(
         artifact_store, key, SpeakerNames(diarization.voice_encoder, threshold, tuple(names), tuple(cues))
