@@ -3,8 +3,9 @@
 1. pyannote segmentation-3.0 gives per-frame speech and speaker-count scores (``backends/vad/segmentation``);
    its speech regions are where voices are embedded.
 2. CAM++ (3D-Speaker, Apache-2.0, 192-d) embeds fixed 1.5 s windows tiled over the speech.
-3. The windows are clustered (``core/speakers/average_linkage``): k-means micro-clusters, then exact
-   average linkage stopping at a calibrated cosine similarity; the count of speakers is what remains.
+3. The windows are clustered (``core/speakers/speaker_count``): k-means micro-clusters, exact average
+   linkage and cohesion merging, every decision relative to the recording's own same-voice similarity;
+   the count of speakers is what remains.
 4. Every speech frame takes its nearest window's speaker, and frames where segmentation hears two
    speakers also get the nearest other one (``core/speakers/frames``), so turns may overlap.
 
@@ -133,7 +134,8 @@ def _read(wav: sf.SoundFile, start: int, length: int) -> np.ndarray:
 
 
 class CamppDiarizer(Diarizer):
-    """Speaker turns from segmentation-3.0 + CAM++ + average linkage; chosen on real speech (BENCHMARKS.md)."""
+    """Speaker turns from segmentation-3.0 + CAM++ + a per-recording speaker count; chosen on real speech
+    (BENCHMARKS.md)."""
 
     threshold: float | None = Field(
         default=None,
