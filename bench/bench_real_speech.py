@@ -1,14 +1,21 @@
-"""Speech detection and speaker attribution on REAL speech: the previous release's backends against today's.
+"""Speech detection and speaker attribution on REAL speech: the previous release, the code before a change
+(a git revision) and today's, each in its own process, in the same run.
 
 Every recording here is real speech with an exact reference, from audio that packages ship
-(``polsearch_assets_tests/fixtures/real_speech.py``): the pyannote.audio sample (30 s, two people on a
-phone line, overlap), and hearings strung from the speakerbox wheel's Seattle city-council clips, DEV
-from two meetings (where settings were chosen) and TEST from the other three (reported only), each
-also turned down by 20 and 30 dB (a far, quiet microphone). WER on the sample's STM and on the public-
-domain opening of *A Tale of Two Cities* (moonshine-voice wheel), with the configured transcriber.
+(``polsearch_assets_tests/fixtures/real_speech.py``, ``meetings.py``):
 
-    .venv/bin/python bench/bench_real_speech.py            # writes bench/out/real_speech.json
-    .venv/bin/python bench/bench_real_speech.py now        # only today's backends; keeps the others' results
+- simulated meetings (60 s, 2-4 real council voices): back-channels and interjections of 0.3-3 s, rapid
+  exchanges, a chair speaking briefly between statements, overlaps, under six recording conditions (close,
+  reverb, far at -35 to -45 dBFS, codec round trip, applause/gavel/noise bursts, and all at once); DEV from two
+  meetings under five conditions (where settings were chosen), TEST from the other three meetings under all
+  six (``hearing_room`` never seen in DEV); plus a lone speaker with long pauses (45 s and 11 s) per condition;
+- the public-domain opening of *A Tale of Two Cities* (moonshine-voice wheel): one reader, 1 speaker;
+- the pyannote.audio sample (30 s, two people on a phone line, overlap; a human reference);
+- hearings strung from whole council clips (DEV/TEST meetings as above), also 20 and 30 dB quieter.
+
+    .venv/bin/python bench/bench_real_speech.py                   # before = 58bdd8b; writes bench/out/real_speech.json
+    .venv/bin/python bench/bench_real_speech.py --before REV now  # only those systems; keeps the others' results
+    .venv/bin/python bench/bench_real_speech.py --meetings before now  # only the meetings, lone speakers, sample
 
 Columns: DER at collar 0 and 0.25 s (pyannote.metrics; the collar is the total width around each
 boundary; overlapped speech scored) with missed / false alarm / confusion at 0.25, speakers found vs
@@ -17,18 +24,26 @@ true, and the share of reference speech the VAD missed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import os
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if os.environ.get("POLSEARCH_BENCH_CODE"):  # the 'before' system: an older revision's polsearch_assets
+    sys.path.insert(0, os.environ["POLSEARCH_BENCH_CODE"])
 
-from bench.common import OUT, machine
+from bench.common import OUT, REPO, machine
 from polsearch_assets.config import Settings
 from polsearch_assets.defs.resources import build_resources
+from polsearch_assets_tests.fixtures import meetings as mt
 from polsearch_assets_tests.fixtures import real_speech as rs
 
 # (name, meetings, speakers, seconds, seed): 3-6 speakers, as a committee's members and witnesses take turns.
@@ -42,17 +57,76 @@ HEARINGS = [
     ("test_5", rs.TEST_MEETINGS, 5, 300, 203),
     ("test_6", rs.TEST_MEETINGS, 6, 330, 204),
 ]
+BEFORE = "58bdd8b"  # main before the speaker count was measured per recording (issue 24)
 SYSTEMS = {
-    "previous (silero 0.5 + resemblyzer)": {"POLSEARCH_VAD_BACKEND": "silero", "POLSEARCH_DIARIZATION_BACKEND": "resemblyzer"},
-    "now (segmentation-3.0 + CAM++)": {},
+    "previous": ("previous release (silero 0.5 + resemblyzer)",
+                 {"POLSEARCH_VAD_BACKEND": "silero", "POLSEARCH_DIARIZATION_BACKEND": "resemblyzer"}),
+    "before": ("before: {rev} (seg-3.0 + CAM++, stop at 0.5, >= 2 speakers)", {}),
+    "now": ("now (seg-3.0 + CAM++, stop at 0.8 x own voice, >= 1 speaker)", {}),
 }  # fmt: skip
+
+
+def recordings(only_meetings: bool = False) -> dict[str, rs.Recording]:
+    """Every recording of the benchmark by name (``<recording>@<condition>``), made once and cached;
+    ``only_meetings``: the simulated meetings, lone speakers and the pyannote sample only."""
+    found: dict[str, rs.Recording] = {}
+    root = rs.data_dir() / "bench-meetings"
+    for split in ("dev", "test"):
+        found |= mt.meeting_set(root, split)
+    found["lone_reader@close"] = mt.lone_reader()
+    if only_meetings:
+        return found | {"pyannote_sample@-0dB": rs.pyannote_sample()}
+    work = rs.data_dir() / "bench-hearings"
+    hearings = {name: rs.council_hearing(work / name, m, n, s, seed) for name, m, n, s, seed in HEARINGS}
+    sample = rs.pyannote_sample()
+    for level in (0, 20, 30):
+        for name, recording in {**hearings, "pyannote_sample": sample}.items():
+            found[f"{name}@-{level}dB"] = recording if level == 0 else rs.attenuated(recording, level)
+    # 30 s pieces with 2+ speakers: a voice has seconds, not minutes, to be known by.
+    for name, hearing in hearings.items():
+        for n, piece in enumerate(rs.excerpts(hearing, 30)):
+            found[f"{name}_x30s_{n}@30s"] = piece
+    return found
+
+
+def sets(names: list[str]) -> dict[str, list[str]]:
+    """The pooled sets reported: each split under each condition, meetings and lone speakers apart."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        recording, condition = name.split("@")
+        split = recording.split("_")[0]
+        if "spk_" in recording:
+            key = f"{split} meetings, {condition}"
+        elif "lone" in recording:
+            key = (
+                f"{split} lone speaker, {condition}"
+                if split in ("dev", "test")
+                else "lone reader (Two Cities)"
+            )
+        elif recording == "pyannote_sample":
+            key = f"pyannote sample, {condition}"
+        elif condition == "30s":
+            key = f"{split} hearings, 30 s pieces"
+        else:
+            key = f"{split} hearings, {condition}"
+        groups.setdefault(key, []).append(name)
+    return groups
+
+
+def _engine(resource: object) -> Any:
+    """A stage's model engine: behind its Dagster resource now; the resource itself in revisions before
+    the engines left Dagster (the ``before`` system runs such a revision's ``polsearch_assets``)."""
+    return getattr(resource, "engine", resource)
 
 
 def evaluate(recording: rs.Recording, resources: dict) -> dict:
     log = logging.getLogger("bench")
     started = time.perf_counter()
-    vad = resources["vad"].engine.detect(recording.wav)
-    diarization = resources["diarizer"].engine.diarize(recording.wav, vad.regions, log)
+    vad_engine, diarizer = _engine(resources["vad"]), _engine(resources["diarizer"])
+    vad, frames = vad_engine.detect_with_frames(recording.wav)
+    if frames is not None and vad_engine.frames_identity != diarizer.reusable_frames:
+        frames = None  # the diarizer computes its own (as the pipeline does)
+    diarization = diarizer.diarize(recording.wav, vad.regions, log, frames=frames)
     seconds = time.perf_counter() - started
     return {
         "collar_0": rs.diarization_error(recording.turns, diarization.turns, 0.0)["der"],
@@ -72,8 +146,8 @@ def words(text: str) -> list[str]:
 def word_error_rate(recording: rs.Recording, resources: dict) -> float:
     import jiwer
 
-    chunks = resources["vad"].engine.detect(recording.wav).chunks
-    segments = resources["transcriber"].engine.transcribe(recording.wav, chunks, logging.getLogger("bench"))
+    chunks = _engine(resources["vad"]).detect(recording.wav).chunks
+    segments = _engine(resources["transcriber"]).transcribe(recording.wav, chunks, logging.getLogger("bench"))
     return jiwer.wer(
         " ".join(words(recording.text or "")), " ".join(words(" ".join(s.text for s in segments)))
     )
@@ -97,62 +171,77 @@ def pooled(rows: list[dict]) -> dict:
     return result
 
 
-def main() -> None:
+def child(system: str, rows_path: Path, only_meetings: bool) -> None:
+    """Evaluate every recording with one system's backends (this process's ``polsearch_assets``)."""
     logging.basicConfig(level=logging.WARNING)
-    only = sys.argv[1:]  # system names (their first word) to run; the others' last results are kept
-    work = rs.data_dir() / "bench-hearings"
-    hearings = {name: rs.council_hearing(work / name, m, n, s, seed) for name, m, n, s, seed in HEARINGS}
-    # 30 s pieces with 2+ speakers: a voice has seconds, not minutes, to be known by.
-    short = {
-        f"{name}_x30s_{n}": piece
-        for name, hearing in hearings.items()
-        for n, piece in enumerate(rs.excerpts(hearing, 30))
-    }
-    sample = rs.pyannote_sample()
-    path = OUT / "real_speech.json"
-    report: dict = json.loads(path.read_text()) if only and path.exists() else {"systems": {}}
+    resources = build_resources(Settings.from_env(SYSTEMS[system][1]))
+    rows = {name: evaluate(recording, resources) for name, recording in recordings(only_meetings).items()}
+    if system == "now" and not only_meetings:
+        resources = build_resources(Settings())
+        rows["wer"] = {
+            "pyannote_sample": word_error_rate(rs.pyannote_sample(), resources),
+            "two_cities": word_error_rate(rs.two_cities(), resources),
+            "model": resources["transcriber"].model_identity,
+        }
+    rows_path.write_text(json.dumps(rows))
+
+
+def run_system(system: str, before: str, work: Path, only_meetings: bool) -> dict:
+    """One system in a child process; ``before`` runs the ``polsearch_assets`` of that git revision."""
+    env = dict(os.environ)
+    if system == "before":
+        code = work / "before"
+        code.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", before, "polsearch_assets"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+        env["POLSEARCH_BENCH_CODE"] = str(code)
+    rows_path = work / f"{system}.json"
+    command = [sys.executable, __file__, "--child", system, str(rows_path)]
+    subprocess.run(command + (["--meetings"] if only_meetings else []), env=env, check=True)
+    return json.loads(rows_path.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("systems", nargs="*", help=f"systems to run, of {', '.join(SYSTEMS)} (default: all)")
+    parser.add_argument("--before", default=BEFORE, help="git revision of the 'before' system")
+    parser.add_argument(
+        "--meetings", action="store_true", help="only the meetings, lone speakers, pyannote sample"
+    )
+    parser.add_argument("--child", nargs=2, metavar=("SYSTEM", "ROWS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]), args.meetings)
+        return
+    if unknown := set(args.systems) - set(SYSTEMS):
+        parser.error(f"unknown systems {sorted(unknown)}; choose of {list(SYSTEMS)}")
+    logging.basicConfig(level=logging.WARNING)
+    names = list(recordings(args.meetings))  # made once here, before the systems run
+    path = OUT / ("real_speech_meetings.json" if args.meetings else "real_speech.json")
+    report: dict = json.loads(path.read_text()) if args.systems and path.exists() else {"systems": {}}
     report["machine"] = machine()
-    for system, env in SYSTEMS.items():
-        if only and system.split()[0] not in only:
-            continue
-        resources = build_resources(Settings.from_env(env))
-        rows: dict[str, dict] = {}
-        for level in (0, 20, 30):
-            for name, recording in {**hearings, "pyannote_sample": sample}.items():
-                audio = recording if level == 0 else rs.attenuated(recording, level)
-                rows[f"{name}@-{level}dB"] = evaluate(audio, resources)
-        for name, recording in short.items():
-            rows[f"{name}@-0dB"] = evaluate(recording, resources)
-        sets = {
-            f"{split} at -{level} dB": pooled(
-                [rows[f"{n}@-{level}dB"] for n in hearings if n.startswith(split)]
-            )
-            for split in ("dev", "test")
-            for level in (0, 20, 30)
-        }
-        sets |= {
-            f"{split} 30 s pieces": pooled([rows[f"{n}@-0dB"] for n in short if n.startswith(split)])
-            for split in ("dev", "test")
-        }
-        sets |= {
-            f"pyannote sample at -{level} dB": pooled([rows[f"pyannote_sample@-{level}dB"]])
-            for level in (0, 20, 30)
-        }
-        report["systems"][system] = {"sets": sets, "recordings": rows}
-        for name, row in sets.items():
-            print(
-                f"{system:<38} {name:<26} DER c0 {row['collar_0']:.3f} c0.25 {row['der']:.3f} "
-                f"(miss {row['missed']:.3f} fa {row['false_alarm']:.3f} conf {row['confusion']:.3f}) "
-                f"speakers {row['speakers_found_true']} VAD missed {row['vad_missed']:.3f} "
-                f"{row['real_time_factor']:.0f}x real time"
-            )
-    resources = build_resources(Settings())
-    report["wer"] = {
-        "pyannote_sample": word_error_rate(sample, resources),
-        "two_cities": word_error_rate(rs.two_cities(), resources),
-        "model": resources["transcriber"].model_identity,
-    }
-    print(f"WER ({report['wer']['model']}): {report['wer']}")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for system in args.systems or SYSTEMS:
+            rows = run_system(system, args.before, Path(tmp), args.meetings)
+            if "wer" in rows:
+                report["wer"] = rows.pop("wer")
+                print(f"WER ({report['wer']['model']}): {report['wer']}")
+            label = SYSTEMS[system][0].format(rev=args.before)
+            pooled_sets = {key: pooled([rows[n] for n in members]) for key, members in sets(names).items()}
+            report["systems"][system] = {"label": label, "sets": pooled_sets, "recordings": rows}
+            for key, row in pooled_sets.items():
+                print(
+                    f"{system:<9} {key:<34} DER c0 {row['collar_0']:.3f} c0.25 {row['der']:.3f} "
+                    f"(miss {row['missed']:.3f} fa {row['false_alarm']:.3f} conf {row['confusion']:.3f}) "
+                    f"speakers {row['speakers_found_true']} (within 1: {row['speakers_within_1']}) "
+                    f"VAD missed {row['vad_missed']:.3f} {row['real_time_factor']:.0f}x real time",
+                    flush=True,
+                )
+    report["load_at_end"] = os.getloadavg()[0]
+    report["wall_s"] = time.perf_counter() - started
     OUT.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))
 

@@ -115,14 +115,15 @@ class Settings(BaseModel):
     speaker_threshold: float | None = _env(
         "POLSEARCH_SPEAKER_THRESHOLD",
         None,
-        "cosine distance up to which two voices are one speaker; unset: the diarizer's own, chosen on real "
-        "speech for `campplus` (0.5) and on its voices for `resemblyzer` and Sortformer's linking (0.3)",
+        "cosine distance up to which two voices are one speaker; unset: for `campplus` no fixed distance, voices "
+        "are judged against the recording's own same-voice similarity (holds across rooms, codecs and far "
+        "microphones), for `resemblyzer` and Sortformer's linking 0.3, chosen on their voices",
     )
     min_speakers: int = _env(
         "POLSEARCH_MIN_SPEAKERS",
-        2,
-        "fewest speakers a hearing is split into (a hearing has a chair and someone else; two similar voices "
-        "on a short recording otherwise merge); 1 for single-speaker recordings",
+        1,
+        "fewest speakers a recording is split into; above 1 it forces a lone speaker into several (only for "
+        "recordings known to have that many)",
     )
     max_speakers: int = _env("POLSEARCH_MAX_SPEAKERS", 15, "most speakers a hearing is split into")
     speaker_match_threshold: float | None = _env(

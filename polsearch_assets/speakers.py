@@ -67,7 +67,9 @@ def show(hearing: str, *, settings: Settings | None = None) -> list[HearingSpeak
         raise SpeakerLibraryError(f"hearing {hearing} has no diarization; ingest it first") from None
     threshold = match_threshold(diarization.voice_encoder, matching.threshold)
     voiceprints = definitions.resources["lance_index"].library().voiceprints()
-    names = match_speakers(diarization.voices, voiceprints, diarization.voice_encoder, threshold)
+    names = match_speakers(
+        diarization.voices, voiceprints, diarization.voice_encoder, threshold, diarization.turns
+    )
     try:
         cues: list[Cue] = find_cues(read_aligned_segments(store, hearing))
     except FileNotFoundError:  # diarized but not aligned yet: no transcript to hear introductions in

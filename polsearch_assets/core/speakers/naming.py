@@ -4,7 +4,9 @@
 unit vectors from the same encoder; a person scores their best voiceprint), then assigns people to speakers
 as one assignment (``scipy.optimize.linear_sum_assignment``): a person names at most one speaker of a
 hearing, and two similar speakers cannot both take the same person. A pair below the encoder's threshold
-is never named. The thresholds were chosen on real voices (``bench/bench_speaker_names.py``, BENCHMARKS.md).
+is never named. One exception: a person whose voice the diarizer split into two hearing speakers (both
+above the threshold for that person, and they never talk at the same time, given the hearing's turns)
+names both, so every fragment of a named person carries the name. The thresholds were chosen on real voices (``bench/bench_speaker_names.py``, BENCHMARKS.md).
 
 ``find_cues`` looks for a chair introducing someone ("I now recognize Senator Cantwell", "our first
 witness, Dr. Lee") and pairs the name with whoever speaks next: a suggestion to confirm, never a name.
@@ -18,13 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polsearch_assets.core.contracts import Cue, Segment, SpeakerName, Voice
+from polsearch_assets.core.contracts import Cue, Segment, SpeakerName, Turn, Voice
 
 # Cosine similarity at or above which a hearing voice is an enrolled person's, per voice encoder. Chosen
 # on real council voices from the two DEV meetings, one meeting's voices compared with the other's: the
 # middle of the gap between the least similar same person and the most similar different people
 # (bench/bench_speaker_names.py; the TEST meetings' figures are in BENCHMARKS.md, "Naming speakers").
 MATCH_THRESHOLDS = {"campplus-192": 0.81, "resemblyzer-256": 0.85}
+# Two speakers "talk at the same time" when their turns overlap by more than this share of the shorter one's
+# speaking time: the diarizer gives overlapped frames a second speaker, the nearest in time, which may be a
+# fragment of the same person for a few frames.
+SPLIT_MAX_OVERLAP = 0.02
 
 
 def match_threshold(encoder: str | None, override: float | None = None) -> float | None:
@@ -72,8 +78,10 @@ def match_speakers(
     voiceprints: Sequence[Voiceprint],
     encoder: str | None,
     threshold: float | None,
+    turns: Sequence[Turn] = (),
 ) -> list[SpeakerName]:
-    """Each hearing voice with the person it is (or None), at most one speaker per person."""
+    """Each hearing voice with the person it is (or None), at most one speaker per person, unless ``turns``
+    show a second speaker matching that person who never talks at the same time as the first (a split)."""
     from scipy.optimize import linear_sum_assignment
 
     people, scores = person_scores(voices, voiceprints, encoder)
@@ -86,6 +94,8 @@ def match_speakers(
         reward = np.where(scores >= threshold, scores, 0.0)
         rows, columns = linear_sum_assignment(reward, maximize=True)
         assigned = {int(i): int(j) for i, j in zip(rows, columns, strict=True) if scores[i, j] >= threshold}
+        if turns:
+            assigned |= _split_fragments(voices, scores, assigned, threshold, turns)
     names = []
     for i, voice in enumerate(voices):
         if i in assigned:
@@ -107,6 +117,43 @@ def match_speakers(
         else:
             names.append(SpeakerName(voice.speaker, voice.speaking_ms))
     return names
+
+
+def _split_fragments(
+    voices: Sequence[Voice],
+    scores: np.ndarray,
+    assigned: dict[int, int],
+    threshold: float,
+    turns: Sequence[Turn],
+) -> dict[int, int]:
+    """Unassigned voices whose best person is assigned to a speaker they never talk over: voice -> person."""
+    speaker_of = {j: i for i, j in assigned.items()}
+    found = {}
+    for i in range(len(voices)):
+        if i in assigned:
+            continue
+        j = int(np.argmax(scores[i]))
+        if scores[i, j] < threshold or j not in speaker_of:
+            continue
+        first, second = voices[speaker_of[j]], voices[i]
+        shorter = max(min(first.speaking_ms, second.speaking_ms), 1)
+        if overlap_ms(turns, first.speaker, second.speaker) <= SPLIT_MAX_OVERLAP * shorter:
+            found[i] = j
+    return found
+
+
+def overlap_ms(turns: Sequence[Turn], a: str, b: str) -> int:
+    """How long speakers ``a`` and ``b`` talk at the same time (a sweep over both speakers' turns)."""
+    spans_a = sorted((t.start_ms, t.end_ms) for t in turns if t.speaker == a)
+    spans_b = sorted((t.start_ms, t.end_ms) for t in turns if t.speaker == b)
+    total, i, j = 0, 0, 0
+    while i < len(spans_a) and j < len(spans_b):
+        total += max(0, min(spans_a[i][1], spans_b[j][1]) - max(spans_a[i][0], spans_b[j][0]))
+        if spans_a[i][1] < spans_b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
 
 
 _TITLE = (

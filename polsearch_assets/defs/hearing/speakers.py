@@ -62,7 +62,9 @@ def speaker_names(
     diarization = read_diarization(artifact_store, key, with_frames=False)
     threshold = match_threshold(diarization.voice_encoder, speaker_matching.threshold)
     version, voiceprints = lance_index.library().snapshot()
-    names = match_speakers(diarization.voices, voiceprints, diarization.voice_encoder, threshold)
+    names = match_speakers(
+        diarization.voices, voiceprints, diarization.voice_encoder, threshold, diarization.turns
+    )
     cues = find_cues(read_aligned_segments(artifact_store, key))
     write_speaker_names(
         artifact_store,

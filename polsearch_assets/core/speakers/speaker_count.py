@@ -1,0 +1,120 @@
+"""How many speakers, judged against each recording's own voices instead of a threshold tuned on one kind of audio.
+
+How similar two CAM++ windows of the *same* voice are depends on the room, the microphone, the codec and the
+person: 0.47-0.5 in one simulated meeting with quick exchanges, 0.63-0.68 on a phone line or a clean reading
+(BENCHMARKS.md, "Speakers in meetings"). A fixed stopping similarity therefore splits people where voices vary
+more and merges them where they vary less. So every decision here is relative:
+
+1. **The recording's own same-voice similarity**: consecutive windows of one speech region are almost always
+   one voice; their median similarity is the yardstick.
+2. **Average linkage** (``average_linkage.cluster``, exact at window level, over <= 400 micro-clusters, so a
+   4-hour hearing stays bounded) stops at ``split_fraction`` of that yardstick: deliberately a little eager
+   to split, so each cluster is one voice; clusters of fewer than ``min_cluster_windows`` join their nearest.
+3. **Cohesion merging**: two clusters are one voice when their mean cross similarity is at least
+   ``merge_fraction`` of the geometric mean of their own within-cluster similarities: each pair of
+   voices is measured against how alike each voice is to itself, so a tight reader and a loose far voice
+   are both judged fairly.
+4. **Too little speech**: a speaker with fewer than ``min_speaker_windows`` windows (7.5 s) is too little to
+   know a voice by (a back-channel, a split-off phrase) and joins its most similar speaker.
+
+The fractions and counts were chosen together on development meetings under five recording conditions and
+the pyannote sample, and checked on held-out meetings and conditions (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster, fold_small, normalize
+
+
+@dataclass(frozen=True)
+class SpeakerCountSettings:
+    min_speakers: int = 1
+    max_speakers: int = 15
+    split_fraction: float = 0.85
+    merge_fraction: float = 0.82
+    min_cluster_windows: int = 3
+    min_speaker_windows: int = 5
+    # As in average_linkage: at least this share of the windows, but never more than this many windows.
+    min_speaker_share: float = 0.03
+    max_speaker_minimum: int = 100
+    # Fewer consecutive pairs than this (a few seconds of speech): every pair of windows is the yardstick.
+    min_pairs: int = 3
+
+
+def own_voice_similarity(embeddings: np.ndarray, regions: np.ndarray, min_pairs: int = 3) -> float | None:
+    """Median cosine similarity of consecutive windows within one speech region (``regions``: each window's
+    region id, windows in time order); every pair's median when there are too few; None under 2 windows."""
+    if len(embeddings) < 2:
+        return None
+    x = normalize(np.asarray(embeddings, dtype=np.float64))
+    same_region = np.asarray(regions)[1:] == np.asarray(regions)[:-1]
+    consecutive = np.sum(x[1:] * x[:-1], axis=1)[same_region]
+    if len(consecutive) >= min_pairs:
+        return float(np.median(consecutive))
+    return float(np.median((x @ x.T)[np.triu_indices(len(x), 1)]))
+
+
+def merge_by_cohesion(
+    x: np.ndarray, labels: np.ndarray, own: float, fraction: float, min_groups: int = 1
+) -> np.ndarray:
+    """Merge clusters (most alike first) while cross similarity >= ``fraction`` x sqrt(within_a x within_b);
+    a one-window cluster's within similarity is ``own``."""
+    k = int(labels.max()) + 1
+    sums = np.stack([x[labels == c].sum(axis=0) for c in range(k)])
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    alive = np.ones(k, dtype=bool)
+    owner = np.arange(k)
+    while alive.sum() > min_groups:
+        ids = np.flatnonzero(alive)
+        n = counts[ids]
+        within = np.where(
+            n >= 2, (np.einsum("ij,ij->i", sums[ids], sums[ids]) - n) / np.maximum(n * (n - 1), 1), own
+        )
+        within = np.maximum(within, 1e-3)
+        ratio = (sums[ids] @ sums[ids].T) / np.outer(n, n) / np.sqrt(np.outer(within, within))
+        np.fill_diagonal(ratio, -np.inf)
+        a, b = divmod(int(np.argmax(ratio)), len(ids))
+        if ratio[a, b] < fraction:
+            break
+        keep, gone = ids[a], ids[b]
+        sums[keep] += sums[gone]
+        counts[keep] += counts[gone]
+        alive[gone] = False
+        owner[owner == gone] = keep
+    return owner[labels]
+
+
+def count_speakers(
+    embeddings: np.ndarray, regions: np.ndarray, settings: SpeakerCountSettings | None = None
+) -> np.ndarray:
+    """Speaker id per window (0..k-1), k found within [min_speakers, max_speakers]."""
+    cfg = settings or SpeakerCountSettings()
+    if not 1 <= cfg.min_speakers <= cfg.max_speakers:
+        raise ValueError(
+            f"need 1 <= min_speakers <= max_speakers, got {cfg.min_speakers}, {cfg.max_speakers}"
+        )
+    n = len(embeddings)
+    own = own_voice_similarity(embeddings, regions, cfg.min_pairs)
+    if own is None:
+        return np.zeros(n, dtype=np.int64)
+    x = normalize(np.asarray(embeddings, dtype=np.float64))
+    labels = cluster(
+        x,
+        ClusteringSettings(
+            threshold=cfg.split_fraction * own,
+            min_speakers=cfg.min_speakers,
+            max_speakers=cfg.max_speakers,
+            min_cluster_windows=cfg.min_cluster_windows,
+            min_cluster_share=cfg.min_speaker_share,
+            max_cluster_minimum=cfg.max_speaker_minimum,
+        ),
+    )
+    labels = merge_by_cohesion(x, labels, own, cfg.merge_fraction, cfg.min_speakers)
+    minimum = min(cfg.max_speaker_minimum, max(cfg.min_speaker_windows, round(cfg.min_speaker_share * n)))
+    labels = fold_small(x, labels, minimum, cfg.min_speakers)
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels.astype(np.int64)
