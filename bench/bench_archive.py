@@ -1,0 +1,551 @@
+"""An archive of N hearings: what automation, the API and the CLI cost as the archive grows.
+
+    .venv/bin/python bench/bench_archive.py                                  # 1k, 10k, 30k on SQLite and Postgres
+    .venv/bin/python bench/bench_archive.py --sizes 1000 --storages sqlite   # one point
+    .venv/bin/python bench/bench_archive.py --only ticks                     # skip the webserver and CLI part
+
+Each archive is a Dagster instance of N hearings (dynamic partitions of ``hearings``) whose records are
+made through Dagster's public API, not by running audio: ``add_dynamic_partitions``, then
+``report_runless_asset_event`` with the materializations a real run records (code version, data version
+and input data versions as tags, so staleness is computed as for real runs) and the asset check
+evaluations pointing at them. 90 % of the hearings are fully materialized with every check passed; 5 %
+stopped at a failed blocking check (``transcript``'s contract); 5 % have only ``raw_audio``. Each hearing
+also has its catalog entry (``catalog.json``) in the archive's artifact root.
+
+Instances are built once and kept (``bench/out/archive/<storage>-<N>/``; the Postgres ones in databases
+``polsearch_bench_archive_<N>`` on 127.0.0.1:5432): ``--rebuild`` builds them again. SQLite archives are
+filled on /dev/shm (no fsync per event) and copied to disk; Postgres ones with ``synchronous_commit=off``
+on their own database. Neither changes what is measured.
+
+Measured, each in a fresh process:
+
+* ``ticks``: the automation sensor's evaluation as the daemon runs it (``dg.evaluate_automation_conditions``
+  over the project's definitions, with the previous tick's cursor): the first tick (no cursor), a tick
+  with nothing changed, and a tick after one hearing's ``raw_audio`` was re-materialized (which must
+  request that hearing's ``vad_chunks`` and nothing else). CPU seconds of the process and wall seconds
+  (Postgres does part of the work in its own processes: wall counts it).
+* ``api``: a ``dagster-webserver`` on the archive; wall seconds of ``polsearch backfill --stale/--missing/--all
+  --dry-run``, ``polsearch status KEY`` (over GraphQL) and ``polsearch hearings --json`` (local, on the
+  instance), each command in its own process, as a user runs them.
+
+Results go to bench/out/archive.json (merged with earlier results per storage and size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import OUT, machine  # noqa: E402
+
+BIN = Path(sys.executable).parent
+CACHE = OUT / "archive"
+RESULTS = OUT / "archive.json"
+PG = {"hostname": "127.0.0.1", "port": 5432, "username": "postgres", "password": ""}
+BUILT = "built.json"
+
+
+def key_of(i: int) -> str:
+    return f"bench-{i:06d}"
+
+
+def db_name(n: int) -> str:
+    return f"polsearch_bench_archive_{n}"
+
+
+def instance_yaml(storage: str, n: int) -> str:
+    """The repository's dagster.yaml, with Postgres storage for ``postgres`` (as deploy/dagster.yaml has)."""
+    text = (REPO / "dagster.yaml").read_text()
+    if storage == "postgres":
+        text += f"""
+storage:
+  postgres:
+    postgres_db:
+      hostname: {PG["hostname"]}
+      port: {PG["port"]}
+      username: {PG["username"]}
+      password: "{PG["password"]}"
+      db_name: {db_name(n)}
+      scheme: postgresql+psycopg2
+"""
+    return text
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    return subprocess.run(
+        ["psql", "-h", PG["hostname"], "-U", PG["username"], "-d", db, "-tAc", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def archive_env(home: Path) -> dict[str, str]:
+    """The environment of every process that works on the archive at ``home``."""
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home / "dagster"),
+        "POLSEARCH_HOME": str(home / "polsearch"),
+        "PYTHONPATH": str(REPO),
+    }
+
+
+# -- building an archive
+
+
+TEMPLATES = 20  # hearings recorded event by event; the others are copies of them (see replicate)
+
+
+def stopped_after(i: int) -> str | None:
+    """The last asset of hearing ``i``, None when it is complete: 5 % stopped at ``transcript``'s failed
+    blocking check, 5 % have only ``raw_audio``."""
+    if i % 10:
+        return None
+    return "transcript" if i % 20 == 0 else "raw_audio"
+
+
+def fill(n: int) -> dict[str, Any]:
+    """Register ``n`` hearings and record their materializations and checks in DAGSTER_HOME's instance.
+
+    The first ``TEMPLATES`` hearings are recorded through ``report_runless_asset_event``, one event at a
+    time (about 10 ms of CPU an event: 500k events for 30k hearings would take hours); the rest are
+    copies of them made in one transaction per 1,000 hearings (``replicate``).
+    """
+    import dagster as dg
+
+    from polsearch_assets.core.catalog import HearingCatalog, HearingEntry
+    from polsearch_assets.core.keys import SourceKind
+    from polsearch_assets.definitions import defs
+    from polsearch_assets.defs.hearing.partitions import hearings_partitions
+
+    started = time.monotonic()
+    instance = dg.DagsterInstance.get()
+    keys = [key_of(i) for i in range(n)]
+    for start in range(0, n, 5000):
+        instance.add_dynamic_partitions(hearings_partitions.name, keys[start : start + 5000])
+    catalog = HearingCatalog(defs.resources["artifact_store"])
+    for i, key in enumerate(keys):
+        url = f"https://www.youtube.com/watch?v=bench{i:06d}"
+        catalog.put(
+            HearingEntry(
+                key=key,
+                source=url,
+                source_kind=SourceKind.YOUTUBE,
+                location=url,
+                title=f"Hearing {i}: oversight of the archive",
+                channel="House Committee on Benchmarks",
+                published_date=f"20{16 + i % 10}-0{1 + i % 9}-1{i % 10}",
+                committee="House Committee on Benchmarks",
+                registered_at="2026-11-01T00:00:00+00:00",
+            )
+        )
+    record_templates(instance, defs, keys[: min(n, TEMPLATES)])
+    templates_s = time.monotonic() - started
+    events = replicate(instance, n)
+    warm_status_cache(instance, defs)
+    return {"hearings": n, "events": events, "templates_s": round(templates_s, 1),
+            "fill_s": round(time.monotonic() - started, 1)}  # fmt: skip
+
+
+def record_templates(instance: Any, defs: Any, keys: list[str]) -> None:
+    """What runs would have recorded for these hearings, through Dagster's public API."""
+    import dagster as dg
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,  # the type of a public AssetCheckEvaluation field
+    )
+
+    graph = defs.resolve_asset_graph()
+    order = [k for k in graph.toposorted_asset_keys if graph.get(k).partitions_def is not None]
+    library = dg.AssetKey("voiceprint_library")
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(library, tags={"dagster/data_version": "library-1"})
+    )
+
+    def data_version(asset: dg.AssetKey, key: str) -> str:
+        return hashlib.sha1(f"{asset.to_user_string()}/{key}".encode()).hexdigest()[:16]
+
+    for i, key in enumerate(keys):
+        last = stopped_after(i)
+        for asset in order:
+            name = asset.to_user_string()
+            if last == "raw_audio" and name != "raw_audio":
+                break
+            if last == "transcript" and name not in ("raw_audio", "vad_chunks", "transcript"):
+                continue
+            node = graph.get(asset)
+            tags = {
+                "dagster/code_version": node.code_version or "",
+                "dagster/data_version": data_version(asset, key),
+            }
+            for parent in node.parent_keys:
+                version = "library-1" if parent == library else data_version(parent, key)
+                tags[f"dagster/input_data_version/{parent.to_user_string()}"] = version
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset, partition=key, tags=tags, metadata={"bench": True})
+            )
+            record = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=1
+            ).records[0]
+            for check_key in node.check_keys:
+                failed = name == "transcript" and check_key.name == "contract" and last == "transcript"
+                instance.report_runless_asset_event(
+                    dg.AssetCheckEvaluation(
+                        asset_key=asset,
+                        check_name=check_key.name,
+                        passed=not failed,
+                        partition=key,
+                        blocking=graph.get(check_key).blocking,
+                        target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+                            storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+                        ),
+                    )
+                )
+
+
+def replicate(instance: Any, n: int) -> int:
+    """Hearing i >= TEMPLATES gets a copy of template i % TEMPLATES's rows (event log, event tags, check
+    executions) with its own key and storage ids, in the order the template's were written; the rows
+    Dagster reads for assets and checks are exactly those a recorded event writes. Returns the events."""
+    import sqlalchemy as sa
+    from dagster._core.storage.event_log.schema import (
+        AssetCheckExecutionsTable,
+        AssetEventTagsTable,
+        AssetKeyTable,
+        SqlEventLogStorageTable,
+    )
+
+    storage = instance.event_log_storage
+    templates = [key_of(i) for i in range(min(n, TEMPLATES))]
+    with storage.index_connection() as conn:
+        checks = (
+            conn.execute(
+                sa.select(AssetCheckExecutionsTable)
+                .where(AssetCheckExecutionsTable.c.partition.in_(templates))
+                .order_by(AssetCheckExecutionsTable.c.id)
+            )
+            .mappings()
+            .all()
+        )
+        # A check evaluation's event row has no partition: it is found through its execution row.
+        check_partition = {c["evaluation_event_storage_id"]: c["partition"] for c in checks}
+        events = (
+            conn.execute(
+                sa.select(SqlEventLogStorageTable)
+                .where(
+                    SqlEventLogStorageTable.c.partition.in_(templates)
+                    | SqlEventLogStorageTable.c.id.in_(list(check_partition))
+                )
+                .order_by(SqlEventLogStorageTable.c.id)
+            )
+            .mappings()
+            .all()
+        )
+        tags = (
+            conn.execute(
+                sa.select(AssetEventTagsTable).where(
+                    AssetEventTagsTable.c.event_id.in_([e["id"] for e in events])
+                )
+            )
+            .mappings()
+            .all()
+        )
+        next_event = conn.execute(sa.select(sa.func.max(SqlEventLogStorageTable.c.id))).scalar() + 1
+        next_tag = (conn.execute(sa.select(sa.func.max(AssetEventTagsTable.c.id))).scalar() or 0) + 1
+        next_check = (conn.execute(sa.select(sa.func.max(AssetCheckExecutionsTable.c.id))).scalar() or 0) + 1
+    by_template: dict[str, list[Any]] = {t: [] for t in templates}
+    for event in events:
+        by_template[event["partition"] or check_partition[event["id"]]].append(event)
+    tags_by_event: dict[int, list[Any]] = {}
+    for tag in tags:
+        tags_by_event.setdefault(tag["event_id"], []).append(tag)
+    checks_by_template = {t: [c for c in checks if c["partition"] == t] for t in templates}
+
+    written = len(events)
+    for batch in range(TEMPLATES, n, 1000):
+        event_rows, tag_rows, check_rows = [], [], []
+        for i in range(batch, min(n, batch + 1000)):
+            # Each copy as if recorded by its own run: Dagster keeps one runless check evaluation per
+            # check and partition, so the tick's re-materialization (runless) needs a hearing not run so.
+            template, key, run_id = key_of(i % TEMPLATES), key_of(i), f"{key_of(i)}-run"
+
+            def moved(text: str, template: str = template, key: str = key, run_id: str = run_id) -> str:
+                return text.replace(f'"{template}"', f'"{key}"').replace(
+                    '"run_id": ""', f'"run_id": "{run_id}"'
+                )
+
+            new_ids = {}
+            for event in by_template[template]:
+                new_ids[event["id"]] = next_event
+                event_rows.append({**event, "id": next_event, "partition": key if event["partition"] else None,
+                                   "run_id": run_id, "event": moved(event["event"])})  # fmt: skip
+                for tag in tags_by_event.get(event["id"], []):
+                    tag_rows.append({**tag, "id": next_tag, "event_id": next_event})
+                    next_tag += 1
+                next_event += 1
+            for row in checks_by_template[template]:
+                evaluation = json.loads(moved(row["evaluation_event"]))
+                target = evaluation["dagster_event"]["event_specific_data"]["target_materialization_data"]
+                target["storage_id"] = new_ids[target["storage_id"]]
+                check_rows.append({**row, "id": next_check, "partition": key, "run_id": run_id,
+                                   "evaluation_event": json.dumps(evaluation),
+                                   "evaluation_event_storage_id": new_ids[row["evaluation_event_storage_id"]],
+                                   "materialization_event_storage_id": new_ids.get(row["materialization_event_storage_id"])})  # fmt: skip
+                next_check += 1
+        with storage.index_transaction() as conn:
+            conn.execute(SqlEventLogStorageTable.insert(), event_rows)
+            if tag_rows:
+                conn.execute(AssetEventTagsTable.insert(), tag_rows)
+            conn.execute(AssetCheckExecutionsTable.insert(), check_rows)
+        written += len(event_rows)
+    with storage.index_transaction() as conn:
+        if conn.dialect.name == "postgresql":  # explicit ids: move the sequences past them
+            for table in ("event_logs", "asset_event_tags", "asset_check_executions"):
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                    )
+                )
+        conn.execute(AssetKeyTable.update().values(cached_status_data=None))  # rebuilt from the events
+    return written
+
+
+def warm_status_cache(instance: Any, defs: Any) -> None:
+    """Build each asset's partition status cache, as the webserver or daemon would on its first read."""
+    from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
+
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.partitions_def is not None:
+            get_and_update_asset_status_cache_value(instance, key, node.partitions_def)
+
+
+def build(storage: str, n: int, rebuild: bool) -> Path:
+    """The archive of ``n`` hearings on ``storage``, built now unless a finished one is kept."""
+    home = CACHE / f"{storage}-{n}"
+    kept = (home / BUILT).exists() and not rebuild
+    if kept and (
+        storage != "postgres" or psql(f"SELECT 1 FROM pg_database WHERE datname = '{db_name(n)}'") == "1"
+    ):
+        return home
+    shutil.rmtree(home, ignore_errors=True)
+    # SQLite: filled on /dev/shm (every event is a commit; an fsync each would take an hour at 30k).
+    work = Path(tempfile.mkdtemp(prefix=f"archive-{n}-", dir="/dev/shm")) if storage == "sqlite" else home
+    (work / "dagster").mkdir(parents=True)
+    (work / "dagster" / "dagster.yaml").write_text(instance_yaml(storage, n))
+    if storage == "postgres":
+        psql(f"DROP DATABASE IF EXISTS {db_name(n)}")
+        psql(f"CREATE DATABASE {db_name(n)}")
+        psql(f"ALTER DATABASE {db_name(n)} SET synchronous_commit = off")
+    print(f"building {storage}-{n} in {work}", file=sys.stderr, flush=True)
+    stats = run_json(["_fill", str(n)], archive_env(work))
+    if storage == "sqlite":
+        shutil.copytree(work, home)
+        shutil.rmtree(work)
+    else:
+        psql(f"ALTER DATABASE {db_name(n)} RESET synchronous_commit")
+        psql("VACUUM ANALYZE", db_name(n))
+    (home / BUILT).write_text(json.dumps(stats))
+    print(f"built {storage}-{n}: {stats}", file=sys.stderr, flush=True)
+    return home
+
+
+def run_json(args: list[str], env: dict[str, str], timeout_s: float = 3600) -> Any:
+    """This script's subcommand ``args`` in a fresh interpreter; its last stdout line as JSON."""
+    result = subprocess.run(
+        [sys.executable, __file__, *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    if result.returncode:
+        raise RuntimeError(f"{args} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# -- measuring
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ticks(n: int, changed: int) -> dict[str, Any]:
+    """The automation sensor's evaluations: first (no cursor), nothing changed, one hearing changed."""
+    import dagster as dg
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+
+    from polsearch_assets.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    result: dict[str, Any] = {}
+    cursor = None
+
+    def tick(name: str) -> dg.AutomationResult | Any:
+        nonlocal cursor
+        cpu, wall = cpu_s(), time.perf_counter()
+        evaluated = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        result[name] = {"cpu_s": round(cpu_s() - cpu, 3), "wall_s": round(time.perf_counter() - wall, 3)}
+        cursor = evaluated.cursor
+        return evaluated
+
+    tick("first")
+    quiet = tick("no_change")
+    result["no_change"]["requested"] = quiet.total_requested
+    # What a re-run of raw_audio records: its materialization and its (passed) contract check.
+    key, raw_audio = key_of(changed), dg.AssetKey("raw_audio")
+    code_version = defs.resolve_asset_graph().get(raw_audio).code_version
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(raw_audio, partition=key, tags={"dagster/code_version": code_version})
+    )
+    record = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=raw_audio, asset_partitions=[key]), limit=1
+    ).records[0]
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=raw_audio,
+            check_name="contract",
+            passed=True,
+            partition=key,
+            blocking=True,
+            target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+                storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+            ),
+        )
+    )
+    one = tick("one_changed")
+    requested = sorted(
+        f"{r.key.to_user_string()}[{','.join(sorted(r.true_subset.expensively_compute_partition_keys()))}]"
+        for r in one.results
+        if r.true_subset.size
+    )
+    result["one_changed"]["requested"] = requested
+    return result
+
+
+@contextmanager
+def webserver(home: Path) -> Iterator[str]:
+    from polsearch_assets_tests.fixtures.processes import _location_loaded, free_port, stop
+
+    port = free_port()
+    log = (home / "webserver.log").open("w")
+    process = subprocess.Popen(
+        [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO,
+        env=archive_env(home),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while (loaded := _location_loaded(url)) is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the webserver did not come up: {(home / 'webserver.log').read_text()[-3000:]}"
+                )
+            time.sleep(0.5)
+        if loaded:
+            raise RuntimeError(f"the code location failed to load: {loaded}")
+        yield url
+    finally:
+        stop(process)
+        log.close()
+
+
+def timed_cli(home: Path, *args: str, timeout_s: float = 300) -> dict[str, Any]:
+    """Wall seconds of one ``polsearch`` command in its own process, its exit code and output size."""
+    started = time.perf_counter()
+    try:
+        result = subprocess.run(
+            [str(BIN / "polsearch"), *args],
+            env=archive_env(home),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"wall_s": None, "rc": None, "error": f"still running after {timeout_s:g} s (stopped)"}
+    took = time.perf_counter() - started
+    out = {"wall_s": round(took, 2), "rc": result.returncode, "lines": len(result.stdout.splitlines())}
+    if result.returncode:
+        out["error"] = result.stderr.strip()[-500:]
+    return out
+
+
+def api(home: Path, n: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"hearings_json": timed_cli(home, "hearings", "--json")}
+    with webserver(home) as url:
+        for mode in ("stale", "missing", "all"):
+            result[f"backfill_{mode}_dry_run"] = timed_cli(
+                home, "backfill", f"--{mode}", "--dry-run", "--url", url
+            )
+        result["status"] = timed_cli(home, "status", key_of(n // 2 + 1), "--url", url)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000,10000,30000")
+    parser.add_argument("--storages", default="sqlite,postgres")
+    parser.add_argument("--only", choices=["ticks", "api"], help="Measure only this part.")
+    parser.add_argument("--rebuild", action="store_true", help="Build the archives again.")
+    parser.add_argument("--label", default="current", help="Name of this variant in the results.")
+    args = parser.parse_args()
+
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for storage in args.storages.split(","):
+        for n in [int(s) for s in args.sizes.split(",")]:
+            home = build(storage, n, args.rebuild)
+            entry: dict[str, Any] = {
+                "machine_at_start": machine(),
+                "built": json.loads((home / BUILT).read_text()),
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            }
+            if args.only in (None, "ticks"):
+                # A different hearing changes each time, so a kept archive can be measured again.
+                changed = TEMPLATES + int(time.time()) % (n - TEMPLATES)
+                entry["ticks"] = run_json(["_ticks", str(n), str(changed)], archive_env(home))
+                print(f"{storage}-{n} ticks: {entry['ticks']}", file=sys.stderr, flush=True)
+            if args.only in (None, "api"):
+                entry["api"] = api(home, n)
+                print(f"{storage}-{n} api: {entry['api']}", file=sys.stderr, flush=True)
+            entry["machine_at_end"] = machine()
+            results.setdefault(args.label, {}).setdefault(storage, {})[str(n)] = entry
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results[args.label], indent=2))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_fill":
+        print(json.dumps(fill(int(sys.argv[2]))))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_ticks":
+        print(json.dumps(ticks(int(sys.argv[2]), int(sys.argv[3]))))
+    else:
+        main()
