@@ -3,6 +3,8 @@
     .venv/bin/python bench/bench_archive.py                                  # 1k, 10k, 30k on SQLite and Postgres
     .venv/bin/python bench/bench_archive.py --sizes 1000 --storages sqlite   # one point
     .venv/bin/python bench/bench_archive.py --only ticks                     # skip the webserver and CLI part
+    git archive BASE | tar -x -C /tmp/base && ln -s $PWD/.venv /tmp/base/.venv  # a baseline, same run:
+    .venv/bin/python bench/bench_archive.py --variants before=/tmp/base,after=$PWD
 
 Each archive is a Dagster instance of N hearings (dynamic partitions of ``hearings``) whose records are
 made through Dagster's public API, not by running audio: ``add_dynamic_partitions``, then
@@ -97,13 +99,13 @@ def psql(sql: str, db: str = "postgres") -> str:
     ).stdout.strip()
 
 
-def archive_env(home: Path) -> dict[str, str]:
-    """The environment of every process that works on the archive at ``home``."""
+def archive_env(home: Path, code: Path = REPO) -> dict[str, str]:
+    """The environment of every process that works on the archive at ``home`` with the project at ``code``."""
     return {
         **os.environ,
         "DAGSTER_HOME": str(home / "dagster"),
         "POLSEARCH_HOME": str(home / "polsearch"),
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(code),
     }
 
 
@@ -368,15 +370,20 @@ def build(storage: str, n: int, rebuild: bool) -> Path:
 
 
 def run_json(args: list[str], env: dict[str, str], timeout_s: float = 3600) -> Any:
-    """This script's subcommand ``args`` in a fresh interpreter; its last stdout line as JSON."""
-    result = subprocess.run(
-        [sys.executable, __file__, *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
+    """This script's subcommand ``args`` in a fresh interpreter, from the project tree on PYTHONPATH (so a
+    variant measures its own code); its last stdout line as JSON, or the reason it has none."""
+    script = Path(env["PYTHONPATH"]) / "bench" / "bench_archive.py"
+    try:
+        result = subprocess.run(
+            [sys.executable, str(script), *args],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"still running after {timeout_s:g} s (stopped)"}
     if result.returncode:
         raise RuntimeError(f"{args} failed:\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -408,33 +415,45 @@ def ticks(n: int, changed: int) -> dict[str, Any]:
     graph = defs.resolve_asset_graph()
     sensor = defs.get_sensor_def("hearing_automation")
     result: dict[str, Any] = {}
-    cursor = AssetDaemonCursor.empty()
-    evaluation_id = 0
+    cursor, cursor_text, evaluation_id = AssetDaemonCursor.empty(), None, 0
+    in_code_server = sensor._use_user_code_server  # which of Dagster's two paths runs it
+    result["evaluated_in"] = "code location (sensor daemon)" if in_code_server else "asset daemon"
 
     def tick(name: str) -> list[dg.RunRequest]:
-        """One evaluation of the sensor as the daemon makes it (dagster/_daemon/asset_daemon.py): the tick
-        context over the sensor's selection, then the evaluations that changed are stored."""
-        nonlocal cursor, evaluation_id
+        """One evaluation of the sensor as Dagster makes it, then its changed evaluations stored.
+
+        A sensor with ``use_user_code_server`` is evaluated by the code location like any sensor
+        (``evaluate_tick``, what the sensor daemon asks it over gRPC); otherwise the asset daemon builds
+        the tick context itself (dagster/_daemon/asset_daemon.py).
+        """
+        nonlocal cursor, cursor_text, evaluation_id
         cpu, wall = cpu_s(), time.perf_counter()
         evaluation_id += 1
-        context = AutomationTickEvaluationContext(
-            evaluation_id=evaluation_id,
-            instance=instance,
-            asset_graph=graph,
-            cursor=cursor,
-            materialize_run_tags=dict(sensor.run_tags or {}),
-            observe_run_tags={},
-            auto_observe_asset_keys=set(),
-            asset_selection=sensor.asset_selection,
-            logger=logging.getLogger("bench_archive"),
-            emit_backfills=True,
-        )
-        run_requests, cursor, evaluations = context.evaluate()
+        if in_code_server:
+            data = sensor.evaluate_tick(
+                dg.build_sensor_context(instance=instance, cursor=cursor_text, definitions=defs)
+            )
+            run_requests, cursor_text = list(data.run_requests or []), data.cursor
+            evaluations = data.automation_condition_evaluations
+        else:
+            context = AutomationTickEvaluationContext(
+                evaluation_id=evaluation_id,
+                instance=instance,
+                asset_graph=graph,
+                cursor=cursor,
+                materialize_run_tags=dict(sensor.run_tags or {}),
+                observe_run_tags={},
+                auto_observe_asset_keys=set(),
+                asset_selection=sensor.asset_selection,
+                logger=logging.getLogger("bench_archive"),
+                emit_backfills=True,
+            )
+            run_requests, cursor, evaluations = context.evaluate()
+            serialize_value(cursor)
         with partition_loading_context(datetime.now(UTC), CachingDynamicPartitionsLoader(instance)):
             instance.schedule_storage.add_auto_materialize_asset_evaluations(
                 evaluation_id, [e.with_run_ids(set()) for e in evaluations]
             )
-        serialize_value(cursor)
         result[name] = {"cpu_s": round(cpu_s() - cpu, 3), "wall_s": round(time.perf_counter() - wall, 3)}
         return run_requests
 
@@ -477,15 +496,15 @@ def _describe(request: Any) -> str:
 
 
 @contextmanager
-def webserver(home: Path) -> Iterator[str]:
+def webserver(home: Path, code: Path) -> Iterator[str]:
     from polsearch_assets_tests.fixtures.processes import _location_loaded, free_port, stop
 
     port = free_port()
     log = (home / "webserver.log").open("w")
     process = subprocess.Popen(
         [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO,
-        env=archive_env(home),
+        cwd=code,
+        env=archive_env(home, code),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -507,14 +526,14 @@ def webserver(home: Path) -> Iterator[str]:
         log.close()
 
 
-def timed_cli(home: Path, *args: str, timeout_s: float = 300) -> dict[str, Any]:
+def timed_cli(home: Path, code: Path, *args: str, timeout_s: float = 300) -> dict[str, Any]:
     """Wall seconds of one ``polsearch`` command in its own process, its exit code and output size."""
     started = time.perf_counter()
     try:
         result = subprocess.run(
             [str(BIN / "polsearch"), *args],
-            env=archive_env(home),
-            cwd=REPO,
+            env=archive_env(home, code),
+            cwd=code,
             capture_output=True,
             text=True,
             timeout=timeout_s,
@@ -529,14 +548,14 @@ def timed_cli(home: Path, *args: str, timeout_s: float = 300) -> dict[str, Any]:
     return out
 
 
-def api(home: Path, n: int) -> dict[str, Any]:
-    result: dict[str, Any] = {"hearings_json": timed_cli(home, "hearings", "--json")}
-    with webserver(home) as url:
+def api(home: Path, n: int, code: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {"hearings_json": timed_cli(home, code, "hearings", "--json")}
+    with webserver(home, code) as url:
         for mode in ("stale", "missing", "all"):
             result[f"backfill_{mode}_dry_run"] = timed_cli(
-                home, "backfill", f"--{mode}", "--dry-run", "--url", url
+                home, code, "backfill", f"--{mode}", "--dry-run", "--url", url
             )
-        result["status"] = timed_cli(home, "status", key_of(n // 2 + 1), "--url", url)
+        result["status"] = timed_cli(home, code, "status", key_of(n // 2 + 1), "--url", url)
     return result
 
 
@@ -548,31 +567,41 @@ def main() -> None:
     parser.add_argument("--storages", default="sqlite,postgres")
     parser.add_argument("--only", choices=["ticks", "api"], help="Measure only this part.")
     parser.add_argument("--rebuild", action="store_true", help="Build the archives again.")
-    parser.add_argument("--label", default="current", help="Name of this variant in the results.")
+    parser.add_argument(
+        "--variants",
+        default=f"current={REPO}",
+        help="LABEL=PROJECT_DIR,...: measure each archive with each of these project trees in turn (e.g. an "
+        "export of the previous commit as the baseline, in the same run).",
+    )
+    parser.add_argument("--timeout", type=float, default=900, help="Seconds one measurement may take.")
     args = parser.parse_args()
 
+    variants = [(label, Path(path)) for label, path in (v.split("=", 1) for v in args.variants.split(","))]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    for storage in args.storages.split(","):
-        for n in [int(s) for s in args.sizes.split(",")]:
+    for n in [int(s) for s in args.sizes.split(",")]:
+        for storage in args.storages.split(","):
             home = build(storage, n, args.rebuild)
-            entry: dict[str, Any] = {
-                "machine_at_start": machine(),
-                "built": json.loads((home / BUILT).read_text()),
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            }
-            if args.only in (None, "ticks"):
-                # A different hearing changes each time, so a kept archive can be measured again.
-                changed = TEMPLATES + int(time.time()) % (n - TEMPLATES)
-                entry["ticks"] = run_json(["_ticks", str(n), str(changed)], archive_env(home))
-                print(f"{storage}-{n} ticks: {entry['ticks']}", file=sys.stderr, flush=True)
-            if args.only in (None, "api"):
-                entry["api"] = api(home, n)
-                print(f"{storage}-{n} api: {entry['api']}", file=sys.stderr, flush=True)
-            entry["machine_at_end"] = machine()
-            results.setdefault(args.label, {}).setdefault(storage, {})[str(n)] = entry
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            RESULTS.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results[args.label], indent=2))
+            for label, code in variants:
+                entry: dict[str, Any] = {
+                    "machine_at_start": machine(),
+                    "built": json.loads((home / BUILT).read_text()),
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                }
+                if args.only in (None, "ticks"):
+                    # A different hearing changes each time, so a kept archive can be measured again.
+                    changed = TEMPLATES + int(time.time()) % (n - TEMPLATES)
+                    entry["ticks"] = run_json(
+                        ["_ticks", str(n), str(changed)], archive_env(home, code), timeout_s=args.timeout
+                    )
+                    print(f"{label} {storage}-{n} ticks: {entry['ticks']}", file=sys.stderr, flush=True)
+                if args.only in (None, "api"):
+                    entry["api"] = api(home, n, code)
+                    print(f"{label} {storage}-{n} api: {entry['api']}", file=sys.stderr, flush=True)
+                entry["machine_at_end"] = machine()
+                results.setdefault(label, {}).setdefault(storage, {})[str(n)] = entry
+                RESULTS.parent.mkdir(parents=True, exist_ok=True)
+                RESULTS.write_text(json.dumps(results, indent=2))
+    print(json.dumps({label: results[label] for label, _ in variants}, indent=2))
 
 
 if __name__ == "__main__":

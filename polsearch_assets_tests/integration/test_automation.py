@@ -6,7 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 import yaml
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster._core.instance.ref import InstanceRef
 
 from polsearch_assets.defs.hearing.automation import hearing_automation
@@ -144,3 +148,98 @@ def test_a_whole_hearing_run_that_stopped_partway_is_not_continued(tmp_path: Pat
         assert stopped.success and stopped.dagster_run.tags["polsearch/scope"] == "whole-hearing"
         tick = dg.evaluate_automation_conditions(defs=graph(resources), instance=instance, cursor=tick.cursor)
         assert requested(tick) == {}
+
+
+def record_archive_hearings(
+    instance: dg.DagsterInstance, defs: dg.Definitions, keys: list[str], failed: dict[str, str] | None = None
+) -> None:
+    """What full runs of these hearings record (each asset's materialization with its code version, then
+    its checks on it), through ``report_runless_asset_event``: an archive without running models.
+    ``failed`` maps a hearing to the asset whose blocking contract check failed."""
+    instance.add_dynamic_partitions("hearings", keys)
+    graph_ = defs.resolve_asset_graph()
+    order = [k for k in graph_.toposorted_asset_keys if graph_.get(k).partitions_def is not None]
+    for key in keys:
+        for asset in order:
+            node = graph_.get(asset)
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset, partition=key, tags={"dagster/code_version": node.code_version or ""}
+                )
+            )
+            record = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=1
+            ).records[0]
+            for check_key in node.check_keys:
+                instance.report_runless_asset_event(
+                    dg.AssetCheckEvaluation(
+                        asset_key=asset,
+                        check_name=check_key.name,
+                        passed=(failed or {}).get(key) != asset.to_user_string()
+                        or check_key.name != "contract",
+                        partition=key,
+                        blocking=graph_.get(check_key).blocking,
+                        target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+                            storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+                        ),
+                    )
+                )
+
+
+def test_a_failed_blocking_check_keeps_a_model_change_off_that_hearing(tmp_path: Path) -> None:
+    resources = hearing_resources(tmp_path)
+    defs = graph(resources)
+    with dg.instance_for_test() as instance:
+        # hearing-b's VAD chunks were checked again later and failed (an artifact edited by hand, say).
+        record_archive_hearings(
+            instance, defs, ["hearing-a", "hearing-b"], failed={"hearing-b": "vad_chunks"}
+        )
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert requested(tick) == {}
+        tick = dg.evaluate_automation_conditions(
+            defs=graph(resources, "transcript-v2"), instance=instance, cursor=tick.cursor
+        )
+        assert requested(tick) == {asset: ["hearing-a"] for asset in AFTER_TRANSCRIPT}
+
+
+def test_a_changed_hearing_costs_the_same_queries_in_a_larger_archive(tmp_path: Path) -> None:
+    """The tick after one hearing's raw_audio is re-materialized asks storage as many questions with 43
+    hearings as with 3: what it reads does not grow with the archive (bench/bench_archive.py has the times)."""
+    resources = hearing_resources(tmp_path)
+    defs = graph(resources)
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:  # SQLAlchemy event
+        statements.append(statement)
+
+    with dg.instance_for_test() as instance:
+        first, result = run_hearing(instance, resources, silent_wav(tmp_path / "one.wav", 3))
+        assert result.success
+
+        def one_changed_tick(
+            cursor: dg.AssetDaemonCursor,
+        ) -> tuple[int, dg.EvaluateAutomationConditionsResult]:
+            again = dg.materialize(
+                [*assets_for(resources), raw_audio_contract],
+                selection=dg.AssetSelection.assets("raw_audio")
+                | dg.AssetSelection.checks(raw_audio_contract),
+                partition_key=first,
+                instance=instance,
+                resources=resources,
+            )
+            assert again.success
+            statements.clear()
+            sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+            try:
+                tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+            finally:
+                sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+            assert requested(tick) == {asset: [first] for asset in DOWNSTREAM}
+            return len(statements), tick
+
+        record_archive_hearings(instance, defs, [f"small-{i}" for i in range(2)])
+        small, tick = one_changed_tick(dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor)
+        record_archive_hearings(instance, defs, [f"large-{i}" for i in range(40)])
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        large, _ = one_changed_tick(tick.cursor)
+        assert large <= small + 5, f"{small} statements with 3 hearings, {large} with 43"
