@@ -497,33 +497,10 @@ def _describe(request: Any) -> str:
 
 @contextmanager
 def webserver(home: Path, code: Path) -> Iterator[str]:
-    from polsearch_assets_tests.fixtures.processes import _location_loaded, free_port, stop
+    from polsearch_assets_tests.fixtures.processes import dagster_webserver
 
-    port = free_port()
-    log = (home / "webserver.log").open("w")
-    process = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=code,
-        env=archive_env(home, code),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while (loaded := _location_loaded(url)) is None:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the webserver did not come up: {(home / 'webserver.log').read_text()[-3000:]}"
-                )
-            time.sleep(0.5)
-        if loaded:
-            raise RuntimeError(f"the code location failed to load: {loaded}")
+    with dagster_webserver(home / "dagster", archive_env(home, code), cwd=code) as url:
         yield url
-    finally:
-        stop(process)
-        log.close()
 
 
 def timed_cli(home: Path, code: Path, *args: str, timeout_s: float = 300) -> dict[str, Any]:
