@@ -551,10 +551,13 @@ def main() -> None:
         "export of the previous commit as the baseline, in the same run).",
     )
     parser.add_argument("--timeout", type=float, default=900, help="Seconds one measurement may take.")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="JSON file the results are merged into."
+    )
     args = parser.parse_args()
 
     variants = [(label, Path(path)) for label, path in (v.split("=", 1) for v in args.variants.split(","))]
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
     for n in [int(s) for s in args.sizes.split(",")]:
         for storage in args.storages.split(","):
             home = build(storage, n, args.rebuild)
@@ -576,8 +579,8 @@ def main() -> None:
                     print(f"{label} {storage}-{n} api: {entry['api']}", file=sys.stderr, flush=True)
                 entry["machine_at_end"] = machine()
                 results.setdefault(label, {}).setdefault(storage, {})[str(n)] = entry
-                RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                RESULTS.write_text(json.dumps(results, indent=2))
+                args.results.parent.mkdir(parents=True, exist_ok=True)
+                args.results.write_text(json.dumps(results, indent=2))
     print(json.dumps({label: results[label] for label, _ in variants}, indent=2))
 
 
