@@ -536,6 +536,40 @@ def api(home: Path, n: int, code: Path) -> dict[str, Any]:
     return result
 
 
+def table(paths: list[Path]) -> str:
+    """The results as Markdown rows: one per storage, size and variant."""
+
+    def tick(entry: dict[str, Any], name: str) -> str:
+        ticks = entry.get("ticks")
+        if not ticks:
+            return "-"
+        if "error" in ticks:
+            return "> 600 s (stopped)" if name == "one_changed" else "-"
+        found = ticks[name]
+        return f"{found['cpu_s']:.2f} / {found['wall_s']:.1f}"
+
+    def command(entry: dict[str, Any], name: str) -> str:
+        found = entry.get("api", {}).get(name)
+        if not found:
+            return "-"
+        if found.get("rc"):
+            return f"error after {found['wall_s']:.0f} s"
+        return "stopped" if found["wall_s"] is None else f"{found['wall_s']:.1f}"
+
+    rows = []
+    for path in paths:
+        for label, storages in json.loads(path.read_text()).items():
+            for storage, sizes in storages.items():
+                for n, entry in sizes.items():
+                    load = entry["machine_at_start"].rsplit("load ", 1)[-1]
+                    cells = [storage, f"{int(n):,}", label, load]
+                    cells += [tick(entry, t) for t in ("no_change", "one_changed")]
+                    cells += [command(entry, c) for c in ("backfill_stale_dry_run", "backfill_missing_dry_run",
+                                                          "hearings_json", "status")]  # fmt: skip
+                    rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(sorted(rows, key=lambda r: (r.split("|")[1], int(r.split("|")[2].replace(",", "")))))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -554,7 +588,13 @@ def main() -> None:
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help="JSON file the results are merged into."
     )
+    parser.add_argument(
+        "--table", nargs="+", type=Path, help="Print result files as Markdown rows; measure nothing."
+    )
     args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
 
     variants = [(label, Path(path)) for label, path in (v.split("=", 1) for v in args.variants.split(","))]
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
