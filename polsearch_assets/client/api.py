@@ -28,6 +28,7 @@ from polsearch_assets.client.models import (
 )
 from polsearch_assets.client.transport import (
     DagsterApiError,
+    DagsterUnreachable,
     GraphQLTransport,
     UnknownHearing,
     asset_keys,
@@ -41,8 +42,9 @@ PARTITIONS_DEF = "hearings"
 HEARING_JOB = "hearing_pipeline"
 REGISTER_JOB = "register_hearings"
 SPEAKER_LIBRARY_JOB = "speaker_library"
-# Hearings per staleness request: a few seconds of server time on a busy 2-core webserver (BENCHMARKS.md).
-STALE_PAGE = 200
+# Hearings per staleness request to begin with (halved on a timeout): seconds of server time on a 2-core
+# webserver (about 0.1 s per hearing on a busy one, BENCHMARKS.md).
+STALE_PAGE = 100
 
 
 class DagsterApi(GraphQLTransport):
@@ -293,10 +295,11 @@ class DagsterApi(GraphQLTransport):
     ) -> BackfillPlan:
         """Which hearings (and assets) a backfill of ``mode`` (missing | stale | all) runs, sorted by key.
 
-        ``stale`` asks the server about ``STALE_PAGE`` hearings per request (Dagster computes staleness
-        partition by partition: one request for a whole archive would outlast the client's timeout, be
-        retried, and pile up work on the server), only about hearings whose audio is materialized (the
-        others are missing, not stale), and stops once ``limit`` stale hearings are found.
+        ``stale`` asks the server about ``STALE_PAGE`` hearings per request, halving the page whenever one
+        times out (Dagster computes staleness partition by partition: one request for a whole archive
+        outlasts the client's timeout, is retried, and piles up work on the server), only about hearings
+        whose audio is materialized (the others are missing, not stale), and stops once ``limit`` stale
+        hearings are found.
         ``progress(asked, of)`` is called after each page.
         """
         keys = sorted(self.hearing_keys())
@@ -324,11 +327,20 @@ class DagsterApi(GraphQLTransport):
         materialized = set(root.get("materializedPartitions", [])) | set(root.get("failedPartitions", []))
         candidates = [k for k in keys if k in materialized]
         chosen: dict[str, list[str]] = {}
-        for start in range(0, len(candidates), STALE_PAGE):
-            page = candidates[start : start + STALE_PAGE]
-            nodes = self.graphql(
-                GRAPHQL["stale_statuses"], {"assetKeys": asset_keys(HEARING_ASSETS), "keys": page}
-            )["assetNodes"]
+        start, size = 0, STALE_PAGE
+        while start < len(candidates):
+            page = candidates[start : start + size]
+            try:  # not retried as it is: a page that timed out is asked again in halves
+                nodes = self.graphql(
+                    GRAPHQL["stale_statuses"],
+                    {"assetKeys": asset_keys(HEARING_ASSETS), "keys": page},
+                    idempotent=False,
+                )["assetNodes"]
+            except DagsterUnreachable as error:
+                if size == 1 or "timed out" not in str(error):
+                    raise
+                size //= 2
+                continue
             chosen |= stale_plan(
                 page,
                 {
@@ -338,8 +350,9 @@ class DagsterApi(GraphQLTransport):
                     for n in nodes
                 },
             )
+            start += len(page)
             if progress is not None:
-                progress(start + len(page), len(candidates))
+                progress(start, len(candidates))
             if limit is not None and len(chosen) >= limit:
                 break
         return chosen
