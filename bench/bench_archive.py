@@ -554,7 +554,7 @@ def table(paths: list[Path]) -> str:
             return "-"
         if found.get("rc"):
             return f"error after {found['wall_s']:.0f} s"
-        return "stopped" if found["wall_s"] is None else f"{found['wall_s']:.1f}"
+        return "> 300 s (stopped)" if found["wall_s"] is None else f"{found['wall_s']:.1f}"
 
     rows = []
     for path in paths:
