@@ -122,21 +122,30 @@ def export_embedder(directory: Path, source: Path | None) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-def hearings(as_json: bool) -> None:
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many hearings (a page, by key).")
+@click.option("--after", "after_key", help="Only hearings whose key sorts after this one (the next page).")
+def hearings(as_json: bool, limit: int | None, after_key: str | None) -> None:
     """List registered hearings with the state of each asset."""
     import dagster as dg
 
+    from polsearch_assets.config import Settings
     from polsearch_assets.core.catalog import HearingCatalog
     from polsearch_assets.core.contracts import HEARING_ASSETS
-    from polsearch_assets.definitions import defs
     from polsearch_assets.defs.hearing.partitions import hearings_partitions
     from polsearch_assets.defs.hearing.registration import asset_states
+    from polsearch_assets.defs.platform.storage import configured_artifact_store
 
     instance = local_instance()
-    keys = sorted(instance.get_dynamic_partitions(hearings_partitions.name))
+    keys = sorted(
+        k
+        for k in instance.get_dynamic_partitions(hearings_partitions.name)
+        if after_key is None or k > after_key
+    )
+    keys = keys[:limit] if limit is not None else keys
     asset_keys = [dg.AssetKey(name) for name in HEARING_ASSETS]
     states = asset_states(instance, asset_keys, keys)
-    catalog = HearingCatalog(defs.resources["artifact_store"])
+    # The artifact store alone, not the whole code location: a listing loads no model code.
+    catalog = HearingCatalog(configured_artifact_store(Settings.from_env()))
     rows = []
     for key in keys:
         entry = catalog.get(key)

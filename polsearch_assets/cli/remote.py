@@ -190,14 +190,23 @@ def retry(key: str, wait: bool, url: str | None) -> None:
     "--stale", "mode", flag_value="stale", help="Hearings with a stale asset: it and everything after it."
 )
 @click.option("--all", "mode", flag_value="all", help="Every hearing, every asset.")
-@click.option("--max", "limit", type=click.IntRange(min=1), help="At most this many hearings (first by key).")
+@click.option(
+    "--max",
+    "limit",
+    type=click.IntRange(min=1),
+    help="At most this many hearings (first by key); --stale stops asking once it has found them.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be backfilled, launch nothing.")
 @url_option
 def backfill(mode: str, limit: int | None, dry_run: bool, url: str | None) -> None:
     """Launch one backfill over the chosen hearings; the run queue paces its runs."""
     api = api_for(url)
     try:
-        plan = api.plan_backfill(mode, limit)
+        plan = api.plan_backfill(
+            mode,
+            limit,
+            progress=lambda asked, of: click.echo(f"checked {asked}/{of} hearings for staleness", err=True),
+        )
         if not plan.keys:
             click.echo(f"no {mode} hearings: nothing to backfill")
             return

@@ -28,6 +28,7 @@ from polsearch_assets.client.models import (
 )
 from polsearch_assets.client.transport import (
     DagsterApiError,
+    DagsterUnreachable,
     GraphQLTransport,
     UnknownHearing,
     asset_keys,
@@ -41,6 +42,9 @@ PARTITIONS_DEF = "hearings"
 HEARING_JOB = "hearing_pipeline"
 REGISTER_JOB = "register_hearings"
 SPEAKER_LIBRARY_JOB = "speaker_library"
+# Hearings per staleness request to begin with (halved on a timeout): seconds of server time on a 2-core
+# webserver (about 0.1 s per hearing on a busy one, BENCHMARKS.md).
+STALE_PAGE = 100
 
 
 class DagsterApi(GraphQLTransport):
@@ -286,41 +290,72 @@ class DagsterApi(GraphQLTransport):
 
     # -- backfills
 
-    def plan_backfill(self, mode: str, limit: int | None = None) -> BackfillPlan:
-        """Which hearings (and assets) a backfill of ``mode`` (missing | stale | all) runs, sorted by key."""
+    def plan_backfill(
+        self, mode: str, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> BackfillPlan:
+        """Which hearings (and assets) a backfill of ``mode`` (missing | stale | all) runs, sorted by key.
+
+        ``stale`` asks the server about ``STALE_PAGE`` hearings per request, halving the page whenever one
+        times out (Dagster computes staleness partition by partition: one request for a whole archive
+        outlasts the client's timeout, is retried, and piles up work on the server), only about hearings
+        whose audio is materialized (the others are missing, not stale), and stops once ``limit`` stale
+        hearings are found.
+        ``progress(asked, of)`` is called after each page.
+        """
         keys = sorted(self.hearing_keys())
         if mode == "all":
             chosen = {k: list(HEARING_ASSETS) for k in keys}
         elif mode == "missing":
-            chosen = self._missing(keys)
+            chosen = missing_plan(keys, self._partition_statuses())
         elif mode == "stale":
-            chosen = self._stale(keys)
+            chosen = self._stale(keys, limit, progress)
         else:
             raise ValueError(f"unknown backfill mode {mode!r}: missing, stale or all")
         picked = sorted(chosen)[:limit] if limit is not None else sorted(chosen)
         return BackfillPlan(picked, {k: chosen[k] for k in picked})
 
-    def _missing(self, keys: list[str]) -> dict[str, list[str]]:
+    def _partition_statuses(self) -> dict[str, dict[str, list[str]]]:
         nodes = self.graphql(GRAPHQL["partition_statuses"], {"assetKeys": asset_keys(HEARING_ASSETS)})[
             "assetNodes"
         ]
-        return missing_plan(keys, {n["assetKey"]["path"][-1]: n["assetPartitionStatuses"] for n in nodes})
+        return {n["assetKey"]["path"][-1]: n["assetPartitionStatuses"] for n in nodes}
 
-    def _stale(self, keys: list[str]) -> dict[str, list[str]]:
-        if not keys:
-            return {}
-        nodes = self.graphql(
-            GRAPHQL["stale_statuses"], {"assetKeys": asset_keys(HEARING_ASSETS), "keys": keys}
-        )["assetNodes"]
-        return stale_plan(
-            keys,
-            {
-                n["assetKey"]["path"][-1]: {
-                    k for k, s in zip(keys, n["staleStatusByPartition"], strict=True) if s == "STALE"
-                }
-                for n in nodes
-            },
-        )
+    def _stale(
+        self, keys: list[str], limit: int | None, progress: Callable[[int, int], None] | None
+    ) -> dict[str, list[str]]:
+        root = self._partition_statuses().get(HEARING_ASSETS[0], {})
+        materialized = set(root.get("materializedPartitions", [])) | set(root.get("failedPartitions", []))
+        candidates = [k for k in keys if k in materialized]
+        chosen: dict[str, list[str]] = {}
+        start, size = 0, STALE_PAGE
+        while start < len(candidates):
+            page = candidates[start : start + size]
+            try:  # not retried as it is: a page that timed out is asked again in halves
+                nodes = self.graphql(
+                    GRAPHQL["stale_statuses"],
+                    {"assetKeys": asset_keys(HEARING_ASSETS), "keys": page},
+                    idempotent=False,
+                )["assetNodes"]
+            except DagsterUnreachable as error:
+                if size == 1 or "timed out" not in str(error):
+                    raise
+                size //= 2
+                continue
+            chosen |= stale_plan(
+                page,
+                {
+                    n["assetKey"]["path"][-1]: {
+                        k for k, s in zip(page, n["staleStatusByPartition"], strict=True) if s == "STALE"
+                    }
+                    for n in nodes
+                },
+            )
+            start += len(page)
+            if progress is not None:
+                progress(start, len(candidates))
+            if limit is not None and len(chosen) >= limit:
+                break
+        return chosen
 
     def launch_backfill(self, plan: BackfillPlan, *, title: str) -> str:
         """One asset backfill over the plan's hearings; its id (its runs are paced by the run queue)."""

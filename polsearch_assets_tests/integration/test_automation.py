@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 import yaml
 from dagster._core.instance.ref import InstanceRef
 
@@ -13,6 +14,7 @@ from polsearch_assets.defs.hearing.automation import hearing_automation
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS, raw_audio_contract
 from polsearch_assets.defs.hearing.jobs import hearing_pipeline
 from polsearch_assets.defs.hearing.registration import register_hearing
+from polsearch_assets_tests.fixtures.archive import record_archive_hearings
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources, run_hearing
 from polsearch_assets_tests.fixtures.media import REPO, silent_wav
 
@@ -144,3 +146,64 @@ def test_a_whole_hearing_run_that_stopped_partway_is_not_continued(tmp_path: Pat
         assert stopped.success and stopped.dagster_run.tags["polsearch/scope"] == "whole-hearing"
         tick = dg.evaluate_automation_conditions(defs=graph(resources), instance=instance, cursor=tick.cursor)
         assert requested(tick) == {}
+
+
+def test_a_failed_blocking_check_keeps_a_model_change_off_that_hearing(tmp_path: Path) -> None:
+    resources = hearing_resources(tmp_path)
+    defs = graph(resources)
+    with dg.instance_for_test() as instance:
+        # hearing-b's VAD chunks were checked again later and failed (an artifact edited by hand, say).
+        record_archive_hearings(
+            instance, defs, ["hearing-a", "hearing-b"], failed={"hearing-b": "vad_chunks"}
+        )
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert requested(tick) == {}
+        tick = dg.evaluate_automation_conditions(
+            defs=graph(resources, "transcript-v2"), instance=instance, cursor=tick.cursor
+        )
+        assert requested(tick) == {asset: ["hearing-a"] for asset in AFTER_TRANSCRIPT}
+
+
+def test_a_changed_hearing_costs_the_same_queries_in_a_larger_archive(tmp_path: Path) -> None:
+    """The tick after one hearing's raw_audio is re-materialized asks storage (nearly) as many questions with
+    43 hearings as with 3: fewer than one more per hearing (bench/bench_archive.py has the times)."""
+    resources = hearing_resources(tmp_path)
+    defs = graph(resources)
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:  # SQLAlchemy event
+        statements.append(statement)
+
+    with dg.instance_for_test() as instance:
+        first, result = run_hearing(instance, resources, silent_wav(tmp_path / "one.wav", 3))
+        assert result.success
+
+        def one_changed_tick(
+            cursor: dg.AssetDaemonCursor,
+        ) -> tuple[int, dg.EvaluateAutomationConditionsResult]:
+            again = dg.materialize(
+                [*assets_for(resources), raw_audio_contract],
+                selection=dg.AssetSelection.assets("raw_audio")
+                | dg.AssetSelection.checks(raw_audio_contract),
+                partition_key=first,
+                instance=instance,
+                resources=resources,
+            )
+            assert again.success
+            statements.clear()
+            sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+            try:
+                tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+            finally:
+                sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+            assert requested(tick) == {asset: [first] for asset in DOWNSTREAM}
+            return len(statements), tick
+
+        record_archive_hearings(instance, defs, [f"small-{i}" for i in range(2)])
+        small, tick = one_changed_tick(dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor)
+        record_archive_hearings(instance, defs, [f"large-{i}" for i in range(40)])
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        large, _ = one_changed_tick(tick.cursor)
+        # Dagster's per-partition check state asked once per hearing (+96 here); what is left does not grow
+        # with the hearings (+16: the status caches catching up with the 40 hearings' events).
+        assert large - small < 40, f"{small} statements with 3 hearings, {large} with 43"

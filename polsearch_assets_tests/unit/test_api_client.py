@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
@@ -21,6 +22,7 @@ from polsearch_assets.client import (
     missing_plan,
     stale_plan,
 )
+from polsearch_assets.client import api as api_module
 from polsearch_assets_tests.fixtures.local_http import serving
 from polsearch_assets_tests.fixtures.processes import REPO
 
@@ -172,3 +174,46 @@ def test_the_documented_graphql_is_valid_against_dagsters_schema() -> None:
     assert len(blocks) >= 4
     for block in blocks:
         assert validate(_schema(), parse(block)) == [], block
+
+
+class _SlowOnBigPages(_JsonHandler):
+    """A webserver whose staleness answers take longer than the client waits for pages of over 2 hearings
+    (as Dagster's per-partition computation does on a large page); records each page it was asked about."""
+
+    pages: ClassVar[list[list[str]]] = []
+    KEYS: ClassVar[list[str]] = [f"k{i}" for i in range(6)]
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        query, variables = body["query"], body["variables"]
+        names = [k["path"][0] for k in variables.get("assetKeys", [])]
+        if "staleStatusByPartition" in query:
+            type(self).pages.append(variables["keys"])
+            if len(variables["keys"]) > 2:
+                time.sleep(1.5)
+            stale = [["STALE" if int(k[1:]) % 2 else "FRESH" for k in variables["keys"]] for _ in names]
+            nodes = [
+                {"assetKey": {"path": [n]}, "staleStatusByPartition": s}
+                for n, s in zip(names, stale, strict=True)
+            ]
+        elif "assetPartitionStatuses" in query:
+            statuses = {
+                "materializedPartitions": self.KEYS,
+                "materializingPartitions": [],
+                "failedPartitions": [],
+            }
+            nodes = [{"assetKey": {"path": [n]}, "assetPartitionStatuses": statuses} for n in names]
+        else:
+            nodes = [{"assetKey": {"path": [n]}, "partitionKeys": self.KEYS} for n in names]
+        self.reply(200, {"data": {"assetNodes": nodes}})
+
+
+def test_a_stale_page_that_times_out_is_asked_again_in_halves(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api_module, "STALE_PAGE", 4)
+    _SlowOnBigPages.pages = []
+    asked: list[tuple[int, int]] = []
+    with serving(_SlowOnBigPages) as url:
+        plan = DagsterApi(url=url, timeout_s=0.5).plan_backfill("stale", progress=lambda *p: asked.append(p))
+    assert plan.keys == ["k1", "k3", "k5"]
+    assert [len(page) for page in _SlowOnBigPages.pages] == [4, 2, 2, 2]  # the slow page once, not retried
+    assert asked == [(2, 6), (4, 6), (6, 6)]
