@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -76,6 +77,70 @@ ROW_FACTS = (
     "segment_index", "text", "start_time_ms", "end_time_ms", "speaker_name", "speaker_label", "person_id",
     "hearing", "title", "channel", "committee", "published_date", "source_url", "embedding_model",
 )  # fmt: skip
+
+
+# The indexes behind search: BM25 over the text, and a scalar index for every filter search offers (the
+# hearing, and each column a speaker filter reads). A speaker is a person's name, id or the hearing label:
+# few distinct values per column, so bitmaps.
+SEARCH_INDEXES: tuple[tuple[str, str], ...] = (
+    ("text", "FTS"),
+    ("hearing", "BTREE"),
+    ("speaker_name", "BITMAP"),
+    ("speaker_label", "BITMAP"),
+    ("person_id", "BITMAP"),
+)
+SMALL_TABLE_ROWS = 50_000  # a write builds a missing index itself only below this many rows
+DEFAULT_CLEANUP_OLDER_THAN = timedelta(hours=1)
+
+
+def _search_index_configs() -> dict[str, Any]:
+    from lancedb.index import FTS, Bitmap, BTree
+
+    kinds = {"FTS": FTS, "BTREE": BTree, "BITMAP": Bitmap}
+    return {column: kinds[kind]() for column, kind in SEARCH_INDEXES}
+
+
+def _vector_index_config() -> Any:
+    from lancedb.index import IvfPq
+
+    return IvfPq(distance_type="cosine")
+
+
+@dataclass(frozen=True)
+class IndexHealth:
+    """The table as maintenance sees it."""
+
+    rows: int
+    live_bytes: int  # data and index files of the current version
+    fragments: int
+    small_fragments: int  # fragments compaction would merge
+    unindexed_rows: int  # rows written since the indexes were last brought up to date (searched by a scan)
+    vector_segments: int | None  # delta segments of the vector index; None: not built yet
+    missing: tuple[str, ...]  # search indexes not built yet
+
+    def maintenance_due(
+        self, unindexed_rows: int, small_fragments: int, vector_index_min_rows: int
+    ) -> list[str]:
+        """Why maintenance should run now (empty: it need not)."""
+        reasons = []
+        if self.unindexed_rows >= unindexed_rows:
+            reasons.append(f"{self.unindexed_rows} rows not in the indexes yet")
+        if self.small_fragments >= small_fragments:
+            reasons.append(f"{self.small_fragments} small fragments")
+        if self.missing:
+            reasons.append(f"missing indexes on {', '.join(self.missing)}")
+        if self.vector_segments is None and self.rows >= vector_index_min_rows:
+            reasons.append(f"{self.rows} rows and no vector index")
+        return reasons
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    before: IndexHealth | None
+    after: IndexHealth | None
+    built: tuple[str, ...]  # indexes built from scratch
+    retrained: bool  # the vector index was retrained (too many delta segments)
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -278,7 +343,7 @@ class SegmentIndex:
                 f"hearing {hearing}: concurrent writers kept adding rows; "
                 f"{table.count_rows(_of_hearing(hearing))} rows, expected {rows.num_rows}"
             )
-        self._maintain_indexes(table)
+        self._create_missing_indexes(table, only_if_small=True)
         return True
 
     def delete_hearing(self, hearing: str) -> None:
@@ -287,41 +352,83 @@ class SegmentIndex:
         if table is not None:
             table.delete(_of_hearing(validate_hearing_key(hearing)))
 
-    def _maintain_indexes(self, table: Any) -> None:
-        """Keep search fast as the table grows.
+    # -- index maintenance: off the write path (defs/maintenance/index.py runs it on a sensor and a schedule) --
 
-        Full-text (text), BTree (hearing) and bitmap (speaker_name) indexes exist
-        from the first row. The IVF_PQ vector index is built at
-        ``vector_index_min_rows``; ``optimize()`` then folds each write into it as
-        a delta segment, and since every segment is searched separately, the index
-        is rebuilt once it has more than ``max_vector_index_segments`` of them.
-        """
+    def _create_missing_indexes(self, table: Any, *, only_if_small: bool) -> list[str]:
+        """Build the search indexes the table lacks (``SEARCH_INDEXES``); returns their columns.
+
+        A write builds them only while the table is small (its first rows: search needs the full-text index
+        at once, and then each costs milliseconds); on a large table a missing one (an index added by a newer
+        release) is built by maintenance, and until then its filter scans."""
+        existing = {index.columns[0] for index in table.list_indices()}
+        missing = [column for column, _ in SEARCH_INDEXES if column not in existing]
+        if not missing or (only_if_small and table.count_rows() > SMALL_TABLE_ROWS):
+            return []
+        configs = _search_index_configs()
+        for column in missing:
+            table.create_index(column, config=configs[column])
+        return missing
+
+    def health(self) -> IndexHealth | None:
+        """What maintenance looks at, read from the table's manifest and index metadata (milliseconds at any
+        size); None when nothing is indexed yet."""
+        table = self._table()
+        if table is None:
+            return None
+        stats = table.stats()
+        indexed = {index.columns[0]: index.name for index in table.list_indices()}
+        text = table.index_stats(indexed["text"]) if "text" in indexed else None
+        vector = table.index_stats(indexed["vector"]) if "vector" in indexed else None
+        return IndexHealth(
+            rows=stats["num_rows"],
+            live_bytes=stats["total_bytes"],
+            fragments=stats["fragment_stats"]["num_fragments"],
+            small_fragments=stats["fragment_stats"]["num_small_fragments"],
+            unindexed_rows=text.num_unindexed_rows if text else stats["num_rows"],
+            vector_segments=vector.num_indices if vector else None,
+            missing=tuple(c for c, _ in SEARCH_INDEXES if c not in indexed),
+        )
+
+    def maintain(
+        self, cleanup_older_than: timedelta = DEFAULT_CLEANUP_OLDER_THAN, retrain_vector_index: bool = False
+    ) -> MaintenanceReport:
+        """Compact, index and clean the table; what a hearing write leaves for later.
+
+        ``optimize()`` compacts small fragments (and those with many deleted rows), folds unindexed rows
+        into every index (a delta segment for the vector index, no retraining) and deletes the files of
+        versions older than ``cleanup_older_than`` (readers older than that lose
+        their version: keep it above the longest search or write). Since each vector delta segment is
+        searched separately, the vector index is retrained once it has more than
+        ``max_vector_index_segments`` (or when ``retrain_vector_index``: after the table grew a lot, its
+        partitions are too large). Then missing search indexes are built, and the IVF_PQ vector index once the
+        table has ``vector_index_min_rows``. Safe beside hearing writes: a commit conflict retries."""
+        started = time.perf_counter()
+        before = self.health()
+        if before is None:
+            return MaintenanceReport(None, None, (), False, 0.0)
+        table = self._table()
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                self._maintain_indexes_once(table)
-                return
+                # Compaction first, so the indexes built below need no remapping.
+                table.optimize(cleanup_older_than=cleanup_older_than)
+                built = self._create_missing_indexes(table, only_if_small=False)
+                now = self.health()
+                assert now is not None
+                retrained = now.vector_segments is not None and (
+                    retrain_vector_index or now.vector_segments > self.max_vector_index_segments
+                )
+                if retrained or (now.vector_segments is None and now.rows >= self.vector_index_min_rows):
+                    table.create_index("vector", config=_vector_index_config())  # trained on today's rows
+                    built += [] if retrained else ["vector"]
+                break
             except (RuntimeError, OSError) as error:
-                if not _commit_conflict(error):
+                if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
                     raise
-                _pause(attempt)  # another writer's maintenance committed first: look again
+                _pause(attempt)  # a hearing write committed first: look again
                 table.checkout_latest()
-        # Still contended: the rows are committed and searchable; the next write folds them in.
-
-    def _maintain_indexes_once(self, table: Any) -> None:
-        from lancedb.index import FTS, Bitmap, BTree, IvfPq
-
-        table.optimize()  # folds new rows into the existing indexes and compacts small fragments
-        indexed = {index.columns[0]: index.name for index in table.list_indices()}
-        rows = table.count_rows()
-        if rows:
-            for column, config in (("text", FTS()), ("hearing", BTree()), ("speaker_name", Bitmap())):
-                if column not in indexed:
-                    table.create_index(column, config=config)
-        if rows >= self.vector_index_min_rows and (
-            "vector" not in indexed
-            or table.index_stats(indexed["vector"]).num_indices > self.max_vector_index_segments
-        ):
-            table.create_index("vector", config=IvfPq(distance_type="cosine"))
+        return MaintenanceReport(
+            before, self.health(), tuple(built), retrained, time.perf_counter() - started
+        )
 
     def count(self, hearing: str | None = None) -> int:
         table = self._table()
