@@ -15,6 +15,11 @@ from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
 from polsearch_assets.defs.hearing.jobs import hearing_pipeline, register_hearings
 from polsearch_assets.defs.hearing.runs import abandoned_runs
 from polsearch_assets.defs.hearing.speakers import speaker_library, speaker_names_refresh, voiceprint_library
+from polsearch_assets.defs.maintenance.index import (
+    index_maintenance,
+    index_maintenance_daily,
+    index_maintenance_due,
+)
 from polsearch_assets.defs.maintenance.retention import audio_retention, audio_retention_schedule
 from polsearch_assets.defs.notifications.sensors import notification_sensors
 from polsearch_assets.defs.platform.execution import configured_executor
@@ -33,7 +38,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     uploads = dg.Definitions(assets=[youtube_uploads_feed(settings)], sensors=[uploads_sensor(settings)])
     notifications = dg.Definitions(sensors=notification_sensors(settings))
-    maintenance = dg.Definitions(jobs=[audio_retention], schedules=[audio_retention_schedule(settings)])
+    maintenance = dg.Definitions(
+        jobs=[audio_retention, index_maintenance],
+        schedules=[audio_retention_schedule(settings), index_maintenance_daily],
+        sensors=[index_maintenance_due],
+    )
     platform = dg.Definitions(
         asset_checks=HEALTH_CHECKS, jobs=[pipeline_health], schedules=[pipeline_health_schedule(settings)]
     )
