@@ -16,7 +16,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,6 +28,10 @@ import pyarrow as pa
 from polsearch_assets.core.keys import validate_hearing_key, youtube_video_id
 
 TABLE_NAME = "segments"
+# Every speaker_name the segments table has held (never fewer): a part of a name is matched against these
+# few thousand names, not against millions of rows.
+SPEAKERS_TABLE = "segment_speakers"
+_SPEAKERS_SCHEMA = pa.schema([pa.field("speaker_name", pa.string(), nullable=False)])
 WRITE_ATTEMPTS = 5
 _CONTENT_NAMESPACE = uuid.UUID("6f1c7c36-2d0f-4c3e-9a53-6c2f0f7c9a11")  # fixed: content ids never change
 
@@ -239,15 +243,25 @@ def _like_pattern(value: str) -> str:
     return _quote(f"%{escaped}%")
 
 
-def speaker_filter(speaker: str) -> str:
+def speaker_filter(speaker: str, known_names: Iterable[str] | None = None) -> str:
     """Rows of a speaker: the person's exact name or id, the hearing label, or a case-insensitive part of
-    the name ("Cantwell" finds "Sen. Maria Cantwell" in every hearing). Values are quoted and escaped."""
+    the name ("Cantwell" finds "Sen. Maria Cantwell" in every hearing). Values are quoted and escaped.
+
+    ``known_names``: every ``speaker_name`` the index holds (a superset will do). With them a part of a name
+    becomes the list of whole names containing it, which the bitmap index answers; without them, a LIKE
+    that reads every row."""
     value = speaker.strip()
     exact = _quote(value)
     found = f"speaker_name = {exact} OR person_id = {exact} OR speaker_label = {exact}"
     if _LABEL_RE.match(value):  # SPEAKER_1 is one label, not also SPEAKER_10 ... SPEAKER_14
         return f"({found})"
-    return f"({found} OR lower(speaker_name) LIKE {_like_pattern(value.lower())} ESCAPE '\\')"
+    if known_names is None:
+        return f"({found} OR lower(speaker_name) LIKE {_like_pattern(value.lower())} ESCAPE '\\')"
+    part = value.lower()
+    names = sorted({name for name in known_names if part in name.lower()} - {value})
+    if names:
+        found = f"speaker_name IN ({', '.join(_quote(n) for n in names)}) OR {found}"
+    return f"({found})"
 
 
 def _same_rows(old: list[dict[str, Any]], rows: pa.Table) -> bool:
@@ -319,6 +333,9 @@ class SegmentIndex:
         if _same_rows(self.rows(hearing) if current is None else current, rows):
             return False
         table = self._table(create=True)
+        self._record_speakers(
+            rows, fresh=table.count_rows() == 0
+        )  # before the rows: the names stay a superset
         for attempt in range(WRITE_ATTEMPTS):
             write_id = pa.array([uuid.uuid4().hex] * rows.num_rows, pa.string())
             tagged = rows.set_column(rows.schema.get_field_index(WRITE_ID.name), WRITE_ID, write_id)
@@ -351,6 +368,53 @@ class SegmentIndex:
         table = self._table()
         if table is not None:
             table.delete(_of_hearing(validate_hearing_key(hearing)))
+
+    def _speakers(self) -> Any:
+        try:
+            return self._db.open_table(SPEAKERS_TABLE)
+        except ValueError:
+            return None
+
+    def known_speaker_names(self) -> set[str] | None:
+        """Every speaker_name the index has held; None for an index from before they were kept (maintenance
+        collects them)."""
+        table = self._speakers()
+        return None if table is None else set(table.to_arrow().column("speaker_name").to_pylist())
+
+    def _record_speakers(self, rows: pa.Table, *, fresh: bool) -> None:
+        """Add the names of ``rows`` that ``SPEAKERS_TABLE`` lacks (no commit when it has them all)."""
+        names = {name for name in rows.column("speaker_name").to_pylist() if name}
+        table = self._speakers()
+        if not names or (table is None and not fresh):  # an older index: maintenance collects every name
+            return
+        if table is None:
+            table = self._db.create_table(SPEAKERS_TABLE, schema=_SPEAKERS_SCHEMA, exist_ok=True)
+        for attempt in range(WRITE_ATTEMPTS):
+            new = sorted(names - set(table.to_arrow().column("speaker_name").to_pylist()))
+            if not new:
+                return
+            try:
+                (
+                    table.merge_insert("speaker_name")  # a name another writer just added is not added twice
+                    .when_not_matched_insert_all()
+                    .execute(pa.table({"speaker_name": new}, schema=_SPEAKERS_SCHEMA))
+                )
+                return
+            except (RuntimeError, OSError) as error:
+                if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                _pause(attempt)
+                table.checkout_latest()
+
+    def _collect_speakers(self, table: Any) -> None:
+        """Create ``SPEAKERS_TABLE`` from every row (an index from before it existed)."""
+        names = table.search().select(["speaker_name"]).limit(None).to_arrow().column("speaker_name")
+        self._db.create_table(
+            SPEAKERS_TABLE,
+            pa.table({"speaker_name": sorted({n for n in names.to_pylist() if n})}, schema=_SPEAKERS_SCHEMA),
+            schema=_SPEAKERS_SCHEMA,
+            exist_ok=True,
+        )
 
     # -- index maintenance: off the write path (defs/maintenance/index.py runs it on a sensor and a schedule) --
 
@@ -386,7 +450,8 @@ class SegmentIndex:
             small_fragments=stats["fragment_stats"]["num_small_fragments"],
             unindexed_rows=text.num_unindexed_rows if text else stats["num_rows"],
             vector_segments=vector.num_indices if vector else None,
-            missing=tuple(c for c, _ in SEARCH_INDEXES if c not in indexed),
+            missing=tuple(c for c, _ in SEARCH_INDEXES if c not in indexed)
+            + (() if self._speakers() is not None else (SPEAKERS_TABLE,)),
         )
 
     def maintain(
@@ -412,6 +477,11 @@ class SegmentIndex:
                 # Compaction first, so the indexes built below need no remapping.
                 table.optimize(cleanup_older_than=cleanup_older_than)
                 built = self._create_missing_indexes(table, only_if_small=False)
+                if (speakers := self._speakers()) is None:
+                    self._collect_speakers(table)
+                    built.append(SPEAKERS_TABLE)
+                else:
+                    speakers.optimize(cleanup_older_than=cleanup_older_than)
                 now = self.health()
                 assert now is not None
                 retrained = now.vector_segments is not None and (
@@ -476,7 +546,7 @@ class SegmentIndex:
         )
         filters = [_of_hearing(hearing)] if hearing else []
         if speaker:
-            filters.append(speaker_filter(speaker))
+            filters.append(speaker_filter(speaker, self.known_speaker_names()))
         if filters:
             query = query.where(" AND ".join(filters), prefilter=True)
         return query.limit(limit).to_list()
