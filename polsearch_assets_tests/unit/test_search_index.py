@@ -13,12 +13,14 @@ import pytest
 from polsearch_assets.core.index.segments import (
     HearingInfo,
     IndexHealth,
+    NamedSpeaker,
     SegmentIndex,
     UnknownHearing,
     build_rows,
     content_id,
     moment_url,
     schema,
+    speaker_filter,
 )
 
 DIM = 8
@@ -283,3 +285,53 @@ def test_a_table_from_before_write_ids_is_migrated_in_place(tmp_path: Path) -> N
     index.replace_hearing("h1", build_rows(info("h1"), segments(4, "bridges"), vectors(4, 0)))
     index.replace_hearing("h2", build_rows(info("h2"), segments(2, "ports"), vectors(2, 1)))
     assert (index.count("h1"), index.count("h2")) == (4, 2)
+
+
+def test_every_search_filter_is_answered_by_a_scalar_index(tmp_path: Path) -> None:
+    """The hearing filter and every form of --speaker (a name, a part of it, an id, a label) read bitmaps or
+    a B-tree, never every row: the query plan holds a scalar index query and nothing left to recheck."""
+    index = SegmentIndex(str(tmp_path / "lancedb"), DIM)
+    names = {"SPEAKER_1": NamedSpeaker("Sen. Maria Cantwell", "C000127")}
+    index.replace_hearing("h1", build_rows(info("h1"), segments(6, "bridges"), vectors(6, 0), names))
+    index.replace_hearing("h2", build_rows(info("h2"), segments(4, "ports"), vectors(4, 1)))
+    index.maintain()  # the rows written so far are in the indexes
+    known = index.known_speaker_names()
+    assert known == {"Sen. Maria Cantwell", "SPEAKER_0", "SPEAKER_1"}
+    assert "LIKE" not in speaker_filter("cantwell", known)
+    for where in (
+        "hearing = 'h1'",
+        speaker_filter("cantwell", known),
+        speaker_filter("Sen. Maria Cantwell", known),
+        speaker_filter("C000127", known),
+        speaker_filter("SPEAKER_0", known),
+        speaker_filter("nobody", known),
+    ):
+        plan = index._table().search(query_vector(0)).where(where, prefilter=True).explain_plan()
+        assert "ScalarIndexQuery" in plan and "refine_filter=--" in plan, (where, plan)
+    hits = index.search("bridges", query_vector(0), speaker="cantwell", limit=10)
+    assert hits and {h["person_id"] for h in hits} == {"C000127"}
+
+
+def test_an_index_from_before_the_speaker_list_searches_parts_of_names_until_maintenance(
+    tmp_path: Path,
+) -> None:
+    import lancedb
+
+    uri = str(tmp_path / "lancedb")
+    index = SegmentIndex(uri, DIM)
+    names = {"SPEAKER_1": NamedSpeaker("Sen. Maria Cantwell", "C000127")}
+    index.replace_hearing("h1", build_rows(info("h1"), segments(6, "bridges"), vectors(6, 0), names))
+    lancedb.connect(uri).drop_table("segment_speakers")  # as an earlier release left it
+    index.replace_hearing("h2", build_rows(info("h2"), segments(4, "bridges"), vectors(4, 0), names))
+    assert index.known_speaker_names() is None  # a write does not start a list that would miss h1's names
+    assert {h["hearing"] for h in index.search("bridges", query_vector(0), speaker="cantw", limit=20)} == {
+        "h1",
+        "h2",
+    }  # by LIKE meanwhile
+    assert "segment_speakers" in index.health().missing
+    assert "segment_speakers" in index.maintain().built
+    assert index.known_speaker_names() == {"Sen. Maria Cantwell", "SPEAKER_0"}
+    assert {h["hearing"] for h in index.search("bridges", query_vector(0), speaker="cantw", limit=20)} == {
+        "h1",
+        "h2",
+    }
