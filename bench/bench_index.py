@@ -5,7 +5,8 @@
     mkdir /tmp/polsearch-before && git archive 58bdd8b | tar -x -C /tmp/polsearch-before
     PYTHONPATH=/tmp/polsearch-before .venv/bin/python bench/bench_index.py --sizes 100000,1000000 --writes 20 --label before
 
-One process grows one table through the sizes. At each size:
+``--writes-only`` skips the vector index and the searches (steps 1-2): the write path and the disk
+only, which a shared machine can afford at 1M rows. One process grows one table through the sizes. At each size:
 
 1. Bulk fill to the size: rows made by the write path's own ``build_rows`` (every column as
    ``hearing_index`` writes it, ``write_id`` included), 500 segments per hearing, appended in
@@ -183,10 +184,10 @@ def bulk_fill(index: SegmentIndex, hearings: Hearings, start: int, stop: int) ->
     table.add(pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches())))
 
 
-def bring_indexes_up(index: SegmentIndex) -> dict:
+def bring_indexes_up(index: SegmentIndex, vector: bool) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     if hasattr(index, "maintain"):
-        report = index.maintain(retrain_vector_index=True)
+        report = index.maintain(retrain_vector_index=vector)
         detail = {"built": list(report.built), "retrained": report.retrained}
     else:  # main's code: its write path's maintenance, and the vector index retrained at this size
         from lancedb.index import IvfPq
@@ -195,7 +196,8 @@ def bring_indexes_up(index: SegmentIndex) -> dict:
         threshold, index.vector_index_min_rows = index.vector_index_min_rows, 10**12
         index._maintain_indexes(table)  # compaction and the scalar and full-text indexes
         index.vector_index_min_rows = threshold
-        table.create_index("vector", config=IvfPq(distance_type="cosine"))
+        if vector:
+            table.create_index("vector", config=IvfPq(distance_type="cosine"))
         detail = {}
     return {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu, **detail}
 
@@ -234,6 +236,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--label", default="after")
     parser.add_argument("--root", default="", help="where the table is built (default: a temporary folder)")
+    parser.add_argument(
+        "--writes-only",
+        action="store_true",
+        help="no vector index and no search: only hearing writes and disk (what a busy machine can afford at 1M)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     root = Path(args.root or f"/tmp/bench-index-{args.label}-{os.getpid()}")
@@ -255,6 +262,9 @@ def main() -> None:
     query_vectors = {q: v.astype(np.float32) for q, v in zip(QUERIES, embedder.embed(QUERIES), strict=True)}
     hearings = Hearings(texts, vectors)
     index = SegmentIndex(str(root), DIM)
+    if args.writes_only:
+        index.vector_index_min_rows = 10**12
+        report["writes_only"] = True
     filled = 0
     written = 10**6  # keys of hearings the write phase adds, apart from the bulk ones
     try:
@@ -264,19 +274,25 @@ def main() -> None:
             bulk_fill(index, hearings, filled // PER_HEARING, size // PER_HEARING)
             filled = size
             result["fill_s"] = time.perf_counter() - started
-            result["indexes"] = bring_indexes_up(index)
+            result["indexes"] = bring_indexes_up(index, vector=not args.writes_only)
             print(size, "indexed", result["indexes"], flush=True)
             popular = hearings.people[0]
-            result["search"] = {
-                "hybrid": latency(index, query_vectors, args.queries),
-                "speaker_full_name": latency(index, query_vectors, args.queries, speaker=popular.person),
-                "speaker_part_of_name": latency(
-                    index, query_vectors, args.queries, speaker=popular.person.split()[-1].lower()
-                ),
-                "speaker_person_id": latency(index, query_vectors, args.queries, speaker=popular.person_id),
-                "speaker_label": latency(index, query_vectors, args.queries, speaker="SPEAKER_6"),
-                "hearing": latency(index, query_vectors, args.queries, hearing=hearings.key(3)),
-            }
+            result["search"] = (
+                {}
+                if args.writes_only
+                else {
+                    "hybrid": latency(index, query_vectors, args.queries),
+                    "speaker_full_name": latency(index, query_vectors, args.queries, speaker=popular.person),
+                    "speaker_part_of_name": latency(
+                        index, query_vectors, args.queries, speaker=popular.person.split()[-1].lower()
+                    ),
+                    "speaker_person_id": latency(
+                        index, query_vectors, args.queries, speaker=popular.person_id
+                    ),
+                    "speaker_label": latency(index, query_vectors, args.queries, speaker="SPEAKER_6"),
+                    "hearing": latency(index, query_vectors, args.queries, hearing=hearings.key(3)),
+                }
+            )
             print(size, "search", json.dumps(result["search"]), flush=True)
             result["disk_before_writes"] = disk(index, root)
             cpu, wall = [], []
@@ -311,7 +327,8 @@ def main() -> None:
                         "retrained": report_.retrained,
                     }
                     result["disk_after_maintenance"] = disk(index, root)
-                    result["hybrid_after_maintenance"] = latency(index, query_vectors, args.queries)
+                    if not args.writes_only:
+                        result["hybrid_after_maintenance"] = latency(index, query_vectors, args.queries)
                     print(size, "maintained", result["maintenance_after_writes"],
                           result["disk_after_maintenance"], flush=True)  # fmt: skip
             result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
