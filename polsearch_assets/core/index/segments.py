@@ -8,6 +8,10 @@ removes whatever an earlier write left; two writers that raced on a new
 hearing (both inserting before either saw the other's rows) are caught by the
 row count after the commit, and the write is repeated until the hearing holds
 exactly its rows once.
+
+A write does nothing more, so its cost does not grow with the table: rows not yet in the indexes are
+searched by a scan until ``SegmentIndex.maintain`` (the ``index_maintenance`` job) compacts the table,
+folds them into the indexes, retrains the vector index when due and deletes old versions' files.
 """
 
 from __future__ import annotations
@@ -321,7 +325,7 @@ class SegmentIndex:
     def replace_hearing(
         self, hearing: str, rows: pa.Table, current: list[dict[str, Any]] | None = None
     ) -> bool:
-        """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date.
+        """Make ``rows`` the hearing's rows in one commit; nothing else (``maintain`` indexes and compacts).
 
         False, and nothing written, when the hearing already has exactly these rows (a names update
         that changed nothing for this hearing); ``current``: its rows as the caller just read them
@@ -333,9 +337,8 @@ class SegmentIndex:
         if _same_rows(self.rows(hearing) if current is None else current, rows):
             return False
         table = self._table(create=True)
-        self._record_speakers(
-            rows, fresh=table.count_rows() == 0
-        )  # before the rows: the names stay a superset
+        # The names go in before the rows, so the list always holds every name the rows have.
+        self._record_speakers(rows, fresh=table.count_rows() == 0)
         for attempt in range(WRITE_ATTEMPTS):
             write_id = pa.array([uuid.uuid4().hex] * rows.num_rows, pa.string())
             tagged = rows.set_column(rows.schema.get_field_index(WRITE_ID.name), WRITE_ID, write_id)
@@ -461,8 +464,8 @@ class SegmentIndex:
 
         ``optimize()`` compacts small fragments (and those with many deleted rows), folds unindexed rows
         into every index (a delta segment for the vector index, no retraining) and deletes the files of
-        versions older than ``cleanup_older_than`` (readers older than that lose
-        their version: keep it above the longest search or write). Since each vector delta segment is
+        versions older than ``cleanup_older_than`` (readers older than that lose their version: keep it
+        above the longest search or write). Since each vector delta segment is
         searched separately, the vector index is retrained once it has more than
         ``max_vector_index_segments`` (or when ``retrain_vector_index``: after the table grew a lot, its
         partitions are too large). Then missing search indexes are built, and the IVF_PQ vector index once the
