@@ -9,8 +9,8 @@ hearing (both inserting before either saw the other's rows) are caught by the
 row count after the commit, and the write is repeated until the hearing holds
 exactly its rows once.
 
-A write does nothing more, so its cost does not grow with the table: rows not yet in the indexes are
-searched by a scan until ``SegmentIndex.maintain`` (the ``index_maintenance`` job) compacts the table,
+A write does nothing more (no compaction, no index work; the merge_insert's join still reads the whole
+table, its one cost that grows with it). Rows not yet in the indexes are searched by a scan until ``SegmentIndex.maintain`` (the ``index_maintenance`` job) compacts the table,
 folds them into the indexes, retrains the vector index when due and deletes old versions' files.
 """
 
