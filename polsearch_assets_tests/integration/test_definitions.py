@@ -151,8 +151,13 @@ def test_checks_sensors_and_schedules() -> None:
         "speaker_names_behind",
         "notify_hearing_indexed",
         "notify_hearing_failed",
+        "index_maintenance_due",
     }
-    assert {s.name for s in defs.schedules} == {"pipeline_health_every_15_min", "audio_retention_daily"}
+    assert {s.name for s in defs.schedules} == {
+        "pipeline_health_every_15_min",
+        "audio_retention_daily",
+        "index_maintenance_daily",
+    }
     # The hearing job runs the hearing assets' checks, never the unpartitioned health checks.
     job = defs.resolve_job_def("hearing_pipeline")
     assert {c.asset_key.to_user_string() for c in job.asset_layer.asset_graph.asset_check_keys} >= {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from datetime import timedelta
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from polsearch_assets.core.index.segments import (
     NOT_ROW_FACTS,
     ROW_FACTS,
     HearingInfo,
+    IndexHealth,
+    NamedSpeaker,
     SegmentIndex,
     UnknownHearing,
     _same_rows,
@@ -23,6 +26,7 @@ from polsearch_assets.core.index.segments import (
     content_id,
     moment_url,
     schema,
+    speaker_filter,
 )
 
 DIM = 8
@@ -123,42 +127,116 @@ def test_moment_urls() -> None:
     assert moment_url(None, 0) is None
 
 
-def test_vector_index_is_built_and_rebuilt_when_fragmented(tmp_path: Path) -> None:
+def _unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_maintenance_builds_the_vector_index_and_retrains_it_when_fragmented(tmp_path: Path) -> None:
     dim = 32
     index = SegmentIndex(
         str(tmp_path / "lancedb"), dim, vector_index_min_rows=1000, max_vector_index_segments=2
     )
     rng = np.random.default_rng(0)
 
-    def write(key: str) -> None:
-        vectors = rng.standard_normal((500, dim)).astype(np.float32)
-        index.replace_hearing(
-            key,
-            build_rows(
-                info(key), segments(500, key), vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-            ),
-        )
+    def write_and_maintain(key: str) -> int | None:
+        index.replace_hearing(key, build_rows(info(key), segments(500, key), _unit_rows(rng, 500, dim)))
+        assert index.health().vector_segments == before  # the write itself leaves the vector index alone
+        report = index.maintain()
+        assert report.after is not None and report.after.unindexed_rows == 0
+        return report.after.vector_segments
 
-    def vector_segments() -> int | None:
-        table = index._table()
-        names = {i.columns[0]: i.name for i in table.list_indices()}
-        return table.index_stats(names["vector"]).num_indices if "vector" in names else None
-
-    write("h0")
-    assert vector_segments() is None  # below the row threshold: brute force is fine
-    assert {i.columns[0] for i in index._table().list_indices()} == {"text", "hearing", "speaker_name"}
-    write("h1")
-    assert vector_segments() == 1
-    write("h2")
-    assert vector_segments() == 2  # optimize() added the new rows as a delta segment
-    write("h3")
-    assert vector_segments() == 1  # past the limit: rebuilt into one segment
+    before = None
+    before = write_and_maintain("h0")
+    assert before is None  # below the row threshold: brute force is fine
+    assert set(index.health().missing) == set()  # every search index from the first write
+    before = write_and_maintain("h1")
+    assert before == 1
+    before = write_and_maintain("h2")
+    assert before == 2  # optimize() added the new rows as a delta segment, no retraining
+    before = write_and_maintain("h3")
+    assert before == 1  # past the limit: retrained into one segment
+    assert index.maintain(retrain_vector_index=True).retrained
     hits = index.search(
         "segment on h3", np.full(dim, 1 / np.sqrt(dim), dtype=np.float32), hearing="h3", limit=20
     )
-    assert len(hits) == 20 and {h["hearing"] for h in hits} == {
-        "h3"
-    }  # the rebuilt index serves filtered search
+    assert len(hits) == 20 and {h["hearing"] for h in hits} == {"h3"}  # the retrained index serves search
+
+
+def _data_bytes(root: Path) -> dict[str, int]:
+    return {f.name: f.stat().st_size for f in (root / "segments.lance" / "data").iterdir()}
+
+
+def test_a_hearing_write_rewrites_no_other_hearing(tmp_path: Path) -> None:
+    """A write appends its hearing's rows (and marks the old ones deleted); compaction is maintenance's job.
+    The bytes a write adds are its own rows', however large the table already is."""
+    dim = 32
+    root = tmp_path / "lancedb"
+    index = SegmentIndex(str(root), dim)
+    rng = np.random.default_rng(1)
+    for n in range(12):
+        key = f"h{n}"
+        index.replace_hearing(key, build_rows(info(key), segments(200, key), _unit_rows(rng, 200, dim)))
+    index.maintain()
+    before = _data_bytes(root)
+    for key in ("h3", "new"):  # a re-write and a new hearing
+        index.replace_hearing(key, build_rows(info(key), segments(200, "x"), _unit_rows(rng, 200, dim)))
+    after = _data_bytes(root)
+    added = {name: size for name, size in after.items() if name not in before}
+    assert set(before) <= set(after) and len(added) == 2
+    assert sum(added.values()) < 0.25 * sum(before.values())  # two hearings' rows, not the table's
+    assert (index.count("h3"), index.count("new"), index.count()) == (200, 200, 13 * 200)
+    assert index.health().unindexed_rows == 400
+    hits = index.search("segment on x", np.full(dim, 1 / np.sqrt(dim), dtype=np.float32), hearing="new")
+    assert hits and {h["hearing"] for h in hits} == {"new"}  # rows not yet indexed are searched too
+
+
+def _directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def test_maintenance_compacts_and_cleans_old_versions(tmp_path: Path) -> None:
+    dim = 32
+    root = tmp_path / "lancedb"
+    index = SegmentIndex(str(root), dim, vector_index_min_rows=1000)
+    rng = np.random.default_rng(2)
+    for round_ in range(3):  # every hearing written three times: two thirds of the rows written are dead
+        for n in range(10):
+            key = f"h{n}"
+            rows = build_rows(info(key), segments(150, f"{key} {round_}"), _unit_rows(rng, 150, dim))
+            index.replace_hearing(key, rows)
+    table = index._table()
+    assert _directory_bytes(root / "segments.lance") > 2.5 * table.stats()["total_bytes"]
+    report = index.maintain(cleanup_older_than=timedelta(0))
+    assert report.before is not None and report.after is not None
+    assert report.after.fragments < report.before.fragments and report.after.small_fragments <= 1
+    assert report.after.missing == () and report.after.vector_segments == 1 and "vector" in report.built
+    table.checkout_latest()
+    assert _directory_bytes(root / "segments.lance") <= 2 * table.stats()["total_bytes"]
+    assert index.count() == 1500 and index.count("h4") == 150
+    assert {r["text"] for r in index.rows("h4")} == {f"segment {i} on h4 2" for i in range(150)}
+
+
+def test_maintenance_due_by_size() -> None:
+    health = IndexHealth(
+        rows=60_000, live_bytes=1, fragments=9, small_fragments=8, unindexed_rows=100, vector_segments=None,
+        missing=("person_id",),
+    )  # fmt: skip
+    assert health.maintenance_due(
+        unindexed_rows=20_000, small_fragments=64, vector_index_min_rows=50_000
+    ) == [
+        "missing indexes on person_id",
+        "60000 rows and no vector index",
+    ]
+    busy = IndexHealth(
+        rows=60_000, live_bytes=1, fragments=90, small_fragments=80, unindexed_rows=30_000, vector_segments=3,
+        missing=(),
+    )  # fmt: skip
+    assert busy.maintenance_due(unindexed_rows=20_000, small_fragments=64, vector_index_min_rows=50_000) == [
+        "30000 rows not in the indexes yet",
+        "80 small fragments",
+    ]
+    assert busy.maintenance_due(unindexed_rows=50_000, small_fragments=100, vector_index_min_rows=1) == []
 
 
 def _write_at_the_barrier(uri: str, key: str, barrier: Barrier) -> None:
@@ -243,3 +321,53 @@ def test_a_hit_says_speaker_for_the_label_and_speaker_name_for_the_person() -> N
         "Sen. Maria Cantwell",
         "SPEAKER_1",
     )
+
+
+def test_every_search_filter_is_answered_by_a_scalar_index(tmp_path: Path) -> None:
+    """The hearing filter and every form of --speaker (a name, a part of it, an id, a label) read bitmaps or
+    a B-tree, never every row: the query plan holds a scalar index query and nothing left to recheck."""
+    index = SegmentIndex(str(tmp_path / "lancedb"), DIM)
+    names = {"SPEAKER_1": NamedSpeaker("Sen. Maria Cantwell", "C000127")}
+    index.replace_hearing("h1", build_rows(info("h1"), segments(6, "bridges"), vectors(6, 0), names))
+    index.replace_hearing("h2", build_rows(info("h2"), segments(4, "ports"), vectors(4, 1)))
+    index.maintain()  # the rows written so far are in the indexes
+    known = index.known_speaker_names()
+    assert known == {"Sen. Maria Cantwell", "SPEAKER_0", "SPEAKER_1"}
+    assert "LIKE" not in speaker_filter("cantwell", known)
+    for where in (
+        "hearing = 'h1'",
+        speaker_filter("cantwell", known),
+        speaker_filter("Sen. Maria Cantwell", known),
+        speaker_filter("C000127", known),
+        speaker_filter("SPEAKER_0", known),
+        speaker_filter("nobody", known),
+    ):
+        plan = index._table().search(query_vector(0)).where(where, prefilter=True).explain_plan()
+        assert "ScalarIndexQuery" in plan and "refine_filter=--" in plan, (where, plan)
+    hits = index.search("bridges", query_vector(0), speaker="cantwell", limit=10)
+    assert hits and {h["person_id"] for h in hits} == {"C000127"}
+
+
+def test_an_index_from_before_the_speaker_list_searches_parts_of_names_until_maintenance(
+    tmp_path: Path,
+) -> None:
+    import lancedb
+
+    uri = str(tmp_path / "lancedb")
+    index = SegmentIndex(uri, DIM)
+    names = {"SPEAKER_1": NamedSpeaker("Sen. Maria Cantwell", "C000127")}
+    index.replace_hearing("h1", build_rows(info("h1"), segments(6, "bridges"), vectors(6, 0), names))
+    lancedb.connect(uri).drop_table("segment_speakers")  # as an earlier release left it
+    index.replace_hearing("h2", build_rows(info("h2"), segments(4, "bridges"), vectors(4, 0), names))
+    assert index.known_speaker_names() is None  # a write does not start a list that would miss h1's names
+    assert {h["hearing"] for h in index.search("bridges", query_vector(0), speaker="cantw", limit=20)} == {
+        "h1",
+        "h2",
+    }  # by LIKE meanwhile
+    assert "segment_speakers" in index.health().missing
+    assert "segment_speakers" in index.maintain().built
+    assert index.known_speaker_names() == {"Sen. Maria Cantwell", "SPEAKER_0"}
+    assert {h["hearing"] for h in index.search("bridges", query_vector(0), speaker="cantw", limit=20)} == {
+        "h1",
+        "h2",
+    }

@@ -8,6 +8,10 @@ removes whatever an earlier write left; two writers that raced on a new
 hearing (both inserting before either saw the other's rows) are caught by the
 row count after the commit, and the write is repeated until the hearing holds
 exactly its rows once.
+
+A write does nothing more (no compaction, no index work; the merge_insert's join still reads the whole
+table, its one cost that grows with it). Rows not yet in the indexes are searched by a scan until ``SegmentIndex.maintain`` (the ``index_maintenance`` job) compacts the table,
+folds them into the indexes, retrains the vector index when due and deletes old versions' files.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +33,10 @@ import pyarrow as pa
 from polsearch_assets.core.keys import validate_hearing_key, youtube_video_id
 
 TABLE_NAME = "segments"
+# Every speaker_name the segments table has held (never fewer): a part of a name is matched against these
+# few thousand names, not against millions of rows.
+SPEAKERS_TABLE = "segment_speakers"
+_SPEAKERS_SCHEMA = pa.schema([pa.field("speaker_name", pa.string(), nullable=False)])
 WRITE_ATTEMPTS = 5
 _CONTENT_NAMESPACE = uuid.UUID("6f1c7c36-2d0f-4c3e-9a53-6c2f0f7c9a11")  # fixed: content ids never change
 
@@ -88,6 +97,70 @@ def columns_version(columns: pa.Schema) -> str:
 
 
 COLUMNS_VERSION = columns_version(schema(1))
+
+
+# The indexes behind search: BM25 over the text, and a scalar index for every filter search offers (the
+# hearing, and each column a speaker filter reads). A speaker is a person's name, id or the hearing label:
+# few distinct values per column, so bitmaps.
+SEARCH_INDEXES: tuple[tuple[str, str], ...] = (
+    ("text", "FTS"),
+    ("hearing", "BTREE"),
+    ("speaker_name", "BITMAP"),
+    ("speaker_label", "BITMAP"),
+    ("person_id", "BITMAP"),
+)
+SMALL_TABLE_ROWS = 50_000  # a write builds a missing index itself only below this many rows
+DEFAULT_CLEANUP_OLDER_THAN = timedelta(hours=1)
+
+
+def _search_index_configs() -> dict[str, Any]:
+    from lancedb.index import FTS, Bitmap, BTree
+
+    kinds = {"FTS": FTS, "BTREE": BTree, "BITMAP": Bitmap}
+    return {column: kinds[kind]() for column, kind in SEARCH_INDEXES}
+
+
+def _vector_index_config() -> Any:
+    from lancedb.index import IvfPq
+
+    return IvfPq(distance_type="cosine")
+
+
+@dataclass(frozen=True)
+class IndexHealth:
+    """The table as maintenance sees it."""
+
+    rows: int
+    live_bytes: int  # data and index files of the current version
+    fragments: int
+    small_fragments: int  # fragments compaction would merge
+    unindexed_rows: int  # rows written since the indexes were last brought up to date (searched by a scan)
+    vector_segments: int | None  # delta segments of the vector index; None: not built yet
+    missing: tuple[str, ...]  # search indexes not built yet
+
+    def maintenance_due(
+        self, unindexed_rows: int, small_fragments: int, vector_index_min_rows: int
+    ) -> list[str]:
+        """Why maintenance should run now (empty: it need not)."""
+        reasons = []
+        if self.unindexed_rows >= unindexed_rows:
+            reasons.append(f"{self.unindexed_rows} rows not in the indexes yet")
+        if self.small_fragments >= small_fragments:
+            reasons.append(f"{self.small_fragments} small fragments")
+        if self.missing:
+            reasons.append(f"missing indexes on {', '.join(self.missing)}")
+        if self.vector_segments is None and self.rows >= vector_index_min_rows:
+            reasons.append(f"{self.rows} rows and no vector index")
+        return reasons
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    before: IndexHealth | None
+    after: IndexHealth | None
+    built: tuple[str, ...]  # indexes built from scratch
+    retrained: bool  # the vector index was retrained (too many delta segments)
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -186,15 +259,25 @@ def _like_pattern(value: str) -> str:
     return _quote(f"%{escaped}%")
 
 
-def speaker_filter(speaker: str) -> str:
+def speaker_filter(speaker: str, known_names: Iterable[str] | None = None) -> str:
     """Rows of a speaker: the person's exact name or id, the hearing label, or a case-insensitive part of
-    the name ("Cantwell" finds "Sen. Maria Cantwell" in every hearing). Values are quoted and escaped."""
+    the name ("Cantwell" finds "Sen. Maria Cantwell" in every hearing). Values are quoted and escaped.
+
+    ``known_names``: every ``speaker_name`` the index holds (a superset will do). With them a part of a name
+    becomes the list of whole names containing it, which the bitmap index answers; without them, a LIKE
+    that reads every row."""
     value = speaker.strip()
     exact = _quote(value)
     found = f"speaker_name = {exact} OR person_id = {exact} OR speaker_label = {exact}"
     if _LABEL_RE.match(value):  # SPEAKER_1 is one label, not also SPEAKER_10 ... SPEAKER_14
         return f"({found})"
-    return f"({found} OR lower(speaker_name) LIKE {_like_pattern(value.lower())} ESCAPE '\\')"
+    if known_names is None:
+        return f"({found} OR lower(speaker_name) LIKE {_like_pattern(value.lower())} ESCAPE '\\')"
+    part = value.lower()
+    names = sorted({name for name in known_names if part in name.lower()} - {value})
+    if names:
+        found = f"speaker_name IN ({', '.join(_quote(n) for n in names)}) OR {found}"
+    return f"({found})"
 
 
 def _same_rows(old: list[dict[str, Any]], rows: pa.Table) -> bool:
@@ -254,7 +337,7 @@ class SegmentIndex:
     def replace_hearing(
         self, hearing: str, rows: pa.Table, current: list[dict[str, Any]] | None = None
     ) -> bool:
-        """Make ``rows`` the hearing's rows in one commit, then bring the search indexes up to date.
+        """Make ``rows`` the hearing's rows in one commit; nothing else (``maintain`` indexes and compacts).
 
         False, and nothing written, when the hearing already has exactly these rows (a names update
         that changed nothing for this hearing); ``current``: its rows as the caller just read them
@@ -266,6 +349,8 @@ class SegmentIndex:
         if _same_rows(self.rows(hearing) if current is None else current, rows):
             return False
         table = self._table(create=True)
+        # The names go in before the rows, so the list always holds every name the rows have.
+        self._record_speakers(rows, fresh=table.count_rows() == 0)
         for attempt in range(WRITE_ATTEMPTS):
             write_id = pa.array([uuid.uuid4().hex] * rows.num_rows, pa.string())
             tagged = rows.set_column(rows.schema.get_field_index(WRITE_ID.name), WRITE_ID, write_id)
@@ -290,7 +375,7 @@ class SegmentIndex:
                 f"hearing {hearing}: concurrent writers kept adding rows; "
                 f"{table.count_rows(_of_hearing(hearing))} rows, expected {rows.num_rows}"
             )
-        self._maintain_indexes(table)
+        self._create_missing_indexes(table, only_if_small=True)
         return True
 
     def delete_hearing(self, hearing: str) -> None:
@@ -299,41 +384,136 @@ class SegmentIndex:
         if table is not None:
             table.delete(_of_hearing(validate_hearing_key(hearing)))
 
-    def _maintain_indexes(self, table: Any) -> None:
-        """Keep search fast as the table grows.
+    def _speakers(self) -> Any:
+        try:
+            return self._db.open_table(SPEAKERS_TABLE)
+        except ValueError:
+            return None
 
-        Full-text (text), BTree (hearing) and bitmap (speaker_name) indexes exist
-        from the first row. The IVF_PQ vector index is built at
-        ``vector_index_min_rows``; ``optimize()`` then folds each write into it as
-        a delta segment, and since every segment is searched separately, the index
-        is rebuilt once it has more than ``max_vector_index_segments`` of them.
-        """
+    def known_speaker_names(self) -> set[str] | None:
+        """Every speaker_name the index has held; None for an index from before they were kept (maintenance
+        collects them)."""
+        table = self._speakers()
+        return None if table is None else set(table.to_arrow().column("speaker_name").to_pylist())
+
+    def _record_speakers(self, rows: pa.Table, *, fresh: bool) -> None:
+        """Add the names of ``rows`` that ``SPEAKERS_TABLE`` lacks (no commit when it has them all)."""
+        names = {name for name in rows.column("speaker_name").to_pylist() if name}
+        table = self._speakers()
+        if not names or (table is None and not fresh):  # an older index: maintenance collects every name
+            return
+        if table is None:
+            table = self._db.create_table(SPEAKERS_TABLE, schema=_SPEAKERS_SCHEMA, exist_ok=True)
         for attempt in range(WRITE_ATTEMPTS):
+            new = sorted(names - set(table.to_arrow().column("speaker_name").to_pylist()))
+            if not new:
+                return
             try:
-                self._maintain_indexes_once(table)
+                (
+                    table.merge_insert("speaker_name")  # a name another writer just added is not added twice
+                    .when_not_matched_insert_all()
+                    .execute(pa.table({"speaker_name": new}, schema=_SPEAKERS_SCHEMA))
+                )
                 return
             except (RuntimeError, OSError) as error:
-                if not _commit_conflict(error):
+                if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
                     raise
-                _pause(attempt)  # another writer's maintenance committed first: look again
+                _pause(attempt)
                 table.checkout_latest()
-        # Still contended: the rows are committed and searchable; the next write folds them in.
 
-    def _maintain_indexes_once(self, table: Any) -> None:
-        from lancedb.index import FTS, Bitmap, BTree, IvfPq
+    def _collect_speakers(self, table: Any) -> None:
+        """Create ``SPEAKERS_TABLE`` from every row (an index from before it existed)."""
+        names = table.search().select(["speaker_name"]).limit(None).to_arrow().column("speaker_name")
+        self._db.create_table(
+            SPEAKERS_TABLE,
+            pa.table({"speaker_name": sorted({n for n in names.to_pylist() if n})}, schema=_SPEAKERS_SCHEMA),
+            schema=_SPEAKERS_SCHEMA,
+            exist_ok=True,
+        )
 
-        table.optimize()  # folds new rows into the existing indexes and compacts small fragments
+    # -- index maintenance: off the write path (defs/maintenance/index.py runs it on a sensor and a schedule) --
+
+    def _create_missing_indexes(self, table: Any, *, only_if_small: bool) -> list[str]:
+        """Build the search indexes the table lacks (``SEARCH_INDEXES``); returns their columns.
+
+        A write builds them only while the table is small (its first rows: search needs the full-text index
+        at once, and then each costs milliseconds); on a large table a missing one (an index added by a newer
+        release) is built by maintenance, and until then its filter scans."""
+        existing = {index.columns[0] for index in table.list_indices()}
+        missing = [column for column, _ in SEARCH_INDEXES if column not in existing]
+        if not missing or (only_if_small and table.count_rows() > SMALL_TABLE_ROWS):
+            return []
+        configs = _search_index_configs()
+        for column in missing:
+            table.create_index(column, config=configs[column])
+        return missing
+
+    def health(self) -> IndexHealth | None:
+        """What maintenance looks at, read from the table's manifest and index metadata (milliseconds at any
+        size); None when nothing is indexed yet."""
+        table = self._table()
+        if table is None:
+            return None
+        stats = table.stats()
         indexed = {index.columns[0]: index.name for index in table.list_indices()}
-        rows = table.count_rows()
-        if rows:
-            for column, config in (("text", FTS()), ("hearing", BTree()), ("speaker_name", Bitmap())):
-                if column not in indexed:
-                    table.create_index(column, config=config)
-        if rows >= self.vector_index_min_rows and (
-            "vector" not in indexed
-            or table.index_stats(indexed["vector"]).num_indices > self.max_vector_index_segments
-        ):
-            table.create_index("vector", config=IvfPq(distance_type="cosine"))
+        text = table.index_stats(indexed["text"]) if "text" in indexed else None
+        vector = table.index_stats(indexed["vector"]) if "vector" in indexed else None
+        return IndexHealth(
+            rows=stats["num_rows"],
+            live_bytes=stats["total_bytes"],
+            fragments=stats["fragment_stats"]["num_fragments"],
+            small_fragments=stats["fragment_stats"]["num_small_fragments"],
+            unindexed_rows=text.num_unindexed_rows if text else stats["num_rows"],
+            vector_segments=vector.num_indices if vector else None,
+            missing=tuple(c for c, _ in SEARCH_INDEXES if c not in indexed)
+            + (() if self._speakers() is not None else (SPEAKERS_TABLE,)),
+        )
+
+    def maintain(
+        self, cleanup_older_than: timedelta = DEFAULT_CLEANUP_OLDER_THAN, retrain_vector_index: bool = False
+    ) -> MaintenanceReport:
+        """Compact, index and clean the table; what a hearing write leaves for later.
+
+        ``optimize()`` compacts small fragments (and those with many deleted rows), folds unindexed rows
+        into every index (a delta segment for the vector index, no retraining) and deletes the files of
+        versions older than ``cleanup_older_than`` (readers older than that lose their version: keep it
+        above the longest search or write). Since each vector delta segment is
+        searched separately, the vector index is retrained once it has more than
+        ``max_vector_index_segments`` (or when ``retrain_vector_index``: after the table grew a lot, its
+        partitions are too large). Then missing search indexes are built, and the IVF_PQ vector index once the
+        table has ``vector_index_min_rows``. Safe beside hearing writes: a commit conflict retries."""
+        started = time.perf_counter()
+        before = self.health()
+        if before is None:
+            return MaintenanceReport(None, None, (), False, 0.0)
+        table = self._table()
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                # Compaction first, so the indexes built below need no remapping.
+                table.optimize(cleanup_older_than=cleanup_older_than)
+                built = self._create_missing_indexes(table, only_if_small=False)
+                if (speakers := self._speakers()) is None:
+                    self._collect_speakers(table)
+                    built.append(SPEAKERS_TABLE)
+                else:
+                    speakers.optimize(cleanup_older_than=cleanup_older_than)
+                now = self.health()
+                assert now is not None
+                retrained = now.vector_segments is not None and (
+                    retrain_vector_index or now.vector_segments > self.max_vector_index_segments
+                )
+                if retrained or (now.vector_segments is None and now.rows >= self.vector_index_min_rows):
+                    table.create_index("vector", config=_vector_index_config())  # trained on today's rows
+                    built += [] if retrained else ["vector"]
+                break
+            except (RuntimeError, OSError) as error:
+                if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                _pause(attempt)  # a hearing write committed first: look again
+                table.checkout_latest()
+        return MaintenanceReport(
+            before, self.health(), tuple(built), retrained, time.perf_counter() - started
+        )
 
     def count(self, hearing: str | None = None) -> int:
         table = self._table()
@@ -381,7 +561,7 @@ class SegmentIndex:
         )
         filters = [_of_hearing(hearing)] if hearing else []
         if speaker:
-            filters.append(speaker_filter(speaker))
+            filters.append(speaker_filter(speaker, self.known_speaker_names()))
         if filters:
             query = query.where(" AND ".join(filters), prefilter=True)
         return query.limit(limit).to_list()

@@ -1,0 +1,360 @@
+"""The LanceDB `segments` index as the archive grows: search latency, hearing-write CPU and disk at 100k-5M rows.
+
+    .venv/bin/python bench/bench_index.py --sizes 100000,1000000,5000000 --label after
+    # main's write path for comparison (its maintenance runs inside every write):
+    mkdir /tmp/polsearch-before && git archive 58bdd8b | tar -x -C /tmp/polsearch-before
+    PYTHONPATH=/tmp/polsearch-before .venv/bin/python bench/bench_index.py --sizes 100000,1000000 --writes 20 --label before
+
+``--writes-only`` skips the vector index and the searches (steps 1-2) and fills with the first 200
+hearings' rows repeated under new keys: the write path and the disk only, which a shared machine can
+afford at 1M rows. One process grows one table through the sizes. At each size:
+
+1. Bulk fill to the size: rows made by the write path's own ``build_rows`` (every column as
+   ``hearing_index`` writes it, ``write_id`` included), 500 segments per hearing, appended in
+   one-million-row fragments (what compaction leaves) instead of one commit per hearing, which at
+   5M rows would take days. Then the indexes are brought up to date and the vector index is trained on
+   the table as it is (``SegmentIndex.maintain(retrain_vector_index=True)``; main's code: its own per-write
+   maintenance, then the same IVF_PQ retrained).
+2. Search latency through ``SegmentIndex.search`` (what `polsearch search` runs, query embedding
+   excluded): no filter, ``--speaker`` with a full name, a part of a name and a hearing label, and
+   ``--hearing``; warm-up excluded.
+3. ``--writes`` hearing writes through ``SegmentIndex.replace_hearing``, the ``hearing_index`` asset's
+   call: three new hearings for every re-written one (the re-write names one more speaker). CPU is the
+   process's (all threads); the directory on disk is then compared with the live data (``stats().total_bytes``:
+   data and index files of the current version), before and after a maintenance run (``after`` only; the
+   benchmark cleans versions older than 0 s, since its writes take minutes, not the default hour).
+
+Text and vectors: a pool of 5,000 distinct segment texts (one or two sentences of the synthetic
+hearing script and a sentence of 8-14 words drawn, Zipf-weighted, from the MiniLM vocabulary) is
+embedded once with the real all-MiniLM-L6-v2; each row takes a pool text and its vector plus
+Gaussian noise (sigma 0.02 per dimension), normalised, since 5M real embeddings cannot be computed
+on 2 cores. Speakers: 600 named people (name and a Bioguide-like id, 5 per hearing, drawn
+Zipf-weighted so some appear in thousands of hearings) and 3 unnamed labels per hearing; 40
+committees; dates over 2015-2025. Results: bench/out/index-<label>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.append(str(REPO))  # after PYTHONPATH, so a baseline checkout's polsearch_assets can be measured
+
+from bench.common import OUT, machine  # noqa: E402
+from polsearch_assets.core.index.segments import (  # noqa: E402
+    HearingInfo,
+    NamedSpeaker,
+    SegmentIndex,
+    build_rows,
+    content_id,
+)
+
+PER_HEARING = 500
+POOL = 5000
+DIM = 384
+FIRST = ["Maria", "John", "Patty", "Ted", "Elizabeth", "Chuck", "Susan", "Mitch", "Amy", "Bernie", "Lisa",
+         "Rand", "Tammy", "Josh", "Kirsten", "Ron", "Jeanne", "Tim", "Mazie", "Cory", "Deb", "Mike", "Tina",
+         "Jon", "Marsha", "Roger", "Shelley", "Todd", "Cynthia", "Gary"]  # fmt: skip
+LAST = ["Cantwell", "Thune", "Murray", "Cruz", "Warren", "Grassley", "Collins", "McConnell", "Klobuchar",
+        "Sanders", "Murkowski", "Paul", "Baldwin", "Hawley", "Gillibrand", "Wyden", "Shaheen", "Kaine",
+        "Hirono", "Booker", "Fischer", "Lee", "Smith", "Tester", "Blackburn", "Wicker", "Capito", "Young",
+        "Lummis", "Peters"]  # fmt: skip
+TITLES = ["Sen.", "Rep.", "Chairman", "Ranking Member", "Dr.", "Ms.", "Mr.", "Secretary"]
+TOPICS = ["Surface Transportation", "Aviation Safety", "Energy", "Judiciary", "Armed Services", "Appropriations",
+          "Homeland Security", "Commerce", "Agriculture", "Finance", "Health", "Education", "Veterans' Affairs",
+          "Foreign Relations", "Banking", "Intelligence", "Small Business", "Indian Affairs", "Budget", "Rules"]  # fmt: skip
+COMMITTEES = [f"{chamber} Committee on {t}" for chamber in ("Senate", "House") for t in TOPICS]
+QUERIES = [
+    "inspection report for the river crossing",
+    "funding formula for small states",
+    "shortage of steel and contractors",
+    "sensors that monitor corrosion",
+    "rural communities left behind",
+    "who postponed the public hearing",
+    "culverts in my district",
+    "bridges built fifty years ago",
+]
+
+
+def people() -> list[NamedSpeaker]:
+    rng = np.random.default_rng(1)
+    out, seen = [], set()
+    while len(out) < 600:
+        first, last, title = rng.choice(FIRST), rng.choice(LAST), rng.choice(TITLES)
+        name = f"{title} {first} {last}"
+        if name not in seen:
+            seen.add(name)
+            out.append(NamedSpeaker(name, f"{last[0]}{len(out):06d}"))
+    return out
+
+
+def pool_texts() -> list[str]:
+    from polsearch_assets.backends.embedding.sentence_transformers import bundled_minilm_model
+    from polsearch_assets_tests.fixtures.synthetic import SENTENCES
+
+    vocab = [
+        w for w in (bundled_minilm_model() / "vocab.txt").read_text().split() if w.isalpha() and len(w) > 3
+    ]  # whole English words, roughly in order of frequency
+    weights = 1 / np.arange(1, len(vocab) + 1)
+    weights /= weights.sum()
+    rng = np.random.default_rng(2)
+    texts: set[str] = set()
+    while len(texts) < POOL:
+        script = " ".join(rng.choice(SENTENCES, rng.integers(1, 3), replace=False))
+        words = rng.choice(vocab, rng.integers(8, 15), p=weights)
+        texts.add(f"{script} {' '.join(words).capitalize()}.")
+    return sorted(texts)
+
+
+def pool_vectors(texts: list[str]) -> np.ndarray:
+    """The pool's real MiniLM vectors, cached under bench/out (both runs of a comparison use the same)."""
+    cache = OUT / "index-pool-vectors.npy"
+    if cache.exists():
+        vectors = np.load(cache)
+        if len(vectors) == len(texts):
+            return vectors
+    from polsearch_assets.backends.profiles import configured_backends
+    from polsearch_assets.config import Settings
+
+    vectors = configured_backends(Settings()).embedder.embed(texts).astype(np.float32)
+    OUT.mkdir(exist_ok=True)
+    np.save(cache, vectors)
+    return vectors
+
+
+class Hearings:
+    """Deterministic hearing n: its info, segments, speaker names and row vectors."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray):
+        self.texts, self.vectors, self.people = texts, vectors, people()
+        weights = 1 / np.arange(1, len(self.people) + 1) ** 0.8
+        self.person_weights = weights / weights.sum()
+
+    def key(self, n: int) -> str:
+        return f"bench-{n:06d}"
+
+    def rows(self, n: int, extra_named: int = 0) -> pa.Table:
+        rng = np.random.default_rng(n)
+        picks = rng.integers(0, len(self.texts), PER_HEARING)
+        noisy = self.vectors[picks] + rng.standard_normal((PER_HEARING, DIM), dtype=np.float32) * 0.02
+        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+        who = rng.choice(len(self.people), 5 + extra_named, replace=False, p=self.person_weights)
+        names = {f"SPEAKER_{i}": self.people[p] for i, p in enumerate(who)}
+        labels = rng.integers(0, 8, PER_HEARING)
+        segments = [
+            {"index": i, "start_ms": i * 20_000, "end_ms": i * 20_000 + 18_000, "text": self.texts[p],
+             "speaker": f"SPEAKER_{s}"}
+            for i, (p, s) in enumerate(zip(picks, labels, strict=True))
+        ]  # fmt: skip
+        day = date(2015, 1, 1) + timedelta(days=int(rng.integers(0, 3650)))
+        committee = COMMITTEES[n % len(COMMITTEES)]
+        info = HearingInfo(
+            self.key(n), f"{committee}: hearing {n}", committee.split(" Committee")[0], committee,
+            day.isoformat(), f"https://www.youtube.com/watch?v=b{n:010d}",
+        )  # fmt: skip
+        return build_rows(info, segments, noisy, names, "all-MiniLM-L6-v2")
+
+
+def bulk_fill(index: SegmentIndex, hearings: Hearings, start: int, stop: int, reuse: bool = False) -> None:
+    """Hearings start..stop-1 appended in one commit, in fragments of up to 1M rows. ``reuse``: hearing n
+    gets the rows of hearing n % 200 under its own key (content id, hearing, write id): the same bytes per
+    row at a fraction of the CPU, for the write and disk measurements only (texts and vectors repeat)."""
+    table = index._table(create=True)
+    cache: dict[int, pa.Table] = {}
+
+    def rows(n: int) -> pa.Table:
+        if not reuse:
+            return hearings.rows(n)
+        if n % 200 not in cache:
+            cache[n % 200] = hearings.rows(n % 200)
+        base = cache[n % 200]
+        key = hearings.key(n)
+        for name, value in (("hearing", key), ("content_id", content_id(key))):
+            base = base.set_column(base.schema.get_field_index(name), name, pa.array([value] * base.num_rows))
+        return base
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for n in range(start, stop):
+            one = rows(n)
+            write_id = pa.array(
+                [uuid.uuid4().hex] * one.num_rows, pa.string()
+            )  # as replace_hearing tags them
+            yield from one.set_column(
+                one.schema.get_field_index("write_id"), "write_id", write_id
+            ).to_batches()
+
+    schema = table.schema
+    table.add(pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches())))
+
+
+def bring_indexes_up(index: SegmentIndex, vector: bool) -> dict:
+    started, cpu = time.perf_counter(), time.process_time()
+    if hasattr(index, "maintain"):
+        report = index.maintain(retrain_vector_index=vector)
+        detail = {"built": list(report.built), "retrained": report.retrained}
+    else:  # main's code: its write path's maintenance, and the vector index retrained at this size
+        from lancedb.index import IvfPq
+
+        table = index._table()
+        threshold, index.vector_index_min_rows = index.vector_index_min_rows, 10**12
+        index._maintain_indexes(table)  # compaction and the scalar and full-text indexes
+        index.vector_index_min_rows = threshold
+        if vector:
+            table.create_index("vector", config=IvfPq(distance_type="cosine"))
+        detail = {}
+    return {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu, **detail}
+
+
+def latency(index: SegmentIndex, query_vectors: dict, queries: int, **filters: str) -> dict:
+    found, times = 0, []
+    for i in range(queries + 5):
+        query = QUERIES[i % len(QUERIES)]
+        started = time.perf_counter()
+        hits = index.search(query, query_vectors[query], limit=10, **filters)
+        if i >= 5:
+            times.append(time.perf_counter() - started)
+            found += bool(hits)
+    ms = np.array(times) * 1000
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "with_hits": found,
+    }
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def disk(index: SegmentIndex, root: Path) -> dict:
+    live = index._table().stats()["total_bytes"]
+    on_disk = directory_bytes(root / "segments.lance")
+    return {"directory_mb": on_disk / 1e6, "live_mb": live / 1e6, "ratio": on_disk / live}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100000,1000000,5000000")
+    parser.add_argument("--writes", type=int, default=100, help="hearing writes measured at each size")
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--label", default="after")
+    parser.add_argument("--root", default="", help="where the table is built (default: a temporary folder)")
+    parser.add_argument(
+        "--writes-only",
+        action="store_true",
+        help="no vector index and no search: only hearing writes and disk (what a busy machine can afford at 1M)",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    root = Path(args.root or f"/tmp/bench-index-{args.label}-{os.getpid()}")
+    shutil.rmtree(root, ignore_errors=True)
+    report: dict = {
+        "label": args.label,
+        "code": str(Path(sys.modules["polsearch_assets"].__file__).parent),
+        "machine_at_start": machine(),
+        "sizes": {},
+    }
+    out = OUT / f"index-{args.label}.json"
+    OUT.mkdir(exist_ok=True)
+    texts = pool_texts()
+    vectors = pool_vectors(texts)
+    from polsearch_assets.backends.profiles import configured_backends
+    from polsearch_assets.config import Settings
+
+    embedder = configured_backends(Settings()).embedder
+    query_vectors = {q: v.astype(np.float32) for q, v in zip(QUERIES, embedder.embed(QUERIES), strict=True)}
+    hearings = Hearings(texts, vectors)
+    index = SegmentIndex(str(root), DIM)
+    if args.writes_only:
+        index.vector_index_min_rows = 10**12
+        report["writes_only"] = True
+    filled = 0
+    written = 10**6  # keys of hearings the write phase adds, apart from the bulk ones
+    try:
+        for size in sizes:
+            result: dict = {}
+            started = time.perf_counter()
+            bulk_fill(index, hearings, filled // PER_HEARING, size // PER_HEARING, reuse=args.writes_only)
+            filled = size
+            result["fill_s"] = time.perf_counter() - started
+            result["indexes"] = bring_indexes_up(index, vector=not args.writes_only)
+            print(size, "indexed", result["indexes"], flush=True)
+            popular = hearings.people[0]
+            result["search"] = (
+                {}
+                if args.writes_only
+                else {
+                    "hybrid": latency(index, query_vectors, args.queries),
+                    "speaker_full_name": latency(index, query_vectors, args.queries, speaker=popular.person),
+                    "speaker_part_of_name": latency(
+                        index, query_vectors, args.queries, speaker=popular.person.split()[-1].lower()
+                    ),
+                    "speaker_person_id": latency(
+                        index, query_vectors, args.queries, speaker=popular.person_id
+                    ),
+                    "speaker_label": latency(index, query_vectors, args.queries, speaker="SPEAKER_6"),
+                    "hearing": latency(index, query_vectors, args.queries, hearing=hearings.key(3)),
+                }
+            )
+            print(size, "search", json.dumps(result["search"]), flush=True)
+            result["disk_before_writes"] = disk(index, root)
+            cpu, wall = [], []
+            for w in range(args.writes):
+                if w % 4 == 3:  # a re-write: the same hearing, one more speaker named
+                    n = w % (size // PER_HEARING)
+                    rows = hearings.rows(n, extra_named=1)
+                else:
+                    n = written = written + 1
+                    rows = hearings.rows(n)
+                c0, t0 = time.process_time(), time.perf_counter()
+                index.replace_hearing(hearings.key(n), rows)
+                cpu.append(time.process_time() - c0)
+                wall.append(time.perf_counter() - t0)
+            if cpu:
+                result["writes"] = {
+                    "count": len(cpu),
+                    "cpu_s_p50": float(np.median(cpu)),
+                    "cpu_s_mean": float(np.mean(cpu)),
+                    "cpu_s_max": float(np.max(cpu)),
+                    "wall_s_p50": float(np.median(wall)),
+                    "wall_s_max": float(np.max(wall)),
+                }
+                result["disk_after_writes"] = disk(index, root)
+                print(size, "writes", result["writes"], result["disk_after_writes"], flush=True)
+                if hasattr(index, "maintain"):
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    report_ = index.maintain(cleanup_older_than=timedelta(0))
+                    result["maintenance_after_writes"] = {
+                        "cpu_s": time.process_time() - c0,
+                        "wall_s": time.perf_counter() - t0,
+                        "retrained": report_.retrained,
+                    }
+                    result["disk_after_maintenance"] = disk(index, root)
+                    if not args.writes_only:
+                        result["hybrid_after_maintenance"] = latency(index, query_vectors, args.queries)
+                    print(size, "maintained", result["maintenance_after_writes"],
+                          result["disk_after_maintenance"], flush=True)  # fmt: skip
+            result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            report["sizes"][str(size)] = result
+            report["machine_at_end"] = machine()
+            out.write_text(json.dumps(report, indent=1))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
