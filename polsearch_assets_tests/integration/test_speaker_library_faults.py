@@ -32,6 +32,7 @@ from dagster._core.instance.ref import InstanceRef
 from polsearch_assets.core.artifacts import read_speaker_names
 from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
+from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
 from polsearch_assets_tests.fixtures.hearing import settings_for
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV, MediaServer
 from polsearch_assets_tests.fixtures.processes import BIN, REPO, polsearch
@@ -54,7 +55,7 @@ def _env(root: Path) -> dict[str, str]:
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ingested")
     (root / "dagster_home").mkdir()
-    (root / "dagster_home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (root / "dagster_home" / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML.read_text())
     result = subprocess.run(  # every model runs: longer than polsearch()'s limit on a busy machine
         [str(BIN / "polsearch"), "ingest", str(SAMPLE_WAV)],
         env=_env(root),
