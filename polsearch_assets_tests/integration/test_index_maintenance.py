@@ -32,7 +32,7 @@ def evaluate(instance: dg.DagsterInstance, lance_index: LanceIndex) -> dg.Sensor
 
 
 def test_the_sensor_starts_maintenance_when_due_and_the_job_does_it(tmp_path: Path) -> None:
-    lance_index = LanceIndex(uri=str(tmp_path / "lancedb"), vector_index_min_rows=600)
+    lance_index = LanceIndex.from_settings(uri=str(tmp_path / "lancedb"), vector_index_min_rows=600)
     with dg.instance_for_test() as instance:
         assert evaluate(instance, lance_index).skip_reason  # no table yet: nothing to do
         write_hearing(lance_index, "h1", 400, 1)

@@ -425,7 +425,8 @@ def test_the_configuration_table_lists_each_choice() -> None:
 
 
 def test_an_engine_takes_its_defaults_from_the_settings() -> None:
-    """No engine restates a setting's default (resemblyzer once split into 1 speaker where the setting said 2)."""
+    """No engine restates a setting's default (resemblyzer once split into 1 speaker where the setting said 2;
+    since issue 24 the setting says 1: a lone speaker stays one)."""
     defaults = Settings()
     for engine in (*TRANSCRIBERS.values(), *DIARIZERS.values(), *EMBEDDERS.values()):
         for name in engine.settings_fields():
@@ -433,4 +434,4 @@ def test_an_engine_takes_its_defaults_from_the_settings() -> None:
         built = engine.from_settings(defaults)
         for name, source in engine.settings_fields().items():
             assert getattr(built, name) == getattr(defaults, source), (engine, name)
-    assert DIARIZERS["resemblyzer"].from_settings().min_speakers == defaults.min_speakers == 2
+    assert DIARIZERS["resemblyzer"].from_settings().min_speakers == defaults.min_speakers == 1
