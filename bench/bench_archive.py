@@ -73,8 +73,10 @@ def db_name(n: int) -> str:
 
 
 def instance_yaml(storage: str, n: int) -> str:
-    """The repository's dagster.yaml, with Postgres storage for ``postgres`` (as deploy/dagster.yaml has)."""
-    text = (REPO / "dagster.yaml").read_text()
+    """The local instance's dagster.yaml, with Postgres storage for ``postgres`` (as deploy/dagster.yaml has)."""
+    from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
+
+    text = LOCAL_DAGSTER_YAML.read_text()
     if storage == "postgres":
         text += f"""
 storage:
@@ -497,9 +499,9 @@ def _describe(request: Any) -> str:
 
 @contextmanager
 def webserver(home: Path, code: Path) -> Iterator[str]:
-    from polsearch_assets_tests.fixtures.processes import dagster_webserver
+    from polsearch_assets_tests.fixtures.processes import dagster_dev
 
-    with dagster_webserver(home / "dagster", archive_env(home, code), cwd=code) as url:
+    with dagster_dev(home / "dagster", archive_env(home, code), daemon=False, cwd=code, timeout_s=180) as url:
         yield url
 
 

@@ -53,6 +53,7 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.append(str(REPO))  # after PYTHONPATH, so a baseline checkout's polsearch_assets can be measured
 
+from bench.bench_search import QUERIES  # noqa: E402
 from bench.common import OUT, machine  # noqa: E402
 from polsearch_assets.core.index.segments import (  # noqa: E402
     HearingInfo,
@@ -77,16 +78,6 @@ TOPICS = ["Surface Transportation", "Aviation Safety", "Energy", "Judiciary", "A
           "Homeland Security", "Commerce", "Agriculture", "Finance", "Health", "Education", "Veterans' Affairs",
           "Foreign Relations", "Banking", "Intelligence", "Small Business", "Indian Affairs", "Budget", "Rules"]  # fmt: skip
 COMMITTEES = [f"{chamber} Committee on {t}" for chamber in ("Senate", "House") for t in TOPICS]
-QUERIES = [
-    "inspection report for the river crossing",
-    "funding formula for small states",
-    "shortage of steel and contractors",
-    "sensors that monitor corrosion",
-    "rural communities left behind",
-    "who postponed the public hearing",
-    "culverts in my district",
-    "bridges built fifty years ago",
-]
 
 
 def people() -> list[NamedSpeaker]:

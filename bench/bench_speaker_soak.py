@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, SAMPLE, machine  # noqa: E402
+from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML  # noqa: E402
 
 PEOPLE = ("Ann Arbor", "Ben Bishop", "Cy Cole", "Di Dunn", "Ed Eden", "Flo Ford")
 KINDS = (("name", 0.40), ("forget", 0.20), ("search", 0.30), ("ingest", 0.10))
@@ -176,7 +177,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="speaker-soak-"))
     (root / "dagster_home").mkdir()
-    (root / "dagster_home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (root / "dagster_home" / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML.read_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLSEARCH_", "DAGSTER_"))}
     env |= {"POLSEARCH_HOME": str(root), "DAGSTER_HOME": str(root / "dagster_home"), "PYTHONPATH": str(REPO)}
     report: dict = {

@@ -13,9 +13,10 @@ from dagster._core.instance.ref import InstanceRef
 from polsearch_assets.client import DagsterApi
 from polsearch_assets.client import api as api_module
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
+from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
 from polsearch_assets_tests.fixtures.archive import record_archive_hearings
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
-from polsearch_assets_tests.fixtures.processes import REPO, dagster_webserver, polsearch
+from polsearch_assets_tests.fixtures.processes import dagster_dev, polsearch
 
 pytestmark = pytest.mark.slow  # a real webserver: seconds to start
 
@@ -28,7 +29,7 @@ def test_stale_hearings_are_found_page_by_page_and_max_stops_the_asking(
 ) -> None:
     home = tmp_path / "dagster"
     home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML.read_text())
     resources = hearing_resources(tmp_path)
     defs = dg.Definitions(assets=assets_for(resources), asset_checks=HEARING_CHECKS, resources=resources)
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
@@ -39,7 +40,7 @@ def test_stale_hearings_are_found_page_by_page_and_max_stops_the_asking(
     env = {**os.environ, "DAGSTER_HOME": str(home), "POLSEARCH_HOME": str(tmp_path / "polsearch")}
     monkeypatch.setattr(api_module, "STALE_PAGE", 2)
 
-    with dagster_webserver(home, env) as url:
+    with dagster_dev(home, env, daemon=False, timeout_s=180) as url:
         api, asked = DagsterApi(url=url), []
         plan = api.plan_backfill("stale", progress=lambda done, of: asked.append((done, of)))
         assert plan.keys == sorted(OLD_MODEL)
