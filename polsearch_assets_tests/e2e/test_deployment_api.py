@@ -352,7 +352,7 @@ def test_naming_a_speaker_remotely_and_automation_renames_every_hearing(deployme
         ),
         "the index rows carrying the name",
     )  # fmt: skip
-    assert {h["speaker"] for h in hits} == {"Rep. Ada Example"} and {h["speaker_label"] for h in hits} == {
+    assert {h["speaker_name"] for h in hits} == {"Rep. Ada Example"} and {h["speaker"] for h in hits} == {
         "SPEAKER_1"
     }
 
