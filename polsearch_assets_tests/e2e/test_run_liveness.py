@@ -22,7 +22,7 @@ from polsearch_assets.client import DagsterApi
 from polsearch_assets.defs.hearing.runs import HOST_TAG, PID_TAG, PIDNS_TAG, owner_tags
 from polsearch_assets_tests.e2e.test_deployment_api import wait_until
 from polsearch_assets_tests.fixtures.media import serve_media
-from polsearch_assets_tests.fixtures.processes import BIN, REPO, dagster_dev
+from polsearch_assets_tests.fixtures.processes import BIN, REPO, dagster_dev, polsearch
 
 pytestmark = pytest.mark.slow
 
@@ -69,27 +69,13 @@ def test_a_live_daemon_run_is_never_ended_from_another_container(tmp_path: Path,
         assert elsewhere.returncode == 0, elsewhere.stderr
         assert "its process is gone" not in elsewhere.stderr
         assert _run(home, run_id).status == dg.DagsterRunStatus.STARTED
-        here = subprocess.run(
-            [str(BIN / "polsearch"), "hearings"],
-            env=cli_env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        here = polsearch(cli_env, "hearings")
         assert "its process is gone" not in here.stderr  # its worker is alive, and seen alive here
         assert _run(home, run_id).status == dg.DagsterRunStatus.STARTED
 
         os.kill(worker, signal.SIGKILL)  # the run worker dies; where it ran, it is seen gone
         wait_until(lambda: _exited(worker), "the worker to exit")
-        here = subprocess.run(
-            [str(BIN / "polsearch"), "hearings"],
-            env=cli_env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        here = polsearch(cli_env, "hearings")
         assert here.returncode == 0, here.stderr
         # Ended here: by this command, the deployment's abandoned_runs sensor or Dagster's run monitoring.
         ended = _run(home, run_id)
