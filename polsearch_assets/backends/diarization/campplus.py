@@ -153,6 +153,11 @@ class CamppDiarizer(Diarizer):
     window_ms: int = Field(default=1500, description="Length of the CAM++ embedding windows.")
     hop_ms: int = Field(default=1500, description="Step between CAM++ embedding windows.")
     overlap: bool = Field(default=True, description="Give frames with two voices a second speaker.")
+    second_speaker_within_ms: int = Field(
+        default=10_000,
+        description="How far (ms) the second speaker of a two-voice frame may have last spoken; 10 s, not 5 s, "
+        "finds the listener of a back-channel during a long statement (BENCHMARKS.md, issue 24).",
+    )
     cpu_threads: int = setting("cpu_threads")
     onnx_cache_dir: str = setting("onnx_cache_dir")
 
@@ -169,6 +174,7 @@ class CamppDiarizer(Diarizer):
             f":w{self.window_ms}h{self.hop_ms}:{stop}"
             f":min{self.min_cluster_share:g}n-2..100w:spk{self.min_speakers}-{self.max_speakers}"
             f":overlap{int(self.overlap)}"
+            + (f"-within{self.second_speaker_within_ms}ms" if self.overlap else "")
         )
 
     @property
@@ -225,7 +231,14 @@ class CamppDiarizer(Diarizer):
                 min_cluster_share=self.min_cluster_share,
             )
             labels = cluster(embeddings, settings)
-        turns = assemble(scores, speech, plan, labels, overlap=self.overlap)
+        turns = assemble(
+            scores,
+            speech,
+            plan,
+            labels,
+            overlap=self.overlap,
+            second_speaker_max_gap_ms=self.second_speaker_within_ms,
+        )
         overlapped = int((scores.speaker_count() >= 2).sum() * scores.frame_step_ms)
         # A speaker's voice: the mean of the CAM++ windows clustered to it, which tile its speech.
         result = relabel_by_first_appearance(

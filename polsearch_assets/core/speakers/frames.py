@@ -2,8 +2,10 @@
 
 Each ~17 ms segmentation frame inside a speech region takes the speaker of the nearest embedding window
 (by centre time). Where segmentation counts two simultaneous speakers, the frame also gets a second
-speaker: the nearest window in time whose speaker differs (overlap in hearings is mostly interjections
-and hand-overs, so the other voice is usually speaking just before or after). So turns may overlap.
+speaker: the nearest window in time whose speaker differs, up to 10 s away (overlap in hearings is mostly
+interjections, back-channels and hand-overs, so the other voice is usually speaking shortly before or
+after; a listener saying "yes" in the middle of a long statement last spoke several seconds earlier, and
+without a second speaker those frames count as missed speech). So turns may overlap.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def assemble(
     labels: np.ndarray,
     *,
     overlap: bool = True,
-    second_speaker_max_gap_ms: int = 5000,
+    second_speaker_max_gap_ms: int = 10_000,
 ) -> list[Turn]:
     """Turns from window speaker ids: each speech frame takes its nearest window's speaker; with ``overlap``,
     frames where segmentation counts two speakers also get the nearest other speaker in time."""
