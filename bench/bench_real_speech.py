@@ -63,8 +63,8 @@ BEFORE = "58bdd8b"  # main before the speaker count was measured per recording (
 SYSTEMS = {
     "previous": ("previous release (silero 0.5 + resemblyzer)",
                  {"POLSEARCH_VAD_BACKEND": "silero", "POLSEARCH_DIARIZATION_BACKEND": "resemblyzer"}),
-    "before": ("before: {rev} (seg-3.0 + CAM++, stop at 0.5, >= 2 speakers)", {}),
-    "now": ("now (seg-3.0 + CAM++, stop at 0.8 x own voice, >= 1 speaker)", {}),
+    "before": ("before: {rev} (the default, 58bdd8b: seg-3.0 + CAM++, stop at 0.5, >= 2 speakers)", {}),
+    "now": ("now (seg-3.0 + CAM++, a count relative to the recording's own voice, >= 1 speaker)", {}),
 }  # fmt: skip
 
 
