@@ -3,9 +3,12 @@
     .venv/bin/python bench/bench_pipeline.py                 # 10-min, 6-speaker hearing + baselines + hard audio
     .venv/bin/python bench/bench_pipeline.py --hours 4 --speakers 15 --bare batched --no-hard   # the 4-hour hearing
     .venv/bin/python bench/bench_pipeline.py --hours 4 --real --bare --no-hard   # 4 hours of real council voices
+    .venv/bin/python bench/bench_pipeline.py --previous --before 58bdd8b --bare batched --no-hard
+        # also the previous release's speech stages and an older revision's code (default 58bdd8b), same run
 
 Each measurement runs in a fresh process (model loading included, as in a real run), so its
-peak RSS is its own. Results go to bench/out/pipeline-<name>.json.
+peak RSS is its own; the parent records each child's wall and CPU seconds (its own and its waited-for
+children's). Results go to bench/out/pipeline-<name>.json.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import logging
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,7 +31,9 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import OUT, machine, peak_rss_mib  # noqa: E402
+from bench.common import BEFORE, OUT, machine, peak_rss_mib, revision_env, use_revision_code  # noqa: E402
+
+use_revision_code()  # a 'pipeline-before' child runs an older revision's polsearch_assets
 
 SEGMENT_MINUTES = 30  # long hearings are concatenated from 30-minute generator runs (same voices throughout)
 
@@ -97,7 +103,8 @@ PREVIOUS = {"vad_backend": "silero", "diarization_backend": "resemblyzer", "min_
 
 
 def run_pipeline(wav: Path, previous: bool = False) -> dict:
-    """Every asset through Dagster in this process; per-step wall time from the event log."""
+    """Every asset through Dagster in this process; per-step wall time and each asset's materialization
+    metadata (its model identity among them: which VAD and diarizer really ran) from the event log."""
     import dagster as dg
     from dagster._core.events import DagsterEventType
 
@@ -109,12 +116,20 @@ def run_pipeline(wav: Path, previous: bool = False) -> dict:
         resources = hearing_resources(Path(tmp), **(PREVIOUS if previous else {}))
         store = resources["artifact_store"]
         key = register_hearing(instance, store, str(wav)).entry.key
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu_s()
         result = dg.materialize(
             assets_for(resources), partition_key=key, instance=instance, resources=resources
         )
-        total = time.perf_counter() - started
+        total, cpu = time.perf_counter() - started, _cpu_s() - cpu_started
         assert result.success
+        metadata = {
+            record.dagster_event.asset_key.to_user_string(): {
+                name: value.value
+                for name, value in record.dagster_event.materialization.metadata.items()
+                if isinstance(value.value, str | int | float)
+            }
+            for record in instance.all_logs(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+        }
         steps: dict[str, float] = {}
         starts = {}
         for record in instance.all_logs(
@@ -128,7 +143,9 @@ def run_pipeline(wav: Path, previous: bool = False) -> dict:
         diarization = store.read_json(key, "diarization.json")
     return {
         "total_s": total,
+        "cpu_s": cpu,
         "steps_s": steps,
+        "metadata": metadata,
         "hypothesis": " ".join(s["text"] for s in transcript),
         "turns": diarization["turns"],
         "peak_rss_mib": peak_rss_mib(),
@@ -156,9 +173,23 @@ def run_bare(wav: Path, mode: str) -> dict:
     return {"total_s": time.perf_counter() - started, "hypothesis": text, "peak_rss_mib": peak_rss_mib()}
 
 
-def _child(mode: str, wav: Path) -> dict:
-    output = subprocess.check_output([sys.executable, __file__, "--child", mode, str(wav)], text=True)
-    return json.loads(output.strip().splitlines()[-1])
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of its children that have been waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _child(mode: str, wav: Path, env: dict[str, str] | None = None) -> dict:
+    """One measurement in a fresh process, with that process's whole wall and CPU time (imports and
+    model loading included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    command = [sys.executable, __file__, "--child", mode, str(wav)]
+    output = subprocess.check_output(command, text=True, env=env)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {**json.loads(output.strip().splitlines()[-1]), "process_wall_s": wall, "process_cpu_s": cpu}
 
 
 def wer(wav: Path, hypothesis: str) -> float | None:
@@ -226,6 +257,13 @@ def main() -> None:
         action="store_true",
         help="also the previous release's speech stages (silero, resemblyzer)",
     )
+    parser.add_argument(
+        "--before",
+        nargs="?",
+        const=BEFORE,
+        metavar="REV",
+        help=f"also the whole graph with git revision REV's polsearch_assets (default {BEFORE})",
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -250,38 +288,47 @@ def main() -> None:
         "audio": name,
         "audio_s": audio_s,
     }
-    pipeline = _child("pipeline", wav)
-    report["pipeline"] = {
-        "total_s": pipeline["total_s"],
-        "real_time_factor": audio_s / pipeline["total_s"],
-        "steps_s": pipeline["steps_s"],
-        "peak_rss_mib": pipeline["peak_rss_mib"],
-        "wer": wer(wav, pipeline["hypothesis"]),
-        **diarization_report(wav, pipeline["turns"]),
-    }
+
+    def graph(mode: str, env: dict[str, str] | None = None) -> dict:
+        run = _child(mode, wav, env)
+        times = ("total_s", "cpu_s", "process_wall_s", "process_cpu_s", "steps_s", "peak_rss_mib")
+        return {
+            **{k: run[k] for k in times},
+            "real_time_factor": audio_s / run["total_s"],
+            "wer": wer(wav, run["hypothesis"]),
+            **diarization_report(wav, run["turns"]),
+            "metadata": run["metadata"],
+        }
+
+    report["pipeline"] = graph("pipeline")
     print(json.dumps(report["pipeline"], indent=1), flush=True)
     if args.previous:
-        before = _child("pipeline-previous", wav)
-        report["previous_release"] = {
-            "total_s": before["total_s"],
-            "steps_s": before["steps_s"],
-            "peak_rss_mib": before["peak_rss_mib"],
-            **diarization_report(wav, before["turns"]),
-        }
-        report["pipeline_over_previous_release"] = pipeline["total_s"] / before["total_s"]
+        report["previous_release"] = graph("pipeline-previous")
+        report["pipeline_over_previous_release"] = (
+            report["pipeline"]["total_s"] / report["previous_release"]["total_s"]
+        )
         print("previous release", json.dumps(report["previous_release"]), flush=True)
+    if args.before:
+        with tempfile.TemporaryDirectory() as work:
+            report["before"] = {
+                "revision": args.before,
+                **graph("pipeline", revision_env(args.before, Path(work))),
+            }
+        report["pipeline_over_before"] = report["pipeline"]["total_s"] / report["before"]["total_s"]
+        print(f"before ({args.before})", json.dumps(report["before"]), flush=True)
     if args.bare:
         report["bare"] = {}
         for mode in args.bare:
             bare = _child(mode, wav)
             report["bare"][mode] = {
                 "total_s": bare["total_s"],
+                "process_cpu_s": bare["process_cpu_s"],
                 "wer": wer(wav, bare["hypothesis"]),
                 "peak_rss_mib": bare["peak_rss_mib"],
             }
             print(mode, json.dumps(report["bare"][mode]), flush=True)
         floor = min(b["total_s"] for b in report["bare"].values())
-        report["pipeline_over_bare_whisper"] = pipeline["total_s"] / floor
+        report["pipeline_over_bare_whisper"] = report["pipeline"]["total_s"] / floor
     if not args.no_hard:
         hard = make_hard(wav)
         report["hard_audio"] = {}

@@ -39,14 +39,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-if os.environ.get("POLSEARCH_BENCH_CODE"):  # the 'before' system: an older revision's polsearch_assets
-    sys.path.insert(0, os.environ["POLSEARCH_BENCH_CODE"])
+from bench.common import BEFORE, OUT, machine, revision_env, use_revision_code
 
-from bench.common import OUT, REPO, machine
-from polsearch_assets.config import Settings
-from polsearch_assets.defs.resources import build_resources
-from polsearch_assets_tests.fixtures import meetings as mt
-from polsearch_assets_tests.fixtures import real_speech as rs
+use_revision_code()  # the 'before' system: an older revision's polsearch_assets
+
+from polsearch_assets.config import Settings  # noqa: E402
+from polsearch_assets.defs.resources import build_resources  # noqa: E402
+from polsearch_assets_tests.fixtures import meetings as mt  # noqa: E402
+from polsearch_assets_tests.fixtures import real_speech as rs  # noqa: E402
 
 # (name, meetings, speakers, seconds, seed): 3-6 speakers, as a committee's members and witnesses take turns.
 HEARINGS = [
@@ -59,7 +59,6 @@ HEARINGS = [
     ("test_5", rs.TEST_MEETINGS, 5, 300, 203),
     ("test_6", rs.TEST_MEETINGS, 6, 330, 204),
 ]
-BEFORE = "58bdd8b"  # main before the speaker count was measured per recording (issue 24)
 SYSTEMS = {
     "previous": ("previous release (silero 0.5 + resemblyzer)",
                  {"POLSEARCH_VAD_BACKEND": "silero", "POLSEARCH_DIARIZATION_BACKEND": "resemblyzer"}),
@@ -201,15 +200,7 @@ def child(system: str, rows_path: Path, only_meetings: bool) -> None:
 
 def run_system(system: str, before: str, work: Path, only_meetings: bool) -> dict:
     """One system in a child process; ``before`` runs the ``polsearch_assets`` of that git revision."""
-    env = dict(os.environ)
-    if system == "before":
-        code = work / "before"
-        code.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", before, "polsearch_assets"], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
-        env["POLSEARCH_BENCH_CODE"] = str(code)
+    env = revision_env(before, work) if system == "before" else dict(os.environ)
     rows_path = work / f"{system}.json"
     command = [sys.executable, __file__, "--child", system, str(rows_path)]
     subprocess.run(command + (["--meetings"] if only_meetings else []), env=env, check=True)

@@ -6,11 +6,33 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
 SAMPLE = REPO / "samples" / "sample_hearing" / "sample_hearing.wav"
+BEFORE = "58bdd8b"  # main before the speaker count was measured per recording (issue 24)
+CODE_VARIABLE = "POLSEARCH_BENCH_CODE"  # a folder whose polsearch_assets replaces this tree's
+
+
+def use_revision_code() -> None:
+    """Import ``polsearch_assets`` from the folder ``revision_env`` unpacked, when this process is the
+    'before' system; call it before anything imports the package."""
+    if os.environ.get(CODE_VARIABLE):
+        sys.path.insert(0, os.environ[CODE_VARIABLE])
+
+
+def revision_env(revision: str, work: Path) -> dict[str, str]:
+    """This process's environment for a child that runs ``revision``'s ``polsearch_assets`` (unpacked from
+    git under ``work``) with today's benchmark and test fixtures."""
+    code = work / f"code-{revision}"
+    code.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "polsearch_assets"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+    return {**os.environ, CODE_VARIABLE: str(code)}
 
 
 def machine() -> str:
