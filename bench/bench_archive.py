@@ -74,7 +74,7 @@ def db_name(n: int) -> str:
 
 def instance_yaml(storage: str, n: int) -> str:
     """The local instance's dagster.yaml, with Postgres storage for ``postgres`` (as deploy/dagster.yaml has)."""
-    from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
+    from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
 
     text = LOCAL_DAGSTER_YAML.read_text()
     if storage == "postgres":

@@ -18,7 +18,7 @@ from polsearch_assets.cli.speakers import speakers
 from polsearch_assets.config import Settings
 from polsearch_assets.core.index.export import FORMATS
 from polsearch_assets.core.text import for_display
-from polsearch_assets.defs.platform.local_instance import local_instance
+from polsearch_assets.local.instance import local_instance
 
 
 @click.group()
@@ -181,8 +181,8 @@ def _format_ms(ms: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
 def search(query: str, hearing: str | None, speaker: str | None, limit: int, as_json: bool) -> None:
     """Hybrid (vector + full-text) search over indexed hearings."""
-    from polsearch_assets.search import UnknownHearing
-    from polsearch_assets.search import search as run_search
+    from polsearch_assets.local.search import UnknownHearing
+    from polsearch_assets.local.search import search as run_search
 
     try:
         hits = run_search(query, hearing=hearing, speaker=speaker, limit=limit)

@@ -21,7 +21,7 @@ from polsearch_assets.defs.hearing.name_refresh import converge_names, run_failu
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.runs import owner_tags, refuse_if_busy
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
-from polsearch_assets.defs.platform.local_runs import execute_locally
+from polsearch_assets.local.runs import execute_locally
 
 _PROGRESS_EVENTS = {
     dg.DagsterEventType.STEP_START,
