@@ -59,23 +59,14 @@ def _excerpt(path: Path, start: float, length: float) -> Path:
 
 def _ingest(source: str) -> str:
     """What `polsearch ingest` does, in this process."""
-    from polsearch_assets.config import Settings
-    from polsearch_assets.definitions import defs
-    from polsearch_assets.defs.hearing.registration import materialize_hearing, register_hearing
-    from polsearch_assets.defs.hearing.runs import HearingBusy, hearing_lock, refuse_if_busy
-    from polsearch_assets.local.instance import local_instance
+    from polsearch_assets.local import hearings
 
-    instance = local_instance()
-    key = register_hearing(instance, defs.resources["artifact_store"], source).entry.key
+    key = hearings.register(source).entry.key
     try:
-        with hearing_lock(instance, key):
-            refuse_if_busy(instance, key)
-            result = materialize_hearing(
-                instance, defs, key, location_name=Settings.from_env().dagster_location, emit=lambda _: None
-            )
-    except HearingBusy:
+        done = hearings.materialize(key, emit=lambda _: None)
+    except hearings.HearingBusy:
         return "busy"
-    return "ok" if result.success else "failed"
+    return "ok" if done.success else "failed"
 
 
 def worker(root: Path, ident: int, ops: int, seed: int) -> None:

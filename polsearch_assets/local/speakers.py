@@ -200,7 +200,7 @@ def refresh(*, settings: Settings | None = None, emit: Callable[[str], None] = p
 def _refresh(
     instance: dg.DagsterInstance, definitions: dg.Definitions, emit: Callable[[str], None], location_name: str
 ) -> list[str]:
-    from polsearch_assets.defs.hearing.registration import refresh_speaker_names
+    from polsearch_assets.local.runs import refresh_speaker_names
 
     library = definitions.resources["lance_index"].library()
     return refresh_speaker_names(
