@@ -9,7 +9,7 @@ import dagster as dg
 from sqlalchemy.exc import IntegrityError
 
 from polsearch_assets.core.catalog import HearingCatalog, HearingEntry
-from polsearch_assets.core.keys import resolve_source
+from polsearch_assets.core.sources.registry import resolve_source
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 
