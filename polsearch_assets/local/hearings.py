@@ -39,7 +39,7 @@ __all__ = ["HearingBusy", "Materialized", "export", "forget", "list_hearings", "
 class Materialized:
     """How a local run of every asset of a hearing ended."""
 
-    key: str
+    hearing: str
     run_id: str
     success: bool
     interrupted: bool  # SIGTERM or Ctrl-C stopped a step; the run ended FAILURE
@@ -75,18 +75,18 @@ def register(
 
 
 def materialize(
-    key: str, *, emit: Callable[[str], None] = print, instance: dg.DagsterInstance | None = None
+    hearing: str, *, emit: Callable[[str], None] = print, instance: dg.DagsterInstance | None = None
 ) -> Materialized:
-    """Run every asset of the registered hearing ``key`` in this process, ``emit``-ting its progress. Raises
+    """Run every asset of the registered ``hearing`` (its key) in this process, ``emit``-ting its progress. Raises
     HearingBusy while another run or process works on it; KeyboardInterrupt when interrupted before the run
     could end by itself (the run is marked failed)."""
     instance = instance or local_instance()
     location_name = Settings.from_env().dagster_location
-    with hearing_lock(instance, key):
-        refuse_if_busy(instance, key)  # a run the daemon launched, or another ingest
-        result = materialize_hearing(instance, _definitions(), key, location_name=location_name, emit=emit)
+    with hearing_lock(instance, hearing):
+        refuse_if_busy(instance, hearing)  # a run the daemon launched, or another ingest
+        result = materialize_hearing(instance, _definitions(), hearing, location_name=location_name, emit=emit)
     return Materialized(
-        key=key,
+        hearing=hearing,
         run_id=result.run_id,
         success=result.success,
         interrupted=was_interrupted(instance, result.run_id),
@@ -94,21 +94,22 @@ def materialize(
     )
 
 
-def forget(key: str, *, instance: dg.DagsterInstance | None = None) -> None:
+def forget(hearing: str, *, instance: dg.DagsterInstance | None = None) -> None:
     """Remove a hearing everywhere: its index rows, its artifacts and catalog entry, then its partition (so
     nothing is left that points to what is gone). Refused (HearingBusy) while a run works on it; LookupError
     for an unknown key."""
-    validate_hearing_key(key)
+    validate_hearing_key(hearing)
     instance = instance or local_instance()
     definitions = _definitions()
     store = definitions.resources["artifact_store"]
-    if not instance.has_dynamic_partition(hearings_partitions.name, key) and not store.list_artifacts(key):
-        raise LookupError(f"no hearing {key}")
-    refuse_if_busy(instance, key)
-    definitions.resources["lance_index"].open().delete_hearing(key)
-    store.delete_hearing(key)
-    if instance.has_dynamic_partition(hearings_partitions.name, key):
-        instance.delete_dynamic_partition(hearings_partitions.name, key)
+    partitions = hearings_partitions.name
+    if not instance.has_dynamic_partition(partitions, hearing) and not store.list_artifacts(hearing):
+        raise LookupError(f"no hearing {hearing}")
+    refuse_if_busy(instance, hearing)
+    definitions.resources["lance_index"].open().delete_hearing(hearing)
+    store.delete_hearing(hearing)
+    if instance.has_dynamic_partition(partitions, hearing):
+        instance.delete_dynamic_partition(partitions, hearing)
 
 
 def _asset_states(
@@ -145,14 +146,14 @@ def list_hearings(
     return rows
 
 
-def export(key: str, fmt: str) -> str:
+def export(hearing: str, fmt: str) -> str:
     """The hearing's aligned transcript as ``fmt`` (json, srt, vtt, txt; named speakers by name) or its
     diarization (rttm). FileNotFoundError when the hearing is not fully ingested."""
     store = _definitions().resources["artifact_store"]
-    segments = read_aligned_segments(store, key)
-    speakers = read_diarization(store, key, with_frames=False)
+    segments = read_aligned_segments(store, hearing)
+    speakers = read_diarization(store, hearing, with_frames=False)
     try:
-        names = {label: str(n.person) for label, n in read_speaker_names(store, key).named().items()}
+        names = {label: str(n.person) for label, n in read_speaker_names(store, hearing).named().items()}
     except FileNotFoundError:  # indexed before speakers were named: labels only
         names = {}
-    return render(fmt, key, segments, speakers, names)
+    return render(fmt, hearing, segments, speakers, names)
