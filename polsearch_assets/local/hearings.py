@@ -84,7 +84,9 @@ def materialize(
     location_name = Settings.from_env().dagster_location
     with hearing_lock(instance, hearing):
         refuse_if_busy(instance, hearing)  # a run the daemon launched, or another ingest
-        result = materialize_hearing(instance, _definitions(), hearing, location_name=location_name, emit=emit)
+        result = materialize_hearing(
+            instance, _definitions(), hearing, location_name=location_name, emit=emit
+        )
     return Materialized(
         hearing=hearing,
         run_id=result.run_id,
