@@ -24,7 +24,7 @@ from polsearch_assets.core.artifacts import read_aligned_segments, read_diarizat
 from polsearch_assets.core.contracts import Cue
 from polsearch_assets.core.index.voiceprints import people as people_of
 from polsearch_assets.core.speakers.naming import find_cues, match_speakers, match_threshold
-from polsearch_assets.defs.hearing.speakers import SpeakerLibraryError
+from polsearch_assets.defs.hearing.naming import SpeakerLibraryError
 
 if TYPE_CHECKING:
     import dagster as dg
