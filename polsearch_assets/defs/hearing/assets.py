@@ -107,7 +107,7 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
         asset(
             speaker_names,
             optional=dg.AssetSelection.assets(VOICEPRINT_LIBRARY),
-            group_name="speakers",
+            group_name="naming",
             deps=["diarization", "aligned_segments", VOICEPRINT_LIBRARY],
             kinds={"python"},
             code_version=f"speaker_names-v1:{resources['speaker_matching'].identity}:assignment:cues-v1",
