@@ -10,6 +10,10 @@ this process: models load once, progress can be followed as it is written, Ctrl-
 
 Dagster has no public API that creates a run with a code location origin without a running code server,
 nor one that executes an existing run: the few private imports this needs are all in this module.
+
+``materialize_hearing`` (``polsearch ingest``) follows its run's event log from a thread and prints a line per
+step start, retry, failure, materialization and check as they are written; ``refresh_speaker_names`` (the
+local ``speakers`` commands) does what automation does on a deployment after a library change.
 """
 
 from __future__ import annotations
