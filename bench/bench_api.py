@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, SAMPLE, machine  # noqa: E402
 from polsearch_assets.client import DagsterApi  # noqa: E402
-from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML  # noqa: E402
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML  # noqa: E402
 from polsearch_assets_tests.fixtures.processes import dagster_dev  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -74,7 +74,7 @@ def db_name(n: int) -> str:
 
 def instance_yaml(storage: str, n: int) -> str:
     """The local instance's dagster.yaml, with Postgres storage for ``postgres`` (as deploy/dagster.yaml has)."""
-    from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
+    from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
 
     text = LOCAL_DAGSTER_YAML.read_text()
     if storage == "postgres":
@@ -135,7 +135,6 @@ def fill(n: int) -> dict[str, Any]:
     import dagster as dg
 
     from polsearch_assets.core.catalog import HearingCatalog, HearingEntry
-    from polsearch_assets.core.keys import SourceKind
     from polsearch_assets.definitions import defs
     from polsearch_assets.defs.hearing.partitions import hearings_partitions
 
@@ -151,7 +150,7 @@ def fill(n: int) -> dict[str, Any]:
             HearingEntry(
                 key=key,
                 source=url,
-                source_kind=SourceKind.YOUTUBE,
+                source_kind="youtube",
                 location=url,
                 title=f"Hearing {i}: oversight of the archive",
                 channel="House Committee on Benchmarks",

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, machine  # noqa: E402
-from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML  # noqa: E402
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML  # noqa: E402
 from polsearch_assets_tests.fixtures.processes import BIN, _location_loaded, free_port  # noqa: E402
 
 ONE_ASSET = """import dagster as dg

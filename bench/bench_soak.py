@@ -38,8 +38,8 @@ from bench.common import OUT, SAMPLE, machine  # noqa: E402
 from polsearch_assets.client import DagsterApi  # noqa: E402
 from polsearch_assets.core.artifacts import read_aligned_segments  # noqa: E402
 from polsearch_assets.core.index.segments import SegmentIndex  # noqa: E402
-from polsearch_assets.core.keys import resolve_source  # noqa: E402
 from polsearch_assets.core.scratch import abandoned  # noqa: E402
+from polsearch_assets.core.sources.registry import resolve_source  # noqa: E402
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore  # noqa: E402
 from polsearch_assets_tests.fixtures.media import serve_media  # noqa: E402
 from polsearch_assets_tests.fixtures.processes import dagster_dev  # noqa: E402

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, SAMPLE, machine  # noqa: E402
-from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML  # noqa: E402
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML  # noqa: E402
 
 PEOPLE = ("Ann Arbor", "Ben Bishop", "Cy Cole", "Di Dunn", "Ed Eden", "Flo Ford")
 KINDS = (("name", 0.40), ("forget", 0.20), ("search", 0.30), ("ingest", 0.10))
@@ -59,31 +59,22 @@ def _excerpt(path: Path, start: float, length: float) -> Path:
 
 def _ingest(source: str) -> str:
     """What `polsearch ingest` does, in this process."""
-    from polsearch_assets.config import Settings
-    from polsearch_assets.definitions import defs
-    from polsearch_assets.defs.hearing.registration import materialize_hearing, register_hearing
-    from polsearch_assets.defs.hearing.runs import HearingBusy, hearing_lock, refuse_if_busy
-    from polsearch_assets.defs.platform.local_instance import local_instance
+    from polsearch_assets.local import hearings
 
-    instance = local_instance()
-    key = register_hearing(instance, defs.resources["artifact_store"], source).entry.key
+    key = hearings.register(source).entry.key
     try:
-        with hearing_lock(instance, key):
-            refuse_if_busy(instance, key)
-            result = materialize_hearing(
-                instance, defs, key, location_name=Settings.from_env().dagster_location, emit=lambda _: None
-            )
-    except HearingBusy:
+        done = hearings.materialize(key, emit=lambda _: None)
+    except hearings.HearingBusy:
         return "busy"
-    return "ok" if result.success else "failed"
+    return "ok" if done.success else "failed"
 
 
 def worker(root: Path, ident: int, ops: int, seed: int) -> None:
     """Draw and run ``ops`` operations, one JSON line per operation started and ended in ops-<ident>.jsonl."""
-    from polsearch_assets import speakers
     from polsearch_assets.core.artifacts import read_diarization
     from polsearch_assets.definitions import defs
-    from polsearch_assets.search import search
+    from polsearch_assets.local import speakers
+    from polsearch_assets.local.search import search
 
     rng = random.Random(seed)
     sources = json.loads((root / "sources.json").read_text())

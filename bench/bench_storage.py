@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import OUT, SAMPLE, looped_sample, machine, peak_rss_mib  # noqa: E402
-from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML  # noqa: E402
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML  # noqa: E402
 from polsearch_assets_tests.fixtures.s3_server import (  # noqa: E402
     ACCESS_KEY_ID,
     REGION,

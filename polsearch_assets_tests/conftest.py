@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
-from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
 from polsearch_assets_tests.fixtures.hearing import hearing_resources
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV, MediaServer, serve_media
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from PIL import Image  # noqa: E402  (Pillow comes with the dev install, through fastembed)
 
-from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML  # noqa: E402
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML  # noqa: E402
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV  # noqa: E402
 from polsearch_assets_tests.fixtures.processes import dagster_dev, polsearch  # noqa: E402
 

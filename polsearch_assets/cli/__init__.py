@@ -15,10 +15,10 @@ import click
 
 from polsearch_assets.cli.remote import REMOTE_COMMANDS, fail, hearing_facts
 from polsearch_assets.cli.speakers import speakers
-from polsearch_assets.config import Settings
+from polsearch_assets.core.contracts import HEARING_ASSETS
 from polsearch_assets.core.index.export import FORMATS
 from polsearch_assets.core.text import for_display
-from polsearch_assets.defs.platform.local_instance import local_instance
+from polsearch_assets.local.instance import local_instance
 
 
 @click.group()
@@ -33,28 +33,17 @@ def ingest(
     source: str, title: str | None, channel: str | None, published_date: str | None, committee: str | None
 ) -> None:
     """Register SOURCE (YouTube URL, media URL or local file) and materialize all its assets in-process."""
+    from polsearch_assets.local import hearings
 
-    from polsearch_assets.definitions import defs
-    from polsearch_assets.defs.hearing.registration import (
-        bad_source_error,
-        materialize_hearing,
-        register_hearing,
-        was_interrupted,
-    )
-    from polsearch_assets.defs.hearing.runs import HearingBusy, hearing_lock, refuse_if_busy
-
-    settings = Settings.from_env()
     instance = local_instance()
-    store = defs.resources["artifact_store"]
     try:
-        registration = register_hearing(
-            instance,
-            store,
+        registration = hearings.register(
             source,
             title=title,
             channel=channel,
             published_date=published_date,
             committee=committee,
+            instance=instance,
         )
     except (ValueError, FileNotFoundError) as error:
         fail(str(error))
@@ -64,23 +53,21 @@ def ingest(
         state += f"; its file moved from {registration.moved_from} to {registration.entry.location}"
     click.echo(f"hearing {key} ({state}); DAGSTER_HOME={instance.root_directory}")
     try:
-        with hearing_lock(instance, key):
-            refuse_if_busy(instance, key)  # a run the daemon launched, or another ingest
-            result = materialize_hearing(instance, defs, key, location_name=settings.dagster_location)
-    except HearingBusy as error:
+        done = hearings.materialize(key, instance=instance)
+    except hearings.HearingBusy as error:
         click.echo(f"error: {for_display(str(error))}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo(f"error: interrupted; the run of hearing {key} stopped", err=True)
         sys.exit(130)
-    if was_interrupted(instance, result.run_id):
-        click.echo(f"error: interrupted; run {result.run_id} of hearing {key} stopped (FAILURE)", err=True)
+    if done.interrupted:
+        click.echo(f"error: interrupted; run {done.run_id} of hearing {key} stopped (FAILURE)", err=True)
         sys.exit(130)
-    click.echo(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
+    click.echo(f"run {done.run_id}: {'SUCCESS' if done.success else 'FAILURE'}")
     click.echo(key)
-    if not result.success and (cause := bad_source_error(instance, result.run_id)):
-        fail(for_display(cause))  # bad input: exit 2, the cause as the last line
-    sys.exit(0 if result.success else 1)
+    if done.bad_source:
+        fail(for_display(done.bad_source))  # bad input: exit 2, the cause as the last line
+    sys.exit(0 if done.success else 1)
 
 
 @main.command()
@@ -88,14 +75,11 @@ def ingest(
 def forget(key: str) -> None:
     """Remove hearing KEY everywhere: its index rows, artifacts, catalog entry and partition."""
     from polsearch_assets.core.keys import InvalidHearingKey
-    from polsearch_assets.definitions import defs
-    from polsearch_assets.defs.hearing.registration import forget_hearing
-    from polsearch_assets.defs.hearing.runs import HearingBusy
+    from polsearch_assets.local import hearings
 
-    instance = local_instance()
     try:
-        forget_hearing(instance, defs.resources["artifact_store"], defs.resources["lance_index"].open(), key)
-    except (LookupError, InvalidHearingKey, HearingBusy) as error:
+        hearings.forget(key)
+    except (LookupError, InvalidHearingKey, hearings.HearingBusy) as error:
         fail(str(error))
     click.echo(f"hearing {key} forgotten: index rows, artifacts, catalog entry and partition removed")
 
@@ -126,42 +110,19 @@ def export_embedder(directory: Path, source: Path | None) -> None:
 @click.option("--after", "after_key", help="Only hearings whose key sorts after this one (the next page).")
 def hearings(as_json: bool, limit: int | None, after_key: str | None) -> None:
     """List registered hearings with the state of each asset."""
-    import dagster as dg
+    from polsearch_assets.local.hearings import list_hearings
 
-    from polsearch_assets.config import Settings
-    from polsearch_assets.core.catalog import HearingCatalog
-    from polsearch_assets.core.contracts import HEARING_ASSETS
-    from polsearch_assets.defs.hearing.partitions import hearings_partitions
-    from polsearch_assets.defs.hearing.registration import asset_states
-    from polsearch_assets.defs.platform.storage import configured_artifact_store
-
-    instance = local_instance()
-    keys = sorted(
-        k
-        for k in instance.get_dynamic_partitions(hearings_partitions.name)
-        if after_key is None or k > after_key
-    )
-    keys = keys[:limit] if limit is not None else keys
-    asset_keys = [dg.AssetKey(name) for name in HEARING_ASSETS]
-    states = asset_states(instance, asset_keys, keys)
-    # The artifact store alone, not the whole code location: a listing loads no model code.
-    catalog = HearingCatalog(configured_artifact_store(Settings.from_env()))
-    rows = []
-    for key in keys:
-        entry = catalog.get(key)
-        info = entry.to_json() if entry else {"key": key, "source": None, "title": None}
-        rows.append({**info, "assets": states[key]})
+    rows = list_hearings(limit=limit, after=after_key)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
         click.echo("no hearings registered; try: polsearch ingest SOURCE")
         return
-    names = [k.to_user_string() for k in asset_keys]
-    click.echo("\t".join(["key", *names, "title", "source"]))
+    click.echo("\t".join(["key", *HEARING_ASSETS, "title", "source"]))
     for row in rows:
         shown = [for_display(row.get("title")), for_display(row["source"])]
-        click.echo("\t".join([row["key"], *(row["assets"][n] for n in names), *shown]))
+        click.echo("\t".join([row["key"], *(row["assets"][n] for n in HEARING_ASSETS), *shown]))
 
 
 def _format_ms(ms: int) -> str:
@@ -181,8 +142,8 @@ def _format_ms(ms: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
 def search(query: str, hearing: str | None, speaker: str | None, limit: int, as_json: bool) -> None:
     """Hybrid (vector + full-text) search over indexed hearings."""
-    from polsearch_assets.search import UnknownHearing
-    from polsearch_assets.search import search as run_search
+    from polsearch_assets.local.search import UnknownHearing
+    from polsearch_assets.local.search import search as run_search
 
     try:
         hits = run_search(query, hearing=hearing, speaker=speaker, limit=limit)
@@ -217,22 +178,13 @@ def search(query: str, hearing: str | None, speaker: str | None, limit: int, as_
 def export(key: str, fmt: str, output: str | None) -> None:
     """Write a hearing's aligned transcript (json, srt, vtt, txt; named speakers by name) or its diarization
     (rttm; the hearing's speaker labels)."""
-    from polsearch_assets.core.artifacts import read_aligned_segments, read_diarization, read_speaker_names
-    from polsearch_assets.core.index.export import export as render
     from polsearch_assets.core.keys import InvalidHearingKey
-    from polsearch_assets.definitions import defs
+    from polsearch_assets.local.hearings import export as render
 
-    store = defs.resources["artifact_store"]
     try:
-        segments = read_aligned_segments(store, key)
-        speakers = read_diarization(store, key, with_frames=False)
+        text = render(key, fmt)
     except (FileNotFoundError, InvalidHearingKey) as error:
         fail(f"{error}; is the hearing registered and fully ingested? (polsearch hearings)")
-    try:
-        names = {label: str(n.person) for label, n in read_speaker_names(store, key).named().items()}
-    except FileNotFoundError:  # indexed before speakers were named: labels only
-        names = {}
-    text = render(fmt, key, segments, speakers, names)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")

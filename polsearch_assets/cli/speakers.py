@@ -1,6 +1,6 @@
 """``polsearch speakers``: name hearing speakers, list and forget people, show who speaks in a hearing.
 
-On this machine by default (``polsearch_assets.speakers``); with ``--url``, on a deployment through its
+On this machine by default (``polsearch_assets.local.speakers``); with ``--url``, on a deployment through its
 GraphQL API: ``name`` and ``forget`` launch the ``speaker_library`` job, and the deployment's automation
 then updates every hearing's names; ``list`` and ``show`` read what the library's last change and the
 hearing's last ``speaker_names`` recorded.
@@ -60,7 +60,7 @@ def name_command(
     if url:
         _remote_change(url, wait, lambda api: api.name_speaker(key, speaker, person, **facts))
         return
-    from polsearch_assets import speakers as local
+    from polsearch_assets.local import speakers as local
 
     try:
         click.echo(for_display(local.name(key, speaker, person, **facts, emit=_echo)))
@@ -79,7 +79,7 @@ def forget_command(person: str, wait: bool, url: str | None) -> None:
     if url:
         _remote_change(url, wait, lambda api: api.forget_person(person))
         return
-    from polsearch_assets import speakers as local
+    from polsearch_assets.local import speakers as local
 
     try:
         click.echo(for_display(local.forget(person, emit=_echo)))
@@ -91,7 +91,7 @@ def forget_command(person: str, wait: bool, url: str | None) -> None:
 def refresh_command() -> None:
     """Bring every hearing's speaker names and index rows up to the library's current version (what `name`
     and `forget` do after their change; for a hearing a crash or a busy run left behind)."""
-    from polsearch_assets import speakers as local
+    from polsearch_assets.local import speakers as local
 
     if not local.refresh(emit=_echo):
         click.echo("every hearing's names follow the library")
@@ -101,7 +101,7 @@ def refresh_command() -> None:
 def check_command() -> None:
     """Check that the library, each hearing's speaker_names and its index rows agree; exit 1 where they do not
     (`speakers refresh` repairs that)."""
-    from polsearch_assets import speakers as local
+    from polsearch_assets.local import speakers as local
 
     found = local.check()
     for line in found:
@@ -126,7 +126,7 @@ def list_command(as_json: bool, url: str | None) -> None:
         except DagsterApiError as error:
             fail(str(error))
     else:
-        from polsearch_assets import speakers as local
+        from polsearch_assets.local import speakers as local
 
         found = local.people()
     if as_json:
@@ -156,7 +156,7 @@ def show_command(key: str, as_json: bool, url: str | None) -> None:
         except DagsterApiError as error:
             fail(str(error))
     else:
-        from polsearch_assets import speakers as local
+        from polsearch_assets.local import speakers as local
 
         try:
             found = [s.to_json() for s in local.show(key)]

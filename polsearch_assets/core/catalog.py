@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from polsearch_assets.core.artifacts import CATALOG_JSON, ArtifactStore
-from polsearch_assets.core.keys import ResolvedSource, SourceKind
+from polsearch_assets.core.sources.base import ResolvedSource
 
 
 @dataclass(frozen=True)
 class HearingEntry:
     key: str
     source: str  # as given by the user
-    source_kind: SourceKind
+    source_kind: str  # the source kind's name (core/sources/registry.py)
     location: str  # the URL or absolute path raw_audio reads
     title: str | None = None
     channel: str | None = None
@@ -29,11 +29,10 @@ class HearingEntry:
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> HearingEntry:
         known = {f.name for f in fields(cls)}
-        entry = cls(**{k: v for k, v in value.items() if k in known})
-        return replace(entry, source_kind=SourceKind(entry.source_kind))
+        return cls(**{k: v for k, v in value.items() if k in known})
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "source_kind": str(self.source_kind)}
+        return asdict(self)
 
     def with_known(self, **values: str | None) -> HearingEntry:
         """Fill fields that are still empty; never overwrite what a user gave."""
@@ -75,7 +74,8 @@ class HearingCatalog:
         committee: str | None = None,
     ) -> tuple[HearingEntry, bool]:
         """Record a hearing; returns (entry, created). Registering again only adds new facts, except that a
-        local file keyed by its content takes the path it is given now (it may have moved)."""
+        local file keyed by its content takes the path it is given now (it may have moved: no other kind can
+        give one key two locations)."""
         existing = self.get(resolved.key)
         known = {
             "title": title,
@@ -85,7 +85,7 @@ class HearingCatalog:
         }
         if existing is not None:
             updated = existing.with_known(**known)
-            if resolved.kind is SourceKind.FILE and resolved.location != existing.location:
+            if resolved.location != existing.location:
                 updated = replace(updated, source=resolved.source, location=resolved.location)
             if updated != existing:
                 self.put(updated)

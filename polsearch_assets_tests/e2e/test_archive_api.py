@@ -13,7 +13,7 @@ from dagster._core.instance.ref import InstanceRef
 from polsearch_assets.client import DagsterApi
 from polsearch_assets.client import api as api_module
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
-from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
 from polsearch_assets_tests.fixtures.archive import record_archive_hearings
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
 from polsearch_assets_tests.fixtures.processes import dagster_dev, polsearch

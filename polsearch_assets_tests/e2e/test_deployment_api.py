@@ -28,8 +28,8 @@ from polsearch_assets.client import (
     DagsterUnreachable,
     UnknownHearing,
 )
-from polsearch_assets.core.keys import resolve_source
 from polsearch_assets.core.notify.webhooks import SIGNATURE_HEADER, verify_signature
+from polsearch_assets.core.sources.registry import resolve_source
 from polsearch_assets.core.uploads.history import list_past_uploads
 from polsearch_assets_tests.fixtures.feed_server import FeedServer, Video, serve_feeds
 from polsearch_assets_tests.fixtures.local_http import serving

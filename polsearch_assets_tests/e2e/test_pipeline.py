@@ -25,7 +25,7 @@ from polsearch_assets.core.contracts import HEARING_ASSETS, Chunk
 from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.defs.hearing.registration import register_hearing
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
-from polsearch_assets.search import UnknownHearing, search
+from polsearch_assets.local.search import UnknownHearing, search
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
 from polsearch_assets_tests.fixtures.media import SAMPLE_DIR, SAMPLE_WAV
 from polsearch_assets_tests.fixtures.synthetic import synthesize

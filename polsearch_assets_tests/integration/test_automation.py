@@ -110,7 +110,7 @@ def test_raw_audio_has_no_condition_and_the_rest_follow(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("config", ["polsearch_assets/defs/platform/dagster.yaml"])
+@pytest.mark.parametrize("config", ["polsearch_assets/local/dagster.yaml"])
 def test_backlogs_go_out_as_bounded_backfills(tmp_path: Path, config: str) -> None:
     assert hearing_automation.emit_backfills  # a model change becomes one backfill, not a run per hearing
     (tmp_path / "dagster.yaml").write_text((REPO / config).read_text())

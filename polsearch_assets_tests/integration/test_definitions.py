@@ -218,37 +218,3 @@ def test_no_module_reads_the_environment_at_import() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-
-
-def test_core_never_imports_dagster() -> None:
-    """core/ is the domain logic: no Dagster, no model backends, no wiring."""
-    core = REPO / "polsearch_assets" / "core"
-    offenders = [
-        f"{path.relative_to(REPO)}: {line.strip()}"
-        for path in core.rglob("*.py")
-        for line in path.read_text().splitlines()
-        if line.strip().startswith(("import ", "from "))
-        and any(
-            name in line
-            for name in (
-                "dagster",
-                "polsearch_assets.defs",
-                "polsearch_assets.backends",
-                "polsearch_assets.config",
-            )
-        )
-    ]
-    assert offenders == []
-
-
-def test_backends_never_import_dagster() -> None:
-    """backends/ holds the model engines: plain Python, wired to Dagster only by defs/hearing/engines.py."""
-    backends = REPO / "polsearch_assets" / "backends"
-    offenders = [
-        f"{path.relative_to(REPO)}: {line.strip()}"
-        for path in backends.rglob("*.py")
-        for line in path.read_text().splitlines()
-        if line.strip().startswith(("import ", "from "))
-        and any(name in line for name in ("dagster", "polsearch_assets.defs"))
-    ]
-    assert offenders == []

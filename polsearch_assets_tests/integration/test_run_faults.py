@@ -21,7 +21,7 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 
 from polsearch_assets.core.artifacts import RAW_AUDIO_WAV
-from polsearch_assets.core.keys import resolve_source
+from polsearch_assets.core.sources.registry import resolve_source
 from polsearch_assets.defs.hearing.resources import MediaFetcher
 from polsearch_assets_tests.fixtures.hearing import ingest_audio
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV, MediaServer, silent_wav

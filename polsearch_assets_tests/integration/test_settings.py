@@ -29,7 +29,7 @@ from polsearch_assets.config import (
     settings_table,
 )
 from polsearch_assets.definitions import build_definitions
-from polsearch_assets.defs.platform.local_instance import instance_home
+from polsearch_assets.local.instance import instance_home
 from polsearch_assets_tests.fixtures.hearing import hearing_resources, ingest_audio
 from polsearch_assets_tests.fixtures.media import REPO
 

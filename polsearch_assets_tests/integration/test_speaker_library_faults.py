@@ -32,7 +32,7 @@ from dagster._core.instance.ref import InstanceRef
 from polsearch_assets.core.artifacts import read_speaker_names
 from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
-from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
 from polsearch_assets_tests.fixtures.hearing import settings_for
 from polsearch_assets_tests.fixtures.media import SAMPLE_WAV, MediaServer
 from polsearch_assets_tests.fixtures.processes import BIN, REPO, polsearch
@@ -318,7 +318,7 @@ def test_a_read_only_index_during_a_refresh_fails_it_at_once_and_the_next_refres
     for name, value in env.items():
         if name.startswith(("DAGSTER_", "POLSEARCH_")):
             monkeypatch.setenv(name, value)
-    from polsearch_assets import speakers
+    from polsearch_assets.local import speakers
 
     # As on a deployment: the library changes, the names follow later.
     speakers.name(KEY, "SPEAKER_1", "Rita Read", refresh=False, settings=settings_for(home))
@@ -359,9 +359,9 @@ def test_on_a_deployment_a_hearing_behind_the_library_is_refreshed_again(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What automation's backfill missed (here: a library change nobody followed) the sensor asks for, once."""
-    from polsearch_assets import speakers
     from polsearch_assets.definitions import build_definitions
     from polsearch_assets.defs.hearing import name_refresh
+    from polsearch_assets.local import speakers
 
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
     settings = settings_for(home)

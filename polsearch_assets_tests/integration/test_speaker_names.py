@@ -19,13 +19,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from polsearch_assets import speakers
 from polsearch_assets.config import Settings
 from polsearch_assets.core.artifacts import read_diarization, read_speaker_names
 from polsearch_assets.core.speakers.naming import MATCH_THRESHOLDS
 from polsearch_assets.definitions import build_definitions
-from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML, local_instance
-from polsearch_assets.search import search
+from polsearch_assets.local import speakers
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML, local_instance
+from polsearch_assets.local.search import search
 from polsearch_assets_tests.fixtures import real_speech as rs
 from polsearch_assets_tests.fixtures.hearing import hearing_resources, run_hearing, settings_for
 from polsearch_assets_tests.fixtures.processes import polsearch

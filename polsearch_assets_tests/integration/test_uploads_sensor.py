@@ -12,7 +12,7 @@ import yaml
 
 from polsearch_assets.config import Settings
 from polsearch_assets.core.catalog import HearingCatalog
-from polsearch_assets.core.keys import resolve_source
+from polsearch_assets.core.sources.registry import resolve_source
 from polsearch_assets.core.uploads.polling import load_cursor
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
 from polsearch_assets.defs.uploads.resources import UploadsWatch

@@ -14,7 +14,8 @@ from polsearch_assets.core.artifacts import (
 from polsearch_assets.core.audio.speech_frames import FrameScores
 from polsearch_assets.core.catalog import HearingCatalog, upload_date_to_iso
 from polsearch_assets.core.contracts import VadChunks
-from polsearch_assets.core.keys import InvalidHearingKey, resolve_source
+from polsearch_assets.core.keys import InvalidHearingKey
+from polsearch_assets.core.sources.registry import resolve_source
 from polsearch_assets.defs.platform.artifacts import LocalArtifactStore
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from polsearch_assets.core.audio.media import PermanentMediaError, TransientMediaError, UrlProbe
+from polsearch_assets.core.audio.media import PermanentMediaError, TransientMediaError
 from polsearch_assets.core.net import (
     Backoff,
     PermanentNetworkError,
@@ -14,6 +14,7 @@ from polsearch_assets.core.net import (
     TransientNetworkError,
     call_with_retries,
 )
+from polsearch_assets.core.sources.ytdlp import UrlProbe
 from polsearch_assets.core.uploads.channels import (
     WatchedChannel,
     WatchlistError,

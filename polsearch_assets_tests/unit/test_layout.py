@@ -1,7 +1,9 @@
-"""The docs describe the code as it is: the README's map of the tree, the configuration table."""
+"""The tree keeps its shape: which layer may import which, and the docs describe the code as it is (the README's
+map of the tree, the configuration table)."""
 
 from __future__ import annotations
 
+import ast
 import re
 
 from polsearch_assets.config import settings_table
@@ -43,3 +45,56 @@ def test_the_configuration_page_is_the_generated_table() -> None:
     assert block.removeprefix("<!-- settings:begin -->\n") == settings_table(), (
         "regenerate the table: python -m polsearch_assets.config"
     )
+
+
+def _imports(folder: str) -> list[tuple[str, str]]:
+    """(file, imported module) for every import in ``polsearch_assets/<folder>``, at any depth of the code."""
+    found = []
+    for path in (REPO / "polsearch_assets" / folder).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found += [(path.relative_to(REPO).as_posix(), alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append((path.relative_to(REPO).as_posix(), node.module))
+    return found
+
+
+def _offenders(folder: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{path}: {module}"
+        for path, module in _imports(folder)
+        if any(module == name or module.startswith(f"{name}.") for name in forbidden)
+    ]
+
+
+def test_core_imports_no_dagster_backend_or_wiring() -> None:
+    """core/ is the domain logic: no Dagster, no model backends, no settings, no wiring, no app."""
+    forbidden = (
+        "dagster",
+        "polsearch_assets.defs",
+        "polsearch_assets.definitions",
+        "polsearch_assets.backends",
+        "polsearch_assets.config",
+        "polsearch_assets.local",
+    )
+    assert _offenders("core", forbidden) == []
+
+
+def test_backends_import_no_dagster() -> None:
+    """backends/ holds the model engines: plain Python, wired to Dagster only by defs/hearing/engines.py."""
+    forbidden = ("dagster", "polsearch_assets.defs", "polsearch_assets.definitions", "polsearch_assets.local")
+    assert _offenders("backends", forbidden) == []
+
+
+def test_defs_never_import_the_local_app_layer() -> None:
+    """defs/ are the definitions a code server loads; what a user's process does with them (local/, cli/) sits
+    above them and is never imported back."""
+    forbidden = ("polsearch_assets.local", "polsearch_assets.cli")
+    assert _offenders("defs", forbidden) == []
+
+
+def test_the_cli_reaches_dagster_only_through_the_local_app_layer() -> None:
+    """The command line prints what local/ (this process) or client/ (a deployment) does: no definitions, no
+    Dagster of its own."""
+    forbidden = ("dagster", "polsearch_assets.defs", "polsearch_assets.definitions")
+    assert _offenders("cli", forbidden) == []

@@ -312,7 +312,7 @@ def test_the_columns_are_part_of_the_index_code_version() -> None:
 
 
 def test_a_hit_says_speaker_for_the_label_and_speaker_name_for_the_person() -> None:
-    from polsearch_assets.search import Hit
+    from polsearch_assets.local.search import Hit
 
     hit = Hit("yt-x", "T", "SPEAKER_1", "Sen. Maria Cantwell", 0, 900, "text", None, 0.5, "C000127")
     shown = hit.to_json()

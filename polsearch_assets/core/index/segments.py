@@ -30,7 +30,8 @@ from urllib.parse import urlencode
 import numpy as np
 import pyarrow as pa
 
-from polsearch_assets.core.keys import validate_hearing_key, youtube_video_id
+from polsearch_assets.core.keys import validate_hearing_key
+from polsearch_assets.core.sources.youtube import youtube_video_id
 
 TABLE_NAME = "segments"
 # Every speaker_name the segments table has held (never fewer): a part of a name is matched against these

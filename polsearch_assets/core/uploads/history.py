@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from polsearch_assets.core.audio.media import classify_download_error, ydl_options
+from polsearch_assets.core.sources.ytdlp import classify_download_error, ydl_options
 
 STOP_AFTER_OLDER = 5
 

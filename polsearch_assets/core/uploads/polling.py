@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from polsearch_assets.core.audio.media import LIVE_NOT_DOWNLOADABLE, MediaError, TransientMediaError, UrlProbe
+from polsearch_assets.core.audio.media import MediaError, TransientMediaError
 from polsearch_assets.core.net import NetworkError, Response
+from polsearch_assets.core.sources.ytdlp import LIVE_NOT_DOWNLOADABLE, UrlProbe
 from polsearch_assets.core.uploads.channels import WatchedChannel
 from polsearch_assets.core.uploads.feeds import FeedEntry, FeedError, parse_feed
 

@@ -20,9 +20,9 @@ from polsearch_assets.core.index.segments import COLUMNS_VERSION
 from polsearch_assets.defs.hearing.audio import NETWORK_RETRY, raw_audio, vad_chunks
 from polsearch_assets.defs.hearing.automation import follow_upstream
 from polsearch_assets.defs.hearing.index import INDEX_WRITE_RETRY, hearing_index, word_archive
+from polsearch_assets.defs.hearing.naming import VOICEPRINT_LIBRARY, speaker_names
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.retries import retried
-from polsearch_assets.defs.hearing.speakers import VOICEPRINT_LIBRARY, speaker_names
 from polsearch_assets.defs.hearing.step_clock import timed
 from polsearch_assets.defs.hearing.transcripts import aligned_segments, diarization, transcript
 from polsearch_assets.defs.platform.placement import Placement
@@ -107,7 +107,7 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
         asset(
             speaker_names,
             optional=dg.AssetSelection.assets(VOICEPRINT_LIBRARY),
-            group_name="speakers",
+            group_name="naming",
             deps=["diarization", "aligned_segments", VOICEPRINT_LIBRARY],
             kinds={"python"},
             code_version=f"speaker_names-v1:{resources['speaker_matching'].identity}:assignment:cues-v1",

@@ -11,7 +11,7 @@ from pydantic import Field
 from polsearch_assets.core.artifacts import RAW_AUDIO_SOURCE, RAW_AUDIO_WAV, VAD_CHUNKS_JSON, write_vad_chunks
 from polsearch_assets.core.audio.media import PermanentMediaError, TransientMediaError
 from polsearch_assets.core.catalog import HearingCatalog, HearingEntry, upload_date_to_iso
-from polsearch_assets.core.keys import resolve_source
+from polsearch_assets.core.sources.registry import resolve_source
 from polsearch_assets.defs.hearing.engines import SpeechDetectorResource
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.resources import MediaFetcher
@@ -125,17 +125,16 @@ def raw_audio(
         raise dg.Failure(description=f"hearing {key}: {error} (transient)", allow_retries=True) from error
 
     fetched = normalized.fetched
-    if fetched is not None:
-        entry = entry.with_known(
-            title=fetched.title,
-            channel=fetched.channel,
-            published_date=upload_date_to_iso(fetched.upload_date),
-        )
+    known = entry.with_known(
+        title=fetched.title, channel=fetched.channel, published_date=upload_date_to_iso(fetched.upload_date)
+    )
+    if known != entry:
+        entry = known
         catalog.put(entry)
     source_metadata = {
         "hearing": key,
         "source": entry.source,
-        "source_kind": str(entry.source_kind),
+        "source_kind": entry.source_kind,
         "location": entry.location,
         "title": entry.title,
         "channel": entry.channel,
@@ -146,7 +145,7 @@ def raw_audio(
         "original_channels": normalized.original.channels,
         "original_codec": normalized.original.codec,
         "original_container": normalized.original.container,
-        "extractor": fetched.extractor if fetched else None,
+        "extractor": fetched.extractor,
     }
     artifact_store.write_json(key, RAW_AUDIO_SOURCE, source_metadata)
     context.log.info(f"hearing {key}: {duration_ms / 60_000:.1f} min of audio ready")
@@ -158,7 +157,7 @@ def raw_audio(
             "original_channels": normalized.original.channels,
             "original_codec": normalized.original.codec,
             "source": entry.source,
-            "source_kind": str(entry.source_kind),
+            "source_kind": entry.source_kind,
             "title": entry.title or "",
             "channel": entry.channel or "",
             "published_date": entry.published_date or "",

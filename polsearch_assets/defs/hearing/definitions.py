@@ -20,14 +20,14 @@ from polsearch_assets.defs.hearing.engines import (
 )
 from polsearch_assets.defs.hearing.jobs import hearing_pipeline, register_hearings
 from polsearch_assets.defs.hearing.name_refresh import speaker_names_behind
-from polsearch_assets.defs.hearing.resources import MediaFetcher
-from polsearch_assets.defs.hearing.runs import abandoned_runs
-from polsearch_assets.defs.hearing.speakers import (
+from polsearch_assets.defs.hearing.naming import (
     SpeakerMatching,
     speaker_library,
     speaker_names_refresh,
     voiceprint_library,
 )
+from polsearch_assets.defs.hearing.resources import MediaFetcher
+from polsearch_assets.defs.hearing.runs import abandoned_runs
 from polsearch_assets.defs.hearing.transcripts import WordSpeakers
 
 

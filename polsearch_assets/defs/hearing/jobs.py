@@ -4,7 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from polsearch_assets.core.contracts import HEARING_ASSETS
-from polsearch_assets.core.keys import resolve_source
+from polsearch_assets.core.sources.registry import resolve_source
 from polsearch_assets.defs.hearing.audio import HearingFacts
 from polsearch_assets.defs.hearing.automation import WHOLE_HEARING_TAG
 from polsearch_assets.defs.hearing.registration import register_hearing

@@ -10,18 +10,19 @@ import dagster as dg
 
 from polsearch_assets.config import FromSettings, setting
 from polsearch_assets.core.audio import media
-from polsearch_assets.core.keys import SourceKind
 from polsearch_assets.core.scratch import scratch_dir
+from polsearch_assets.core.sources.base import FetchedMedia, FetchLimits
+from polsearch_assets.core.sources.registry import source_kind
 
 
 @dataclass(frozen=True)
 class NormalizedAudio:
     original: media.MediaInfo
-    fetched: media.FetchedMedia | None  # None for local files
+    fetched: FetchedMedia  # with what the source says of the recording (nothing, for a local file)
 
 
 class MediaFetcher(FromSettings, dg.ConfigurableResource):
-    """yt-dlp for URLs, ffmpeg for everything: any source -> 16 kHz mono 16-bit WAV."""
+    """Any source -> 16 kHz mono 16-bit WAV: its kind fetches it (core/sources/), ffmpeg normalizes it."""
 
     min_duration_s: float = setting("min_duration_s")
     max_duration_s: float = setting("max_duration_s")
@@ -47,25 +48,14 @@ class MediaFetcher(FromSettings, dg.ConfigurableResource):
             )
 
     def fetch_normalized(
-        self, kind: SourceKind, location: str, target: Path, logger: logging.Logger
+        self, kind: str, location: str, target: Path, logger: logging.Logger
     ) -> NormalizedAudio:
-        """Write the normalized WAV of a source to ``target``; raises media.MediaError subclasses."""
+        """Write the normalized WAV of a source of ``kind`` to ``target``; raises media.MediaError subclasses."""
+        limits = FetchLimits(self.socket_timeout_s, self.max_download_bytes, self.check_duration)
         with scratch_dir("polsearch-fetch-") as workdir:
-            fetched = None
-            if kind is SourceKind.FILE:
-                source = Path(location)
-            else:
-                fetched = media.fetch_url(
-                    location,
-                    workdir,
-                    socket_timeout_s=self.socket_timeout_s,
-                    check_duration=self.check_duration,
-                    max_bytes=self.max_download_bytes,
-                    logger=logger,
-                )
-                source = fetched.path
-            original = media.probe(source)
+            fetched = source_kind(kind).fetch(location, workdir, limits, logger)
+            original = media.probe(fetched.path)
             if original.duration_s:
                 self.check_duration(original.duration_s)  # before decoding hours of audio
-            media.normalize_to_wav(source, target)
+            media.normalize_to_wav(fetched.path, target)
         return NormalizedAudio(original=original, fetched=fetched)

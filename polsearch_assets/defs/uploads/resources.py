@@ -9,7 +9,7 @@ from pydantic import Field
 
 from polsearch_assets.config import FromSettings, setting
 from polsearch_assets.core import net
-from polsearch_assets.core.audio import media
+from polsearch_assets.core.sources import ytdlp
 from polsearch_assets.core.uploads.channels import WatchedChannel, load_watchlist
 from polsearch_assets.core.uploads.polling import ChannelPoll, ChannelState, poll_channels
 
@@ -45,7 +45,7 @@ class UploadsWatch(FromSettings, dg.ConfigurableResource):
                 ),
             )
 
-        def probe(url: str) -> media.UrlProbe:
-            return media.probe_url(url, socket_timeout_s=self.socket_timeout_s, logger=log)
+        def probe(url: str) -> ytdlp.UrlProbe:
+            return ytdlp.probe_url(url, socket_timeout_s=self.socket_timeout_s, logger=log)
 
         return poll_channels(channels, states, fetch=fetch, probe=probe, max_probes=self.max_probes_per_tick)

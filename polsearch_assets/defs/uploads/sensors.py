@@ -7,7 +7,7 @@ import dagster as dg
 
 from polsearch_assets.config import Settings
 from polsearch_assets.core.catalog import HearingCatalog
-from polsearch_assets.core.keys import SourceKind, resolve_source
+from polsearch_assets.core.sources.registry import SOURCES, resolve_source
 from polsearch_assets.core.uploads.polling import ChannelPoll, dump_cursor, load_cursor, poll_summary
 from polsearch_assets.defs.hearing.partitions import PARTITION_TAG, hearings_partitions
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
@@ -48,7 +48,7 @@ def _hearing_requests(
         for upload in poll.accepted:
             try:
                 resolved = resolve_source(upload.entry.url)
-                if resolved.kind is SourceKind.FILE:
+                if SOURCES[resolved.kind].local:
                     raise ValueError("a feed may only point to http(s) URLs")
             except (ValueError, OSError) as error:
                 context.log.warning(f"{poll.channel.name}: {upload.entry.url} cannot be a hearing: {error}")

@@ -1,7 +1,7 @@
 """Named speakers from Python: name a hearing speaker, forget a person, list the library, show a hearing.
 
 ```python
-from polsearch_assets import speakers
+from polsearch_assets.local import speakers
 
 speakers.name("file-0583d86f33ce", "SPEAKER_3", "Sen. Maria Cantwell", person_id="C000127")
 speakers.show("file-0583d86f33ce")  # each speaker: person, similarity, speaking time, suggestions
@@ -24,7 +24,7 @@ from polsearch_assets.core.artifacts import read_aligned_segments, read_diarizat
 from polsearch_assets.core.contracts import Cue
 from polsearch_assets.core.index.voiceprints import people as people_of
 from polsearch_assets.core.speakers.naming import find_cues, match_speakers, match_threshold
-from polsearch_assets.defs.hearing.speakers import SpeakerLibraryError
+from polsearch_assets.defs.hearing.naming import SpeakerLibraryError
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -143,7 +143,7 @@ def check(*, settings: Settings | None = None) -> list[str]:
     the names the library gives its speakers now, the names its ``speaker_names`` recorded (and the library
     version it read) and the names its index rows carry must be the same."""
     from polsearch_assets.defs.hearing.partitions import hearings_partitions
-    from polsearch_assets.defs.platform.local_instance import local_instance
+    from polsearch_assets.local.instance import local_instance
 
     definitions = _definitions(settings)
     store = definitions.resources["artifact_store"]
@@ -190,7 +190,7 @@ def refresh(*, settings: Settings | None = None, emit: Callable[[str], None] = p
     """Bring every hearing's ``speaker_names`` and index rows up to the library's current version (what
     ``name`` and ``forget`` do after their change): hearings behind it are refreshed, hearings another
     process or run works on are waited for. The hearings refreshed."""
-    from polsearch_assets.defs.platform.local_instance import local_instance
+    from polsearch_assets.local.instance import local_instance
 
     return _refresh(
         local_instance(), _definitions(settings), emit, (settings or Settings.from_env()).dagster_location
@@ -200,7 +200,7 @@ def refresh(*, settings: Settings | None = None, emit: Callable[[str], None] = p
 def _refresh(
     instance: dg.DagsterInstance, definitions: dg.Definitions, emit: Callable[[str], None], location_name: str
 ) -> list[str]:
-    from polsearch_assets.defs.hearing.registration import refresh_speaker_names
+    from polsearch_assets.local.runs import refresh_speaker_names
 
     library = definitions.resources["lance_index"].library()
     return refresh_speaker_names(
@@ -220,8 +220,8 @@ def _change(
 
     from polsearch_assets.defs.hearing.name_refresh import run_failure
     from polsearch_assets.defs.hearing.runs import owner_tags
-    from polsearch_assets.defs.platform.local_instance import local_instance
-    from polsearch_assets.defs.platform.local_runs import execute_locally
+    from polsearch_assets.local.instance import local_instance
+    from polsearch_assets.local.runs import execute_locally
 
     definitions = _definitions(settings)
     location_name = (settings or Settings.from_env()).dagster_location

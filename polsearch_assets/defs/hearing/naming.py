@@ -32,7 +32,7 @@ VOICEPRINT_LIBRARY = "voiceprint_library"
 
 voiceprint_library = dg.AssetSpec(
     VOICEPRINT_LIBRARY,
-    group_name="speakers",
+    group_name="naming",
     kinds={"lancedb"},
     description="Enrolled people's voices (LanceDB table `voiceprints` beside `segments`): changed only by the "
     "speaker_library job; each change re-runs every hearing's speaker_names and index rows.",
