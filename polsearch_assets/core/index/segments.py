@@ -455,22 +455,16 @@ class SegmentIndex:
             return
         if table is None:
             table = self._db.create_table(SPEAKERS_TABLE, schema=_SPEAKERS_SCHEMA, exist_ok=True)
-        for attempt in range(WRITE_ATTEMPTS):
-            new = sorted(names - set(table.to_arrow().column("speaker_name").to_pylist()))
-            if not new:
-                return
-            try:
+
+        def add_new() -> None:
+            if new := sorted(names - set(table.to_arrow().column("speaker_name").to_pylist())):
                 (
                     table.merge_insert("speaker_name")  # a name another writer just added is not added twice
                     .when_not_matched_insert_all()
                     .execute(pa.table({"speaker_name": new}, schema=_SPEAKERS_SCHEMA))
                 )
-                return
-            except (RuntimeError, OSError) as error:
-                if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
-                    raise
-                _pause(attempt)
-                table.checkout_latest()
+
+        _committed(add_new, table)
 
     def _collect_speakers(self, table: Any) -> None:
         """Create ``SPEAKERS_TABLE`` from every row (an index from before it existed)."""
