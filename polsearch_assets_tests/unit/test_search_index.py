@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 from datetime import timedelta
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -278,6 +280,68 @@ def test_a_write_removes_duplicates_an_earlier_race_left(index: SegmentIndex) ->
     assert index.count("h1") == 10
     index.replace_hearing("h1", rows)
     assert index.count("h1") == 5
+
+
+def _killed_between_append_and_delete(uri: str, key: str) -> None:
+    """A hearing write killed (SIGKILL) after its append committed, before its delete."""
+    from lancedb.table import LanceTable
+
+    def killed(*_: object, **__: object) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    LanceTable.delete = killed  # type: ignore[method-assign]
+    SegmentIndex(uri, DIM).replace_hearing(key, build_rows(info(key), segments(6, "tunnels"), vectors(6, 1)))
+
+
+@pytest.mark.parametrize("repair", ["next write", "maintenance"])
+def test_a_write_killed_between_its_commits_leaves_the_hearing_doubled_and_is_repaired(
+    tmp_path: Path, repair: str
+) -> None:
+    """Never missing: the old rows stay until the new ones are in. Search shows each segment once meanwhile,
+    and the next write of the hearing, or maintenance, keeps the newest write only."""
+    uri = str(tmp_path / "lancedb")
+    index = SegmentIndex(uri, DIM)
+    index.replace_hearing("h1", build_rows(info("h1"), segments(6, "bridges"), vectors(6, 0)))
+    index.replace_hearing("h2", build_rows(info("h2"), segments(4, "ports"), vectors(4, 2)))
+    writer = multiprocessing.get_context("spawn").Process(
+        target=_killed_between_append_and_delete, args=(uri, "h1")
+    )
+    writer.start()
+    writer.join(120)
+    assert writer.exitcode == -signal.SIGKILL
+    assert index.count("h1") == 12  # both writes' rows
+    hits = index.search("segment", query_vector(1), hearing="h1", limit=20)
+    assert sorted(h["segment_index"] for h in hits) == list(range(6))  # each segment once
+    if repair == "next write":
+        index.replace_hearing("h1", build_rows(info("h1"), segments(6, "tunnels"), vectors(6, 1)))
+    else:
+        assert index.maintain().repaired == ("h1",)
+    assert {r["text"] for r in index.rows("h1")} == {f"segment {i} on tunnels" for i in range(6)}
+    assert (index.count("h1"), index.count("h2")) == (6, 4)
+    assert index.maintain().repaired == ()
+
+
+def _rewrite(uri: str, key: str, times: int) -> None:
+    index = SegmentIndex(uri, DIM)
+    for n in range(times):
+        index.replace_hearing(
+            key, build_rows(info(key), segments(5 + n % 2, f"round {n}"), vectors(6, 0)[: 5 + n % 2])
+        )
+
+
+def test_a_reader_never_finds_a_hearing_missing_while_it_is_rewritten(tmp_path: Path) -> None:
+    uri = str(tmp_path / "lancedb")
+    index = SegmentIndex(uri, DIM)
+    index.replace_hearing("h1", build_rows(info("h1"), segments(5, "start"), vectors(5, 0)))
+    writer = multiprocessing.get_context("spawn").Process(target=_rewrite, args=(uri, "h1", 30))
+    writer.start()
+    counts = set()
+    while writer.is_alive():
+        counts.add(SegmentIndex(uri, DIM).count("h1"))
+    writer.join()
+    assert writer.exitcode == 0
+    assert 0 not in counts and counts <= {5, 6, 10, 11}  # one write's rows, or two while it is replaced
+    assert index.count("h1") == 6
 
 
 def test_a_table_from_before_write_ids_is_migrated_in_place(tmp_path: Path) -> None:

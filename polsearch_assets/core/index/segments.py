@@ -1,17 +1,18 @@
 """The LanceDB segment index: one row per aligned segment, hybrid (vector + full-text) search.
 
-A hearing's rows are replaced in one commit (``merge_insert`` scoped to the
-hearing): readers see either the old rows or the new ones, never a mix, and
-other hearings' rows are not touched. Each write tags its rows with a fresh
-``write_id`` and deletes every other row of the hearing, so a write also
-removes whatever an earlier write left; two writers that raced on a new
-hearing (both inserting before either saw the other's rows) are caught by the
-row count after the commit, and the write is repeated until the hearing holds
-exactly its rows once.
+A hearing write appends the hearing's new rows, tagged with a fresh ``write_id``, and then deletes the rows
+it read before appending (two commits of their own, each of a hearing's rows, however large the table:
+LanceDB's one-commit replacement, ``merge_insert`` with ``when_not_matched_by_source_delete``, joins the new
+rows against the whole table and its cost grew with it). So a hearing is never missing from search; between
+the two commits, milliseconds, it has both writes' rows, and search shows each segment once. Write ids are
+ordered by when the write began, and nothing ever deletes the newest write of a hearing: a writer deletes
+only what it read before its own append, and a write killed between its commits (the hearing doubled) is
+repaired by keeping the newest write, by the hearing's next write or by ``SegmentIndex.maintain``. Writers
+of the same hearing at once end with one write's rows, the newest.
 
-A write does nothing more (no compaction, no index work; the merge_insert's join still reads the whole
-table, its one cost that grows with it). Rows not yet in the indexes are searched by a scan until ``SegmentIndex.maintain`` (the ``index_maintenance`` job) compacts the table,
-folds them into the indexes, retrains the vector index when due and deletes old versions' files.
+A write does nothing more (no compaction, no index work). Rows not yet in the indexes are searched by a scan
+until ``SegmentIndex.maintain`` (the ``index_maintenance`` job) compacts the table, folds them into the
+indexes, retrains the vector index when due and deletes old versions' files.
 """
 
 from __future__ import annotations
@@ -82,6 +83,19 @@ ADDED_FIELDS = (
     pa.field("write_id", pa.string(), nullable=True),  # which write put the row there
 )
 WRITE_ID = ADDED_FIELDS[-1]
+
+
+def new_write_id() -> str:
+    """A write's id, ordered by when it was made: "w" and nanoseconds, so after the plain uuid4 hex ids of
+    earlier releases (and null: rows from before write ids) in ``_write_order``; random digits keep two
+    writes of one nanosecond apart. Clocks of writers on several machines must agree within a write."""
+    return f"w{time.time_ns():020d}{uuid.uuid4().hex[:11]}"
+
+
+def _write_order(write_id: str | None) -> tuple[bool, str]:
+    return write_id is not None, write_id or ""
+
+
 # What a row says apart from its vector: equal for a re-run that changed nothing, so nothing is written. Every
 # column is a fact except these (derived from the hearing key, compared on its own, about the write): a new
 # column is compared too, so adding one can never make a changed row look unchanged.
@@ -162,6 +176,7 @@ class MaintenanceReport:
     built: tuple[str, ...]  # indexes built from scratch
     retrained: bool  # the vector index was retrained (too many delta segments)
     seconds: float
+    repaired: tuple[str, ...] = ()  # hearings left with two writes' rows (a killed write): the older deleted
 
 
 @dataclass(frozen=True)
@@ -242,6 +257,16 @@ def _of_hearing(hearing: str) -> str:
     return f"hearing = {_quote(hearing)}"
 
 
+def _of_writes(hearing: str, write_ids: Iterable[str | None]) -> str:
+    """The filter selecting the hearing's rows written by ``write_ids`` (None: rows from before write ids)."""
+    ids = set(write_ids)
+    named = sorted(i for i in ids if i is not None)
+    terms = (["write_id IS NULL"] if None in ids else []) + (
+        [f"write_id IN ({', '.join(_quote(i) for i in named)})"] if named else []
+    )
+    return f"{_of_hearing(hearing)} AND ({' OR '.join(terms)})"
+
+
 def _commit_conflict(error: Exception) -> bool:
     """Lance's optimistic commit lost to a concurrent writer: the same operation may simply be retried."""
     return "commit conflict" in str(error).lower()
@@ -249,6 +274,19 @@ def _commit_conflict(error: Exception) -> bool:
 
 def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0.05, 0.2) * 2**attempt)  # jittered, so racing writers stop colliding
+
+
+def _committed(commit: Any, table: Any) -> None:
+    """Run ``commit`` (one change to ``table``), again after a commit conflict."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            commit()
+            return
+        except (RuntimeError, OSError) as error:
+            if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
+                raise
+            _pause(attempt)
+            table.checkout_latest()
 
 
 _LABEL_RE = re.compile(r"^SPEAKER_[0-9]+$")
@@ -338,46 +376,59 @@ class SegmentIndex:
     def replace_hearing(
         self, hearing: str, rows: pa.Table, current: list[dict[str, Any]] | None = None
     ) -> bool:
-        """Make ``rows`` the hearing's rows in one commit; nothing else (``maintain`` indexes and compacts).
+        """Make ``rows`` the hearing's rows: append them, then delete the rows ``current`` holds; nothing else
+        (``maintain`` indexes and compacts).
 
         False, and nothing written, when the hearing already has exactly these rows (a names update
         that changed nothing for this hearing); ``current``: its rows as the caller just read them
         (``rows(hearing)``), so they are not read twice. Correct under concurrent writers of the same
-        hearing: whichever write commits last leaves the hearing with exactly its rows (module docstring)."""
+        hearing: the hearing ends with the rows of one of them, the one that began last (module docstring)."""
         validate_hearing_key(hearing)
         if rows.num_rows and set(rows.column("hearing").to_pylist()) != {hearing}:
             raise ValueError(f"rows for hearing {hearing} contain other hearings")
-        if _same_rows(self.rows(hearing) if current is None else current, rows):
+        current = self.rows(hearing) if current is None else current
+        if _same_rows(current, rows):
             return False
         table = self._table(create=True)
         # The names go in before the rows, so the list always holds every name the rows have.
         self._record_speakers(rows, fresh=table.count_rows() == 0)
-        for attempt in range(WRITE_ATTEMPTS):
-            write_id = pa.array([uuid.uuid4().hex] * rows.num_rows, pa.string())
+        write_id = pa.array([new_write_id()] * rows.num_rows, pa.string())
+        if rows.num_rows:
             tagged = rows.set_column(rows.schema.get_field_index(WRITE_ID.name), WRITE_ID, write_id)
-            try:
-                (
-                    table.merge_insert(WRITE_ID.name)  # a fresh id matches nothing: every row is inserted
-                    .when_not_matched_insert_all()
-                    .when_not_matched_by_source_delete(_of_hearing(hearing))
-                    .execute(tagged)
-                )
-            except (RuntimeError, OSError) as error:
-                if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
-                    raise
-                _pause(attempt)
-                continue
-            table.checkout_latest()
-            if table.count_rows(_of_hearing(hearing)) == rows.num_rows:
-                break
-            _pause(attempt)  # another writer inserted this hearing's rows beside ours: write again
-        else:
-            raise RuntimeError(
-                f"hearing {hearing}: concurrent writers kept adding rows; "
-                f"{table.count_rows(_of_hearing(hearing))} rows, expected {rows.num_rows}"
-            )
+            _committed(lambda: table.add(tagged), table)
+        # Only what was read before the append: a concurrent writer's newer rows are never deleted here.
+        if read := {row.get(WRITE_ID.name) for row in current}:
+            _committed(lambda: table.delete(_of_writes(hearing, read)), table)
+        self._keep_newest_write(table, hearing)  # a concurrent writer appended beside this write
         self._create_missing_indexes(table, only_if_small=True)
         return True
+
+    def _keep_newest_write(self, table: Any, hearing: str) -> None:
+        """Delete every write of the hearing but the newest (a concurrent or killed write's rows)."""
+        table.checkout_latest()
+        found = table.search().where(_of_hearing(hearing)).select([WRITE_ID.name]).limit(None).to_arrow()
+        writes = set(found.column(WRITE_ID.name).to_pylist())
+        if len(writes) > 1:
+            older = writes - {max(writes, key=_write_order)}
+            _committed(lambda: table.delete(_of_writes(hearing, older)), table)
+
+    def _keep_newest_writes(self, table: Any) -> list[str]:
+        """Every hearing with more than one write keeps its newest (maintenance); returns those hearings."""
+        pairs = (
+            table.search()
+            .select(["hearing", WRITE_ID.name])
+            .limit(None)
+            .to_arrow()
+            .group_by(["hearing", WRITE_ID.name])
+            .aggregate([])
+        )
+        writes: dict[str, int] = {}
+        for hearing in pairs.column("hearing").to_pylist():
+            writes[hearing] = writes.get(hearing, 0) + 1
+        doubled = sorted(hearing for hearing, count in writes.items() if count > 1)
+        for hearing in doubled:
+            self._keep_newest_write(table, hearing)
+        return doubled
 
     def delete_hearing(self, hearing: str) -> None:
         """Remove every row of the hearing, in one commit."""
@@ -405,22 +456,16 @@ class SegmentIndex:
             return
         if table is None:
             table = self._db.create_table(SPEAKERS_TABLE, schema=_SPEAKERS_SCHEMA, exist_ok=True)
-        for attempt in range(WRITE_ATTEMPTS):
-            new = sorted(names - set(table.to_arrow().column("speaker_name").to_pylist()))
-            if not new:
-                return
-            try:
+
+        def add_new() -> None:
+            if new := sorted(names - set(table.to_arrow().column("speaker_name").to_pylist())):
                 (
                     table.merge_insert("speaker_name")  # a name another writer just added is not added twice
                     .when_not_matched_insert_all()
                     .execute(pa.table({"speaker_name": new}, schema=_SPEAKERS_SCHEMA))
                 )
-                return
-            except (RuntimeError, OSError) as error:
-                if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
-                    raise
-                _pause(attempt)
-                table.checkout_latest()
+
+        _committed(add_new, table)
 
     def _collect_speakers(self, table: Any) -> None:
         """Create ``SPEAKERS_TABLE`` from every row (an index from before it existed)."""
@@ -473,8 +518,9 @@ class SegmentIndex:
     def maintain(
         self, cleanup_older_than: timedelta = DEFAULT_CLEANUP_OLDER_THAN, retrain_vector_index: bool = False
     ) -> MaintenanceReport:
-        """Compact, index and clean the table; what a hearing write leaves for later.
+        """Repair, compact, index and clean the table; what a hearing write leaves for later.
 
+        A hearing a killed write left with two writes' rows keeps the newest (one scan of two columns).
         ``optimize()`` compacts small fragments (and those with many deleted rows), folds unindexed rows
         into every index (a delta segment for the vector index, no retraining) and deletes the files of
         versions older than ``cleanup_older_than`` (readers older than that lose their version: keep it
@@ -488,6 +534,7 @@ class SegmentIndex:
         if before is None:
             return MaintenanceReport(None, None, (), False, 0.0)
         table = self._table()
+        repaired = tuple(self._keep_newest_writes(table))
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 # Compaction first, so the indexes built below need no remapping.
@@ -513,7 +560,7 @@ class SegmentIndex:
                 _pause(attempt)  # a hearing write committed first: look again
                 table.checkout_latest()
         return MaintenanceReport(
-            before, self.health(), tuple(built), retrained, time.perf_counter() - started
+            before, self.health(), tuple(built), retrained, time.perf_counter() - started, repaired
         )
 
     def count(self, hearing: str | None = None) -> int:
@@ -565,4 +612,10 @@ class SegmentIndex:
             filters.append(speaker_filter(speaker, self.known_speaker_names()))
         if filters:
             query = query.where(" AND ".join(filters), prefilter=True)
-        return query.limit(limit).to_list()
+        # A hearing mid-write has two writes' rows: each segment is shown once.
+        hits, seen = [], set()
+        for hit in query.limit(limit).to_list():
+            if (segment := (hit["hearing"], hit["segment_index"])) not in seen:
+                seen.add(segment)
+                hits.append(hit)
+        return hits

@@ -1,8 +1,9 @@
 """Index maintenance: compaction, index updates, vector retraining and version cleanup of the `segments` table.
 
-A hearing write only appends its rows (``SegmentIndex.replace_hearing``); this job does the rest, off the
-hearings' critical path: the sensor starts it when enough has piled up (rows the indexes do not cover
-yet are searched by a scan, so search slows as they grow), the daily schedule whatever happened.
+A hearing write only appends its rows and deletes its old ones (``SegmentIndex.replace_hearing``); this job
+does the rest, off the hearings' critical path, and repairs a hearing a killed write left doubled: the sensor
+starts it when enough has piled up (rows the indexes do not cover yet are searched by a scan, so search slows
+as they grow), the daily schedule whatever happened.
 """
 
 from datetime import timedelta
@@ -48,8 +49,9 @@ def health_metadata(health: IndexHealth | None) -> dict[str, dg.MetadataValue]:
 
 
 @dg.op(
-    description="Compacts the segments table, folds new rows into its indexes, builds missing ones, "
-    "retrains the vector index when fragmented, and deletes old versions' files."
+    description="Repairs hearings a killed write left doubled, compacts the segments table, folds new rows "
+    "into its indexes, builds missing ones, retrains the vector index when fragmented, and deletes old "
+    "versions' files."
 )
 def maintain_segment_index(
     context: dg.OpExecutionContext, config: IndexMaintenanceConfig, lance_index: LanceIndex
@@ -64,7 +66,9 @@ def maintain_segment_index(
         f"{after.rows} rows; fragments {before.fragments} -> {after.fragments}, unindexed rows "
         f"{before.unindexed_rows} -> {after.unindexed_rows}, live data {before.live_bytes / 1e6:.0f} -> "
         f"{after.live_bytes / 1e6:.0f} MB; built {', '.join(report.built) or 'nothing'}"
-        f"{'; vector index retrained' if report.retrained else ''} ({report.seconds:.1f} s)"
+        f"{'; vector index retrained' if report.retrained else ''}"
+        f"{f'; older rows of {len(report.repaired)} doubled hearings deleted' if report.repaired else ''}"
+        f" ({report.seconds:.1f} s)"
     )
     return dg.Output(
         after.rows,
@@ -74,6 +78,7 @@ def maintain_segment_index(
             "unindexed_rows_before": before.unindexed_rows,
             "built": dg.MetadataValue.json(list(report.built)),
             "vector_index_retrained": dg.MetadataValue.bool(report.retrained),
+            "repaired_hearings": dg.MetadataValue.json(list(report.repaired)),
             "seconds": dg.MetadataValue.float(round(report.seconds, 1)),
         },
     )
