@@ -126,42 +126,24 @@ def export_embedder(directory: Path, source: Path | None) -> None:
 @click.option("--after", "after_key", help="Only hearings whose key sorts after this one (the next page).")
 def hearings(as_json: bool, limit: int | None, after_key: str | None) -> None:
     """List registered hearings with the state of each asset."""
-    import dagster as dg
-
     from polsearch_assets.config import Settings
-    from polsearch_assets.core.catalog import HearingCatalog
     from polsearch_assets.core.contracts import HEARING_ASSETS
-    from polsearch_assets.defs.hearing.partitions import hearings_partitions
-    from polsearch_assets.defs.hearing.registration import asset_states
+    from polsearch_assets.defs.hearing.listing import hearing_rows
     from polsearch_assets.defs.platform.storage import configured_artifact_store
 
-    instance = local_instance()
-    keys = sorted(
-        k
-        for k in instance.get_dynamic_partitions(hearings_partitions.name)
-        if after_key is None or k > after_key
-    )
-    keys = keys[:limit] if limit is not None else keys
-    asset_keys = [dg.AssetKey(name) for name in HEARING_ASSETS]
-    states = asset_states(instance, asset_keys, keys)
     # The artifact store alone, not the whole code location: a listing loads no model code.
-    catalog = HearingCatalog(configured_artifact_store(Settings.from_env()))
-    rows = []
-    for key in keys:
-        entry = catalog.get(key)
-        info = entry.to_json() if entry else {"key": key, "source": None, "title": None}
-        rows.append({**info, "assets": states[key]})
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
+    store = configured_artifact_store(Settings.from_env())
+    rows = hearing_rows(local_instance(), store, after=after_key, limit=limit)
+    if as_json:  # one hearing per line, each encoded on its own (a large listing stays fast)
+        click.echo("[" + ",\n".join(json.dumps(row) for row in rows) + "]")
         return
     if not rows:
         click.echo("no hearings registered; try: polsearch ingest SOURCE")
         return
-    names = [k.to_user_string() for k in asset_keys]
-    click.echo("\t".join(["key", *names, "title", "source"]))
+    click.echo("\t".join(["key", *HEARING_ASSETS, "title", "source"]))
     for row in rows:
         shown = [for_display(row.get("title")), for_display(row["source"])]
-        click.echo("\t".join([row["key"], *(row["assets"][n] for n in names), *shown]))
+        click.echo("\t".join([row["key"], *(row["assets"][n] for n in HEARING_ASSETS), *shown]))
 
 
 def _format_ms(ms: int) -> str:

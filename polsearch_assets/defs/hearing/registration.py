@@ -194,19 +194,6 @@ def bad_source_error(instance: dg.DagsterInstance, run_id: str) -> str | None:
     return None
 
 
-def asset_states(
-    instance: dg.DagsterInstance, asset_keys: list[dg.AssetKey], hearing_keys: list[str]
-) -> dict[str, dict[str, str]]:
-    """hearing -> asset -> materialized | failed | in_progress | missing."""
-    states: dict[str, dict[str, str]] = {key: {} for key in hearing_keys}
-    for asset_key in asset_keys:
-        by_partition = instance.get_status_by_partition(asset_key, hearing_keys, hearings_partitions) or {}
-        for key in hearing_keys:
-            status = by_partition.get(key)
-            states[key][asset_key.to_user_string()] = status.value.lower() if status else "missing"
-    return states
-
-
 def refresh_speaker_names(
     instance: dg.DagsterInstance,
     definitions: dg.Definitions,
