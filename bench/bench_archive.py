@@ -8,11 +8,13 @@
 
 Each archive is a Dagster instance of N hearings (dynamic partitions of ``hearings``) whose records are
 made through Dagster's public API, not by running audio: ``add_dynamic_partitions``, then
-``report_runless_asset_event`` with the materializations a real run records (code version, data version
-and input data versions as tags, so staleness is computed as for real runs) and the asset check
-evaluations pointing at them. 90 % of the hearings are fully materialized with every check passed; 5 %
-stopped at a failed blocking check (``transcript``'s contract); 5 % have only ``raw_audio``. Each hearing
-also has its catalog entry (``catalog.json``) in the archive's artifact root.
+``report_runless_asset_event`` with the materializations a real run records (code version, data version,
+and per input its data version and event pointer, so staleness is computed as for real runs) and the asset
+check evaluations pointing at them. 90 % of the hearings are fully materialized with every check passed; 5 %
+stopped at a failed blocking check (``transcript``'s contract); 5 % have only ``raw_audio``; and 5 % (of the
+complete ones) had their ``transcript`` re-materialized with new data after ``aligned_segments`` read it, so
+their ``aligned_segments`` is stale. Each hearing also has its catalog entry (``catalog.json``) in the
+archive's artifact root.
 
 Instances are built once and kept (``bench/out/archive/<storage>-<N>/``; the Postgres ones in databases
 ``polsearch_bench_archive_<N>`` on 127.0.0.1:5432): ``--rebuild`` builds them again. SQLite archives are
@@ -26,9 +28,11 @@ Measured, each in a fresh process:
   with nothing changed, and a tick after one hearing's ``raw_audio`` was re-materialized (which must
   request that hearing's ``vad_chunks`` and nothing else). CPU seconds of the process and wall seconds
   (Postgres does part of the work in its own processes: wall counts it).
-* ``api``: a ``dagster-webserver`` on the archive; wall seconds of ``polsearch backfill --stale/--missing/--all
-  --dry-run``, ``polsearch status KEY`` (over GraphQL) and ``polsearch hearings --json`` (local, on the
-  instance), each command in its own process, as a user runs them.
+* ``api``: ``polsearch hearings --json`` (local, on the instance), then a ``dagster-webserver`` on the archive
+  and ``polsearch backfill --stale/--missing/--all --dry-run`` and ``polsearch status KEY`` over GraphQL, then
+  a webserver whose ``transcript`` code version changed (``CODE_CHANGE``: every transcribed hearing stale)
+  and ``backfill --stale --dry-run`` again. Each command in its own process, as a user runs it: wall
+  seconds, its CPU seconds and the webserver's CPU seconds while it ran.
 
 Results go to bench/out/archive.json (merged with earlier results per storage and size).
 """
@@ -621,28 +625,31 @@ def table(paths: list[Path]) -> str:
         if not found:
             return "-"
         if found["wall_s"] is None:
-            return found["error"].removeprefix("still running after ").replace("(stopped)", "(stopped)")
+            return "> " + found["error"].removeprefix("still running after ")
         if found.get("rc"):
             return f"error after {found['wall_s']:.0f} s"
         cpu = [f"{found[c]:.1f}" for c in ("cpu_s", "server_cpu_s") if c in found]
         return f"{found['wall_s']:.1f}" + (f" ({' + '.join(cpu)})" if cpu else "")
 
+    entries = [
+        (label, storage, n, entry)
+        for path in paths
+        for label, storages in json.loads(path.read_text()).items()
+        for storage, sizes in storages.items()
+        for n, entry in sizes.items()
+    ]
+    with_ticks = any("ticks" in entry for *_, entry in entries)  # else the API's columns only
     rows = []
-    for path in paths:
-        for label, storages in json.loads(path.read_text()).items():
-            for storage, sizes in storages.items():
-                for n, entry in sizes.items():
-                    loads = [
-                        entry[m].rsplit("load ", 1)[-1]
-                        for m in ("machine_at_start", "machine_at_end")
-                        if m in entry
-                    ]
-                    cells = [storage, f"{int(n):,}", label, " / ".join(loads)]
-                    cells += [tick(entry, t) for t in ("no_change", "one_changed")]
-                    cells += [command(entry, c) for c in ("backfill_stale_dry_run", "code_change_stale_dry_run",
-                                                          "backfill_missing_dry_run", "backfill_all_dry_run",
-                                                          "hearings_json", "status")]  # fmt: skip
-                    rows.append("| " + " | ".join(cells) + " |")
+    for label, storage, n, entry in entries:
+        loads = [
+            entry[m].rsplit("load ", 1)[-1] for m in ("machine_at_start", "machine_at_end") if m in entry
+        ]
+        cells = [storage, f"{int(n):,}", label, " / ".join(loads)]
+        cells += [tick(entry, t) for t in ("no_change", "one_changed") if with_ticks]
+        cells += [command(entry, c) for c in ("backfill_stale_dry_run", "code_change_stale_dry_run",
+                                              "backfill_missing_dry_run", "backfill_all_dry_run",
+                                              "hearings_json", "status")]  # fmt: skip
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(sorted(rows, key=lambda r: (r.split("|")[1], int(r.split("|")[2].replace(",", "")))))
 
 

@@ -19,7 +19,7 @@ from polsearch_assets.client import HEARING_ASSETS, DagsterApi, stale_plan
 from polsearch_assets.client import api as api_module
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
 from polsearch_assets.defs.platform.local_instance import LOCAL_DAGSTER_YAML
-from polsearch_assets_tests.fixtures.archive import record_archive_hearings
+from polsearch_assets_tests.fixtures.archive import dagster_stale, record_archive_hearings
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
 from polsearch_assets_tests.fixtures.processes import dagster_dev, polsearch
 
@@ -31,9 +31,6 @@ OLD_MODEL = {
 }  # a code version bump
 RERUNS = {"hearing-2": "transcript", "hearing-5": "vad_chunks"}  # upstream re-materialized with new data
 # hearing-0, -4, -6, -7: nothing stale
-
-DAGSTER_STALENESS = """query Stale($assetKeys: [AssetKeyInput!], $keys: [String!]) {
-  assetNodes(assetKeys: $assetKeys) { assetKey { path } staleStatusByPartition(partitions: $keys) } }"""
 
 
 class CountingApi(DagsterApi):
@@ -47,19 +44,6 @@ class CountingApi(DagsterApi):
         self.requests += 1
         self.answered += len(json.dumps(data))
         return data
-
-
-def dagster_stale(api: DagsterApi) -> dict[str, set[str]]:
-    """Asset -> the hearings Dagster's own resolver calls STALE (the slow path: partition by partition)."""
-    nodes = api.graphql(
-        DAGSTER_STALENESS, {"assetKeys": [{"path": [a]} for a in HEARING_ASSETS], "keys": KEYS}
-    )
-    return {
-        n["assetKey"]["path"][0]: {
-            k for k, s in zip(KEYS, n["staleStatusByPartition"], strict=True) if s == "STALE"
-        }
-        for n in nodes["assetNodes"]
-    }
 
 
 @pytest.fixture
@@ -93,7 +77,7 @@ def test_staleness_agrees_with_dagster_for_each_kind_and_the_plan_pages_and_stop
                             "voiceprint_library", tags={"dagster/data_version": "library-2"}
                         )
                     )
-            expected = dagster_stale(api)
+            expected = dagster_stale(api, KEYS)
             assert (
                 expected["transcript"] == {*OLD_MODEL, "hearing-5"}
                 and "hearing-2" in expected["aligned_segments"]
