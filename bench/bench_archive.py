@@ -564,17 +564,17 @@ def timed_cli(
             timeout=timeout_s,
             check=False,
         )
-    except subprocess.TimeoutExpired:
-        return {"wall_s": None, "rc": None, "error": f"still running after {timeout_s:g} s (stopped)"}
+    except subprocess.TimeoutExpired:  # killed and reaped: its CPU so far still counts
+        result = None
     took, now = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = {
-        "wall_s": round(took, 2),
-        "cpu_s": round(now.ru_utime + now.ru_stime - children.ru_utime - children.ru_stime, 2),
-        "rc": result.returncode,
-        "lines": len(result.stdout.splitlines()),
+    out: dict[str, Any] = {
+        "cpu_s": round(now.ru_utime + now.ru_stime - children.ru_utime - children.ru_stime, 2)
     }
     if server:
         out["server_cpu_s"] = round(process_cpu_s(server) - served, 2)
+    if result is None:
+        return {**out, "wall_s": None, "rc": None, "error": f"still running after {timeout_s:g} s (stopped)"}
+    out |= {"wall_s": round(took, 2), "rc": result.returncode, "lines": len(result.stdout.splitlines())}
     if result.returncode:
         out["error"] = result.stderr.strip()[-500:]
     return out
@@ -624,11 +624,15 @@ def table(paths: list[Path]) -> str:
         found = entry.get("api", {}).get(name)
         if not found:
             return "-"
+        cpu = [f"{found[c]:.1f}" for c in ("cpu_s", "server_cpu_s") if c in found]
         if found["wall_s"] is None:
-            return "> " + found["error"].removeprefix("still running after ")
+            return (
+                "> "
+                + found["error"].removeprefix("still running after ")
+                + (f" ({' + '.join(cpu)} so far)" if cpu else "")
+            )
         if found.get("rc"):
             return f"error after {found['wall_s']:.0f} s"
-        cpu = [f"{found[c]:.1f}" for c in ("cpu_s", "server_cpu_s") if c in found]
         return f"{found['wall_s']:.1f}" + (f" ({' + '.join(cpu)})" if cpu else "")
 
     entries = [
