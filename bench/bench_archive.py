@@ -8,11 +8,13 @@
 
 Each archive is a Dagster instance of N hearings (dynamic partitions of ``hearings``) whose records are
 made through Dagster's public API, not by running audio: ``add_dynamic_partitions``, then
-``report_runless_asset_event`` with the materializations a real run records (code version, data version
-and input data versions as tags, so staleness is computed as for real runs) and the asset check
-evaluations pointing at them. 90 % of the hearings are fully materialized with every check passed; 5 %
-stopped at a failed blocking check (``transcript``'s contract); 5 % have only ``raw_audio``. Each hearing
-also has its catalog entry (``catalog.json``) in the archive's artifact root.
+``report_runless_asset_event`` with the materializations a real run records (code version, data version,
+and per input its data version and event pointer, so staleness is computed as for real runs) and the asset
+check evaluations pointing at them. 90 % of the hearings are fully materialized with every check passed; 5 %
+stopped at a failed blocking check (``transcript``'s contract); 5 % have only ``raw_audio``; and 5 % (of the
+complete ones) had their ``transcript`` re-materialized with new data after ``aligned_segments`` read it, so
+their ``aligned_segments`` is stale. Each hearing also has its catalog entry (``catalog.json``) in the
+archive's artifact root.
 
 Instances are built once and kept (``bench/out/archive/<storage>-<N>/``; the Postgres ones in databases
 ``polsearch_bench_archive_<N>`` on 127.0.0.1:5432): ``--rebuild`` builds them again. SQLite archives are
@@ -26,9 +28,11 @@ Measured, each in a fresh process:
   with nothing changed, and a tick after one hearing's ``raw_audio`` was re-materialized (which must
   request that hearing's ``vad_chunks`` and nothing else). CPU seconds of the process and wall seconds
   (Postgres does part of the work in its own processes: wall counts it).
-* ``api``: a ``dagster-webserver`` on the archive; wall seconds of ``polsearch backfill --stale/--missing/--all
-  --dry-run``, ``polsearch status KEY`` (over GraphQL) and ``polsearch hearings --json`` (local, on the
-  instance), each command in its own process, as a user runs them.
+* ``api``: ``polsearch hearings --json`` (local, on the instance), then a ``dagster-webserver`` on the archive
+  and ``polsearch backfill --stale/--missing/--all --dry-run`` and ``polsearch status KEY`` over GraphQL, then
+  a webserver whose ``transcript`` code version changed (``CODE_CHANGE``: every transcribed hearing stale)
+  and ``backfill --stale --dry-run`` again. Each command in its own process, as a user runs it: wall
+  seconds, its CPU seconds and the webserver's CPU seconds while it ran.
 
 Results go to bench/out/archive.json (merged with earlier results per storage and size).
 """
@@ -40,6 +44,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -115,6 +120,9 @@ def archive_env(home: Path, code: Path = REPO) -> dict[str, str]:
 
 
 TEMPLATES = 20  # hearings recorded event by event; the others are copies of them (see replicate)
+# An input event pointer in an event's JSON: the copy's point to the copy's own events.
+POINTER = re.compile(r'("dagster/input_event_pointer/[^"]+": ")(\d+)"')
+STALE_TEMPLATE = 1  # its copies (5 %) have a transcript re-materialized after the assets that read it
 
 
 def stopped_after(i: int) -> str | None:
@@ -168,7 +176,10 @@ def fill(n: int) -> dict[str, Any]:
 
 
 def record_templates(instance: Any, defs: Any, keys: list[str]) -> None:
-    """What runs would have recorded for these hearings, through Dagster's public API."""
+    """What runs would have recorded for these hearings, through Dagster's public API: each materialization
+    with the provenance a run writes (code version, data version, and per input its data version and event
+    pointer), then its checks. Hearing ``STALE_TEMPLATE``'s ``transcript`` is then re-materialized with new
+    data (a re-run that changed the words), so its ``aligned_segments`` is stale as Dagster defines it."""
     import dagster as dg
     from dagster._core.definitions.asset_checks.asset_check_evaluation import (
         AssetCheckEvaluationTargetMaterializationData,  # the type of a public AssetCheckEvaluation field
@@ -180,46 +191,51 @@ def record_templates(instance: Any, defs: Any, keys: list[str]) -> None:
     instance.report_runless_asset_event(
         dg.AssetMaterialization(library, tags={"dagster/data_version": "library-1"})
     )
+    library_id = instance.fetch_materializations(library, limit=1).records[0].storage_id
 
-    def data_version(asset: dg.AssetKey, key: str) -> str:
-        return hashlib.sha1(f"{asset.to_user_string()}/{key}".encode()).hexdigest()[:16]
+    def record(asset: dg.AssetKey, key: str, pointers: dict[dg.AssetKey, int], versions: dict[dg.AssetKey, str],
+               version: str, failed: bool = False, checks: bool = True) -> int:  # fmt: skip
+        node = graph.get(asset)
+        tags = {"dagster/code_version": node.code_version or "", "dagster/data_version": version}
+        for parent in node.parent_keys:
+            tags[f"dagster/input_data_version/{parent.to_user_string()}"] = versions[parent]
+            tags[f"dagster/input_event_pointer/{parent.to_user_string()}"] = str(pointers[parent])
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset, partition=key, tags=tags, metadata={"bench": True})
+        )
+        stored = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=1
+        ).records[0]
+        for check_key in node.check_keys if checks else ():
+            instance.report_runless_asset_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=asset,
+                    check_name=check_key.name,
+                    passed=not (failed and check_key.name == "contract"),
+                    partition=key,
+                    blocking=graph.get(check_key).blocking,
+                    target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+                        storage_id=stored.storage_id, run_id=stored.run_id, timestamp=stored.timestamp
+                    ),
+                )
+            )
+        return stored.storage_id
 
     for i, key in enumerate(keys):
         last = stopped_after(i)
+        pointers, versions = {library: library_id}, {library: "library-1"}
         for asset in order:
             name = asset.to_user_string()
             if last == "raw_audio" and name != "raw_audio":
                 break
             if last == "transcript" and name not in ("raw_audio", "vad_chunks", "transcript"):
                 continue
-            node = graph.get(asset)
-            tags = {
-                "dagster/code_version": node.code_version or "",
-                "dagster/data_version": data_version(asset, key),
-            }
-            for parent in node.parent_keys:
-                version = "library-1" if parent == library else data_version(parent, key)
-                tags[f"dagster/input_data_version/{parent.to_user_string()}"] = version
-            instance.report_runless_asset_event(
-                dg.AssetMaterialization(asset, partition=key, tags=tags, metadata={"bench": True})
-            )
-            record = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=1
-            ).records[0]
-            for check_key in node.check_keys:
-                failed = name == "transcript" and check_key.name == "contract" and last == "transcript"
-                instance.report_runless_asset_event(
-                    dg.AssetCheckEvaluation(
-                        asset_key=asset,
-                        check_name=check_key.name,
-                        passed=not failed,
-                        partition=key,
-                        blocking=graph.get(check_key).blocking,
-                        target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
-                            storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
-                        ),
-                    )
-                )
+            versions[asset] = hashlib.sha1(f"{name}/{key}".encode()).hexdigest()[:16]
+            pointers[asset] = record(asset, key, pointers, versions, versions[asset],
+                                     failed=last == "transcript" and name == "transcript")  # fmt: skip
+        if i == STALE_TEMPLATE:
+            # Without its checks: Dagster keeps one runless evaluation per check and hearing.
+            record(dg.AssetKey("transcript"), key, pointers, versions, f"rerun-{key}", checks=False)
 
 
 def replicate(instance: Any, n: int) -> int:
@@ -288,12 +304,15 @@ def replicate(instance: Any, n: int) -> int:
             # check and partition, so the tick's re-materialization (runless) needs a hearing not run so.
             template, key, run_id = key_of(i % TEMPLATES), key_of(i), f"{key_of(i)}-run"
 
-            def moved(text: str, template: str = template, key: str = key, run_id: str = run_id) -> str:
+            new_ids: dict[int, int] = {}  # the template's storage ids -> the copy's (pointers follow)
+
+            def moved(text: str, template: str = template, key: str = key, run_id: str = run_id,
+                      new_ids: dict[int, int] = new_ids) -> str:  # fmt: skip
+                text = POINTER.sub(lambda m: f'{m[1]}{new_ids.get(int(m[2]), int(m[2]))}"', text)
                 return text.replace(f'"{template}"', f'"{key}"').replace(
                     '"run_id": ""', f'"run_id": "{run_id}"'
                 )
 
-            new_ids = {}
             for event in by_template[template]:
                 new_ids[event["id"]] = next_event
                 event_rows.append({**event, "id": next_event, "partition": key if event["partition"] else None,
@@ -497,43 +516,93 @@ def _describe(request: Any) -> str:
 
 
 @contextmanager
-def webserver(home: Path, code: Path) -> Iterator[str]:
+def webserver(home: Path, code: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """A ``dagster-webserver`` on the archive; its URL and the pid of the process that answers GraphQL."""
     from polsearch_assets_tests.fixtures.processes import dagster_dev
 
-    with dagster_dev(home / "dagster", archive_env(home, code), daemon=False, cwd=code, timeout_s=180) as url:
-        yield url
+    with dagster_dev(home / "dagster", env, daemon=False, cwd=code, timeout_s=300) as url:
+        port = url.rsplit(":", 1)[1]
+        pid = next(
+            int(proc.name)
+            for proc in Path("/proc").iterdir()
+            if proc.name.isdigit()
+            and (cmdline := _read(proc / "cmdline").split("\0"))
+            and any(part.endswith("dagster-webserver") for part in cmdline)
+            and port in cmdline
+        )
+        yield url, pid
 
 
-def timed_cli(home: Path, code: Path, *args: str, timeout_s: float = 300) -> dict[str, Any]:
-    """Wall seconds of one ``polsearch`` command in its own process, its exit code and output size."""
-    started = time.perf_counter()
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:  # a process that ended meanwhile
+        return ""
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process (/proc/PID/stat)."""
+    fields = _read(Path(f"/proc/{pid}/stat")).rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_cli(
+    env: dict[str, str], code: Path, *args: str, timeout_s: float = 300, server: int | None = None
+) -> dict[str, Any]:
+    """Wall and CPU seconds of one ``polsearch`` command in its own process (and of the webserver
+    ``server`` while it ran), its exit code and output size."""
+    started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    served = process_cpu_s(server) if server else 0.0
     try:
         result = subprocess.run(
             [str(BIN / "polsearch"), *args],
-            env=archive_env(home, code),
+            env=env,
             cwd=code,
             capture_output=True,
             text=True,
             timeout=timeout_s,
             check=False,
         )
-    except subprocess.TimeoutExpired:
-        return {"wall_s": None, "rc": None, "error": f"still running after {timeout_s:g} s (stopped)"}
-    took = time.perf_counter() - started
-    out = {"wall_s": round(took, 2), "rc": result.returncode, "lines": len(result.stdout.splitlines())}
+    except subprocess.TimeoutExpired:  # killed and reaped: its CPU so far still counts
+        result = None
+    took, now = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    out: dict[str, Any] = {
+        "cpu_s": round(now.ru_utime + now.ru_stime - children.ru_utime - children.ru_stime, 2)
+    }
+    if server:
+        out["server_cpu_s"] = round(process_cpu_s(server) - served, 2)
+    if result is None:
+        return {**out, "wall_s": None, "rc": None, "error": f"still running after {timeout_s:g} s (stopped)"}
+    out |= {"wall_s": round(took, 2), "rc": result.returncode, "lines": len(result.stdout.splitlines())}
     if result.returncode:
         out["error"] = result.stderr.strip()[-500:]
     return out
 
 
-def api(home: Path, n: int, code: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {"hearings_json": timed_cli(home, code, "hearings", "--json")}
-    with webserver(home, code) as url:
+# A model change: transcript's code version names its model, so every transcribed hearing is stale after it
+# (the webserver only reads the setting; no model is loaded).
+CODE_CHANGE = {"POLSEARCH_WHISPER_MODEL": "/models/tiny.en-v2"}
+
+
+def api(home: Path, n: int, code: Path, timeout_s: float) -> dict[str, Any]:
+    """The API commands on the archive as built (5 % stale), then ``--stale`` and ``status`` after a code
+    change (about 95 % stale)."""
+    env = archive_env(home, code)
+    result: dict[str, Any] = {
+        "hearings_json": timed_cli(env, code, "hearings", "--json", timeout_s=timeout_s)
+    }
+    key = key_of(n // 2 + STALE_TEMPLATE)  # a stale hearing
+    with webserver(home, code, env) as (url, pid):
         for mode in ("stale", "missing", "all"):
             result[f"backfill_{mode}_dry_run"] = timed_cli(
-                home, code, "backfill", f"--{mode}", "--dry-run", "--url", url
+                env, code, "backfill", f"--{mode}", "--dry-run", "--url", url, timeout_s=timeout_s, server=pid
             )
-        result["status"] = timed_cli(home, code, "status", key_of(n // 2 + 1), "--url", url)
+        result["status"] = timed_cli(env, code, "status", key, "--url", url, timeout_s=timeout_s, server=pid)
+    changed = {**env, **CODE_CHANGE}
+    with webserver(home, code, changed) as (url, pid):
+        result["code_change_stale_dry_run"] = timed_cli(
+            changed, code, "backfill", "--stale", "--dry-run", "--url", url, timeout_s=timeout_s, server=pid
+        )
     return result
 
 
@@ -550,24 +619,40 @@ def table(paths: list[Path]) -> str:
         return f"{found['cpu_s']:.2f} / {found['wall_s']:.1f}"
 
     def command(entry: dict[str, Any], name: str) -> str:
+        """wall s (client CPU s + webserver CPU s), or how it ended."""
         found = entry.get("api", {}).get(name)
         if not found:
             return "-"
+        cpu = [f"{found[c]:.1f}" for c in ("cpu_s", "server_cpu_s") if c in found]
+        if found["wall_s"] is None:
+            return (
+                "> "
+                + found["error"].removeprefix("still running after ")
+                + (f" ({' + '.join(cpu)} so far)" if cpu else "")
+            )
         if found.get("rc"):
             return f"error after {found['wall_s']:.0f} s"
-        return "> 300 s (stopped)" if found["wall_s"] is None else f"{found['wall_s']:.1f}"
+        return f"{found['wall_s']:.1f}" + (f" ({' + '.join(cpu)})" if cpu else "")
 
+    entries = [
+        (label, storage, n, entry)
+        for path in paths
+        for label, storages in json.loads(path.read_text()).items()
+        for storage, sizes in storages.items()
+        for n, entry in sizes.items()
+    ]
+    with_ticks = any("ticks" in entry for *_, entry in entries)  # else the API's columns only
     rows = []
-    for path in paths:
-        for label, storages in json.loads(path.read_text()).items():
-            for storage, sizes in storages.items():
-                for n, entry in sizes.items():
-                    load = entry["machine_at_start"].rsplit("load ", 1)[-1]
-                    cells = [storage, f"{int(n):,}", label, load]
-                    cells += [tick(entry, t) for t in ("no_change", "one_changed")]
-                    cells += [command(entry, c) for c in ("backfill_stale_dry_run", "backfill_missing_dry_run",
-                                                          "hearings_json", "status")]  # fmt: skip
-                    rows.append("| " + " | ".join(cells) + " |")
+    for label, storage, n, entry in entries:
+        loads = [
+            entry[m].rsplit("load ", 1)[-1] for m in ("machine_at_start", "machine_at_end") if m in entry
+        ]
+        cells = [storage, f"{int(n):,}", label, " / ".join(loads)]
+        cells += [tick(entry, t) for t in ("no_change", "one_changed") if with_ticks]
+        cells += [command(entry, c) for c in ("backfill_stale_dry_run", "code_change_stale_dry_run",
+                                              "backfill_missing_dry_run", "backfill_all_dry_run",
+                                              "hearings_json", "status")]  # fmt: skip
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(sorted(rows, key=lambda r: (r.split("|")[1], int(r.split("|")[2].replace(",", "")))))
 
 
@@ -616,7 +701,7 @@ def main() -> None:
                     )
                     print(f"{label} {storage}-{n} ticks: {entry['ticks']}", file=sys.stderr, flush=True)
                 if args.only in (None, "api"):
-                    entry["api"] = api(home, n, code)
+                    entry["api"] = api(home, n, code, args.timeout)
                     print(f"{label} {storage}-{n} api: {entry['api']}", file=sys.stderr, flush=True)
                 entry["machine_at_end"] = machine()
                 results.setdefault(label, {}).setdefault(storage, {})[str(n)] = entry

@@ -113,8 +113,8 @@ def hearings(as_json: bool, limit: int | None, after_key: str | None) -> None:
     from polsearch_assets.local.hearings import list_hearings
 
     rows = list_hearings(limit=limit, after=after_key)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
+    if as_json:  # one hearing per line, each encoded on its own (a large listing stays fast)
+        click.echo("[" + ",\n".join(json.dumps(row) for row in rows) + "]")
         return
     if not rows:
         click.echo("no hearings registered; try: polsearch ingest SOURCE")

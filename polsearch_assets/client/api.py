@@ -26,6 +26,13 @@ from polsearch_assets.client.models import (
     run_state,
     stale_plan,
 )
+from polsearch_assets.client.staleness import (
+    AssetNode,
+    Materialization,
+    asset_nodes,
+    is_stale,
+    materialization,
+)
 from polsearch_assets.client.transport import (
     DagsterApiError,
     DagsterUnreachable,
@@ -42,9 +49,10 @@ PARTITIONS_DEF = "hearings"
 HEARING_JOB = "hearing_pipeline"
 REGISTER_JOB = "register_hearings"
 SPEAKER_LIBRARY_JOB = "speaker_library"
-# Hearings per staleness request to begin with (halved on a timeout): seconds of server time on a 2-core
-# webserver (about 0.1 s per hearing on a busy one, BENCHMARKS.md).
-STALE_PAGE = 100
+# Hearings per staleness page to begin with (halved on a timeout): one request per asset, each fetching at
+# most this many materializations (about 1 ms each on a busy 2-core webserver, BENCHMARKS.md).
+STALE_PAGE = 1000
+_TRIED = ("materializedPartitions", "failedPartitions", "materializingPartitions")
 
 
 class DagsterApi(GraphQLTransport):
@@ -197,30 +205,65 @@ class DagsterApi(GraphQLTransport):
             time.sleep(poll_s)
 
     def status(self, key: str) -> HearingStatus:
-        if key not in self.hearing_keys():
-            raise UnknownHearing(
-                f"no hearing {key} in {self.url} (polsearch submit or polsearch plan registers one)"
-            )
+        """The hearing's assets (state, staleness), its last run and that run's error: questions about this
+        hearing only, whatever the size of the archive (the list of hearings is read only for a key with
+        no materialization and no run, to tell a registered hearing from an unknown one)."""
         nodes = self.graphql(
             GRAPHQL["hearing_assets"], {"assetKeys": asset_keys(HEARING_ASSETS), "key": key}
         )["assetNodes"]
-        planned_runs = {n["latestRunForPartition"]["runId"] for n in nodes if n["latestRunForPartition"]}
-        steps = {run_id: {s.step: s.status for s in self.run(run_id).steps} for run_id in planned_runs}
-        assets = {}
-        for node in nodes:
-            name = node["assetKey"]["path"][-1]
-            planned = node["latestRunForPartition"]
-            assets[name] = asset_state(
-                (node["latestMaterializationByPartition"] or [None])[0],
-                planned,
-                steps[planned["runId"]].get(name) if planned else None,
-                (node["staleStatusByPartition"] or [None])[0],
+        latest = {
+            "/".join(n["assetKey"]["path"]): (n["latestMaterializationByPartition"] or [None])[0]
+            for n in nodes
+        }
+        planned = {"/".join(n["assetKey"]["path"]): n["latestRunForPartition"] for n in nodes}
+        if not any(latest.values()) and not any(planned.values()) and key not in self.hearing_keys():
+            raise UnknownHearing(
+                f"no hearing {key} in {self.url} (polsearch submit or polsearch plan registers one)"
             )
-        ordered = {name: assets[name] for name in HEARING_ASSETS if name in assets}
+        graph, whole = self._with_whole_assets(asset_nodes(nodes))
+        provenance = {name: materialization(event) for name, event in latest.items()}
+
+        def current(dep: str) -> Materialization | None:
+            return provenance.get(dep) if graph[dep].partitioned else whole[dep]
+
+        run_ids = {run["runId"] for run in planned.values() if run}
+        steps = {run_id: {s.step: s.status for s in self.run(run_id).steps} for run_id in run_ids}
+        assets = {
+            name: asset_state(
+                latest[name],
+                planned[name],
+                steps[planned[name]["runId"]].get(name) if planned[name] else None,
+                is_stale(graph[name], provenance[name], current, graph),
+            )
+            for name in HEARING_ASSETS
+            if name in latest
+        }
         runs = self.runs_of(key)
         last = self.run(runs[0].run_id) if runs else None
         error = self.run_error(last.run_id) if last and last.status in ("FAILURE", "CANCELED") else None
-        return HearingStatus(key, ordered, last, error)
+        return HearingStatus(key, assets, last, error)
+
+    def _with_whole_assets(
+        self, graph: dict[str, AssetNode]
+    ) -> tuple[dict[str, AssetNode], dict[str, Materialization | None]]:
+        """``graph`` with the unpartitioned assets it depends on (``voiceprint_library``), and their latest
+        materializations."""
+        outside = sorted({dep for node in graph.values() for dep in node.deps} - set(graph))
+        if not outside:
+            return graph, {}
+        nodes = self.graphql(
+            GRAPHQL["asset_graph"], {"assetKeys": [{"path": name.split("/")} for name in outside]}
+        )["assetNodes"]
+        more = asset_nodes(nodes)
+        if any(node.partitioned for node in more.values()):
+            raise DagsterApiError(
+                f"{self.url}: a hearing asset depends on another partitioned asset {outside}"
+            )
+        whole = {
+            "/".join(n["assetKey"]["path"]): materialization((n["assetMaterializations"] or [None])[0])
+            for n in nodes
+        }
+        return graph | more, whole
 
     # -- named speakers
 
@@ -323,39 +366,70 @@ class DagsterApi(GraphQLTransport):
     def _stale(
         self, keys: list[str], limit: int | None, progress: Callable[[int, int], None] | None
     ) -> dict[str, list[str]]:
-        root = self._partition_statuses().get(HEARING_ASSETS[0], {})
-        materialized = set(root.get("materializedPartitions", [])) | set(root.get("failedPartitions", []))
-        candidates = [k for k in keys if k in materialized]
+        nodes = self.graphql(GRAPHQL["asset_graph"], {"assetKeys": asset_keys(HEARING_ASSETS)})["assetNodes"]
+        graph, whole = self._with_whole_assets(asset_nodes(nodes))
+        statuses = self._partition_statuses()
+        # A hearing's asset with no materialization, nor a failed or running attempt, is missing: not asked.
+        tried = {
+            name: set().union(*(status.get(field, []) for field in _TRIED))
+            for name, status in statuses.items()
+        }
+        candidates = [k for k in keys if k in tried.get(HEARING_ASSETS[0], set())]
         chosen: dict[str, list[str]] = {}
         start, size = 0, STALE_PAGE
         while start < len(candidates):
             page = candidates[start : start + size]
             try:  # not retried as it is: a page that timed out is asked again in halves
-                nodes = self.graphql(
-                    GRAPHQL["stale_statuses"],
-                    {"assetKeys": asset_keys(HEARING_ASSETS), "keys": page},
-                    idempotent=False,
-                )["assetNodes"]
+                first = self._first_stale(page, graph, whole, tried)
             except DagsterUnreachable as error:
                 if size == 1 or "timed out" not in str(error):
                     raise
                 size //= 2
                 continue
-            chosen |= stale_plan(
-                page,
-                {
-                    n["assetKey"]["path"][-1]: {
-                        k for k, s in zip(page, n["staleStatusByPartition"], strict=True) if s == "STALE"
-                    }
-                    for n in nodes
-                },
-            )
+            chosen |= stale_plan(page, first)
             start += len(page)
             if progress is not None:
                 progress(start, len(candidates))
             if limit is not None and len(chosen) >= limit:
                 break
         return chosen
+
+    def _first_stale(
+        self,
+        page: list[str],
+        graph: Mapping[str, AssetNode],
+        whole: Mapping[str, Materialization | None],
+        tried: Mapping[str, set[str]],
+    ) -> dict[str, set[str]]:
+        """Asset -> the hearings of ``page`` whose first stale asset it is.
+
+        Asset by asset in graph order, one request each, asking only about the hearings not yet found stale
+        (their later assets no longer change the plan) that have tried that asset.
+        """
+        latest: dict[str, dict[str, Materialization | None]] = {}
+        first: dict[str, set[str]] = {}
+        stale: set[str] = set()
+        for name in HEARING_ASSETS:
+            asked = [k for k in page if k not in stale and k in tried.get(name, set())]
+            if not asked:
+                continue
+            node = self.graphql(
+                GRAPHQL["latest_provenance"],
+                {"assetKeys": asset_keys([name]), "keys": asked},
+                idempotent=False,
+            )["assetNodes"][0]
+            latest[name] = dict(
+                zip(asked, map(materialization, node["latestMaterializationByPartition"]), strict=True)
+            )
+            for key in asked:
+
+                def current(dep: str, key: str = key) -> Materialization | None:
+                    return latest.get(dep, {}).get(key) if graph[dep].partitioned else whole[dep]
+
+                if is_stale(graph[name], latest[name][key], current, graph):
+                    first.setdefault(name, set()).add(key)
+                    stale.add(key)
+        return first
 
     def launch_backfill(self, plan: BackfillPlan, *, title: str) -> str:
         """One asset backfill over the plan's hearings; its id (its runs are paced by the run queue)."""

@@ -83,7 +83,7 @@ def run_state(data: dict[str, Any]) -> RunState:
 
 
 def asset_state(
-    materialization: dict | None, planned_run: dict | None, step_status: str | None, stale: str | None
+    materialization: dict | None, planned_run: dict | None, step_status: str | None, stale: bool
 ) -> AssetState:
     """One hearing's asset: its latest materialization, weighed against the latest run that planned it.
 
@@ -108,7 +108,7 @@ def asset_state(
         state = "missing"
     return AssetState(
         state=state,
-        stale=stale == "STALE",
+        stale=stale,
         run_id=run_id,
         materialized_at=float(materialization["timestamp"]) / 1000 if materialization else None,
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -107,6 +109,20 @@ class ArtifactStore(ABC):
 
     def read_json(self, hearing: str, name: str) -> Any:
         return json.loads(self.read_bytes(hearing, name).decode("utf-8"))
+
+    def read_json_many(self, hearings: Sequence[str], name: str) -> dict[str, Any]:
+        """``name`` of each of ``hearings`` that has it (a listing of many hearings): one read each, no
+        existence check first, 16 at a time (an object store's reads are round trips)."""
+
+        def read(hearing: str) -> Any:
+            try:
+                return self.read_json(hearing, name)
+            except FileNotFoundError:
+                return None
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            found = dict(zip(hearings, pool.map(read, hearings), strict=True))
+        return {hearing: value for hearing, value in found.items() if value is not None}
 
 
 # --- typed reads and writes, one pair per stage ------------------------------------------------------

@@ -21,10 +21,9 @@ import dagster as dg
 
 from polsearch_assets.config import Settings
 from polsearch_assets.core.artifacts import read_aligned_segments, read_diarization, read_speaker_names
-from polsearch_assets.core.catalog import HearingCatalog
-from polsearch_assets.core.contracts import HEARING_ASSETS
 from polsearch_assets.core.index.export import export as render
 from polsearch_assets.core.keys import validate_hearing_key
+from polsearch_assets.defs.hearing.listing import hearing_rows
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.registration import Registration, register_hearing
 from polsearch_assets.defs.hearing.runs import HearingBusy, hearing_lock, refuse_if_busy
@@ -114,38 +113,14 @@ def forget(hearing: str, *, instance: dg.DagsterInstance | None = None) -> None:
         instance.delete_dynamic_partition(partitions, hearing)
 
 
-def _asset_states(
-    instance: dg.DagsterInstance, asset_keys: list[dg.AssetKey], hearing_keys: list[str]
-) -> dict[str, dict[str, str]]:
-    """hearing -> asset -> materialized | failed | in_progress | missing."""
-    states: dict[str, dict[str, str]] = {key: {} for key in hearing_keys}
-    for asset_key in asset_keys:
-        by_partition = instance.get_status_by_partition(asset_key, hearing_keys, hearings_partitions) or {}
-        for key in hearing_keys:
-            status = by_partition.get(key)
-            states[key][asset_key.to_user_string()] = status.value.lower() if status else "missing"
-    return states
-
-
 def list_hearings(
     *, limit: int | None = None, after: str | None = None, instance: dg.DagsterInstance | None = None
 ) -> list[dict[str, Any]]:
     """Registered hearings by key (``after``: only keys sorting after it; ``limit``: at most this many), each
     its catalog entry and ``assets``: every hearing asset's state."""
-    instance = instance or local_instance()
-    keys = sorted(
-        k for k in instance.get_dynamic_partitions(hearings_partitions.name) if after is None or k > after
-    )
-    keys = keys[:limit] if limit is not None else keys
-    states = _asset_states(instance, [dg.AssetKey(name) for name in HEARING_ASSETS], keys)
     # The artifact store alone, not the whole code location: a listing loads no model code.
-    catalog = HearingCatalog(configured_artifact_store(Settings.from_env()))
-    rows = []
-    for key in keys:
-        entry = catalog.get(key)
-        info = entry.to_json() if entry else {"key": key, "source": None, "title": None}
-        rows.append({**info, "assets": states[key]})
-    return rows
+    store = configured_artifact_store(Settings.from_env())
+    return hearing_rows(instance or local_instance(), store, after=after, limit=limit)
 
 
 def export(hearing: str, fmt: str) -> str:

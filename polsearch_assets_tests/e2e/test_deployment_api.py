@@ -31,6 +31,7 @@ from polsearch_assets.client import (
 from polsearch_assets.core.notify.webhooks import SIGNATURE_HEADER, verify_signature
 from polsearch_assets.core.sources.registry import resolve_source
 from polsearch_assets.core.uploads.history import list_past_uploads
+from polsearch_assets_tests.fixtures.archive import dagster_stale
 from polsearch_assets_tests.fixtures.feed_server import FeedServer, Video, serve_feeds
 from polsearch_assets_tests.fixtures.local_http import serving
 from polsearch_assets_tests.fixtures.media import MediaServer, serve_media
@@ -157,6 +158,11 @@ def test_submit_wait_and_status(deployment: Deployment) -> None:
     assert list(status["assets"]) == list(HEARING_ASSETS)
     assert {a["state"] for a in status["assets"].values()} == {"materialized"}
     assert status["last_run"]["status"] == "SUCCESS" and status["error"] is None
+    # The staleness status decides from a real run's provenance is Dagster's (none, right after the run).
+    dagster = dagster_stale(deployment.api, [key])
+    assert {name: a["stale"] for name, a in status["assets"].items()} == {
+        name: key in dagster[name] for name in HEARING_ASSETS
+    }
     table = deployment.cli("status", key).stdout
     assert f"hearing {key}" in table and "hearing_index     materialized" in table
 

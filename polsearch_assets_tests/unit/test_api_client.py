@@ -44,10 +44,10 @@ DONE = {"runId": "r1", "timestamp": "1700000000000"}
     ],
 )
 def test_asset_state(materialization: dict | None, run: dict | None, step: str | None, expected: str) -> None:
-    state = asset_state(materialization, run, step, "FRESH")
+    state = asset_state(materialization, run, step, stale=False)
     assert state.state == expected
     assert state.materialized_at == (1_700_000_000.0 if materialization else None)
-    assert not state.stale and asset_state(None, None, None, "STALE").stale
+    assert not state.stale and asset_state(None, None, None, stale=True).stale
 
 
 def _statuses(materialized: list[str], failed: list[str] = (), busy: list[str] = ()) -> dict[str, list[str]]:
@@ -55,7 +55,6 @@ def _statuses(materialized: list[str], failed: list[str] = (), busy: list[str] =
         "materializedPartitions": list(materialized),
         "failedPartitions": list(failed),
         "materializingPartitions": list(busy),
-        "unmaterializedPartitions": [],
     }
 
 
@@ -177,25 +176,47 @@ def test_the_documented_graphql_is_valid_against_dagsters_schema() -> None:
 
 
 class _SlowOnBigPages(_JsonHandler):
-    """A webserver whose staleness answers take longer than the client waits for pages of over 2 hearings
-    (as Dagster's per-partition computation does on a large page); records each page it was asked about."""
+    """A webserver whose materialization answers take longer than the client waits for pages of over 2
+    hearings; records each page it was asked about. Odd hearings' transcripts were made by an older model."""
 
     pages: ClassVar[list[list[str]]] = []
     KEYS: ClassVar[list[str]] = [f"k{i}" for i in range(6)]
+
+    @staticmethod
+    def _node(name: str) -> dict:
+        deps = {"raw_audio": []}.get(name, ["raw_audio"])
+        return {"assetKey": {"path": [name]}, "opVersion": f"{name}-v2", "isPartitioned": True,
+                "dependencyKeys": [{"path": [d]} for d in deps], "assetMaterializations": []}  # fmt: skip
+
+    @staticmethod
+    def _event(name: str, key: str) -> dict:
+        old = name == "transcript" and int(key[1:]) % 2
+        tags = {"dagster/code_version": f"{name}-v1" if old else f"{name}-v2", "dagster/data_version": key}
+        if name != "raw_audio":
+            tags |= {
+                "dagster/input_data_version/raw_audio": key,
+                "dagster/input_event_pointer/raw_audio": "1",
+            }
+        return {"partition": key, "timestamp": "1", "tags": [{"key": k, "value": v} for k, v in tags.items()]}
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         query, variables = body["query"], body["variables"]
         names = [k["path"][0] for k in variables.get("assetKeys", [])]
-        if "staleStatusByPartition" in query:
-            type(self).pages.append(variables["keys"])
+        if "latestMaterializationByPartition" in query:
+            if names == ["raw_audio"]:
+                type(self).pages.append(variables["keys"])
             if len(variables["keys"]) > 2:
                 time.sleep(1.5)
-            stale = [["STALE" if int(k[1:]) % 2 else "FRESH" for k in variables["keys"]] for _ in names]
             nodes = [
-                {"assetKey": {"path": [n]}, "staleStatusByPartition": s}
-                for n, s in zip(names, stale, strict=True)
+                {
+                    "assetKey": {"path": [n]},
+                    "latestMaterializationByPartition": [self._event(n, k) for k in variables["keys"]],
+                }
+                for n in names
             ]
+        elif "opVersion" in query:
+            nodes = [self._node(n) for n in names]
         elif "assetPartitionStatuses" in query:
             statuses = {
                 "materializedPartitions": self.KEYS,
@@ -214,6 +235,6 @@ def test_a_stale_page_that_times_out_is_asked_again_in_halves(monkeypatch: pytes
     asked: list[tuple[int, int]] = []
     with serving(_SlowOnBigPages) as url:
         plan = DagsterApi(url=url, timeout_s=0.5).plan_backfill("stale", progress=lambda *p: asked.append(p))
-    assert plan.keys == ["k1", "k3", "k5"]
+    assert plan.keys == ["k1", "k3", "k5"] and plan.assets_by_key["k1"][0] == "transcript"
     assert [len(page) for page in _SlowOnBigPages.pages] == [4, 2, 2, 2]  # the slow page once, not retried
     assert asked == [(2, 6), (4, 6), (6, 6)]

@@ -7,12 +7,14 @@ artifact that looks valid.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -38,6 +40,17 @@ class LocalArtifactStore(ArtifactStoreResource):
 
     def uri(self, hearing: str, name: str) -> str:
         return self._path(hearing, name).as_uri()
+
+    def read_json_many(self, hearings: Sequence[str], name: str) -> dict[str, Any]:
+        """One read per hearing from the root resolved once (``_path`` resolves it on every call)."""
+        root, name = Path(self.root).resolve(), validate_artifact_name(name)
+        found = {}
+        for hearing in hearings:
+            try:
+                found[hearing] = json.loads((root / validate_hearing_key(hearing) / name).read_bytes())
+            except FileNotFoundError:
+                continue
+        return found
 
     def exists(self, hearing: str, name: str) -> bool:
         return self._path(hearing, name).is_file()

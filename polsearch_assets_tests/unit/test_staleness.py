@@ -1,0 +1,58 @@
+"""The client's staleness rule, branch by branch (its agreement with Dagster's resolver on a real archive is in
+e2e/test_archive_api.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from polsearch_assets.client.staleness import AssetNode, Materialization, is_stale
+
+GRAPH = {
+    "raw_audio": AssetNode("raw_audio", "raw-v1", (), partitioned=True),
+    "transcript": AssetNode("transcript", "asr-v2", ("raw_audio", "library"), partitioned=True),
+    "library": AssetNode("library", None, (), partitioned=False),
+}
+READ = {  # what a run of transcript recorded: code version, and per input its data version and event pointer
+    "dagster/code_version": "asr-v2",
+    "dagster/data_version": "t1",
+    "dagster/input_data_version/raw_audio": "a1",
+    "dagster/input_event_pointer/raw_audio": "10",
+    "dagster/input_data_version/library": "lib1",
+    "dagster/input_event_pointer/library": "5",
+}
+
+
+def _stale(tags: dict[str, str], raw_audio: str | None = "a1", library: str | None = "lib1") -> bool:
+    now = {
+        "raw_audio": Materialization(1.0, {"dagster/data_version": raw_audio}) if raw_audio else None,
+        "library": Materialization(1.0, {"dagster/data_version": library}) if library else None,
+    }
+    return is_stale(GRAPH["transcript"], Materialization(2.0, tags), now.get, GRAPH)
+
+
+@pytest.mark.parametrize(
+    ("tags", "current", "stale"),
+    [
+        (READ, {}, False),  # nothing changed
+        (READ | {"dagster/code_version": "asr-v1"}, {}, True),  # a new model
+        (READ, {"raw_audio": "a2"}, True),  # the audio was fetched again with other data
+        (READ, {"raw_audio": None}, False),  # no record after the pointer (wiped): as Dagster, not stale
+        (READ | {"dagster/input_event_pointer/raw_audio": "NULL"}, {"raw_audio": "a2"}, False),
+        (READ, {"library": "lib2"}, True),  # the voiceprint library changed
+        ({k: v for k, v in READ.items() if not k.endswith("pointer/library")}, {}, True),  # a new dependency
+        (READ | {"dagster/input_data_version/vad_chunks": "v1"}, {}, True),  # a removed dependency
+        (READ | {"dagster/input_data_version/library": "INITIAL"}, {"library": None}, False),
+    ],
+)
+def test_the_rule(tags: dict[str, str], current: dict[str, str | None], stale: bool) -> None:
+    assert _stale(tags, **current) is stale
+
+
+def test_without_provenance_materialization_times_decide() -> None:
+    node, mine = GRAPH["raw_audio"], Materialization(5.0, {})
+    assert not is_stale(node, mine, {}.get, GRAPH)  # a root: nothing upstream
+    assert not is_stale(GRAPH["transcript"], None, {}.get, GRAPH)  # missing is not stale
+    older = {"raw_audio": Materialization(1.0, {}), "library": Materialization(1.0, {})}
+    assert not is_stale(GRAPH["transcript"], mine, older.get, GRAPH)
+    assert is_stale(GRAPH["transcript"], mine, (older | {"library": Materialization(9.0, {})}).get, GRAPH)
+    assert is_stale(GRAPH["transcript"], mine, (older | {"raw_audio": None}).get, GRAPH)
