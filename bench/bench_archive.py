@@ -185,6 +185,8 @@ def record_templates(instance: Any, defs: Any, keys: list[str]) -> None:
         AssetCheckEvaluationTargetMaterializationData,  # the type of a public AssetCheckEvaluation field
     )
 
+    from polsearch_assets.client.staleness import partition_input_version
+
     graph = defs.resolve_asset_graph()
     order = [k for k in graph.toposorted_asset_keys if graph.get(k).partitions_def is not None]
     library = dg.AssetKey("voiceprint_library")
@@ -198,7 +200,10 @@ def record_templates(instance: Any, defs: Any, keys: list[str]) -> None:
         node = graph.get(asset)
         tags = {"dagster/code_version": node.code_version or "", "dagster/data_version": version}
         for parent in node.parent_keys:
-            tags[f"dagster/input_data_version/{parent.to_user_string()}"] = versions[parent]
+            read = versions[parent]  # a run records the hash of a partitioned input's data versions
+            tags[f"dagster/input_data_version/{parent.to_user_string()}"] = (
+                partition_input_version(read) if graph.get(parent).partitions_def is not None else read
+            )
             tags[f"dagster/input_event_pointer/{parent.to_user_string()}"] = str(pointers[parent])
         instance.report_runless_asset_event(
             dg.AssetMaterialization(asset, partition=key, tags=tags, metadata={"bench": True})

@@ -11,8 +11,9 @@ a materialized asset is stale when
 * it recorded an input that is no longer a dependency, or lacks a dependency's data version or event pointer,
 * a dependency has data newer than what it read: the dependency's current data version differs from the
   ``dagster/input_data_version/<dep>`` it recorded (for a partitioned dependency, only when it has a
-  materialization; a run records the version of the very event it points to, so this is Dagster's "a newer
-  record with another data version than the one at the pointer"),
+  materialization, and a run records the SHA-256 of the data versions of the partitions it read — one here —
+  not the version itself: see ``partition_input_version``; so this is Dagster's "a newer record with another
+  data version than the one at the pointer"),
 * or, with no provenance recorded at all, a dependency is missing or was materialized later.
 
 Staleness does not pass through: an asset whose upstream is stale is not stale itself, as in Dagster.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
 
 CODE_VERSION = "dagster/code_version"
@@ -52,6 +54,12 @@ class Materialization:
     @property
     def data_version(self) -> str:
         return next((self.tags[t] for t in DATA_VERSION if t in self.tags), DEFAULT_VERSION)
+
+
+def partition_input_version(data_version: str) -> str:
+    """What a run records as ``dagster/input_data_version/<dep>`` for a partitioned dependency whose one
+    partition it read has ``data_version``: Dagster hashes the partitions' data versions, even for one."""
+    return sha256(data_version.encode()).hexdigest()
 
 
 def asset_nodes(nodes: Sequence[Mapping[str, Any]]) -> dict[str, AssetNode]:
@@ -106,7 +114,11 @@ def is_stale(
             return True
         dep_latest = current(dep)
         if graph[dep].partitioned:
-            if pointer != NULL_POINTER and dep_latest is not None and dep_latest.data_version != inputs[dep]:
+            if (
+                pointer != NULL_POINTER
+                and dep_latest is not None
+                and partition_input_version(dep_latest.data_version) != inputs[dep]
+            ):
                 return True
         else:
             now = NULL_VERSION if dep_latest is None else dep_latest.data_version

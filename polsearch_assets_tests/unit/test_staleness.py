@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from polsearch_assets.client.staleness import AssetNode, Materialization, is_stale
+from polsearch_assets.client.staleness import AssetNode, Materialization, is_stale, partition_input_version
 
 GRAPH = {
     "raw_audio": AssetNode("raw_audio", "raw-v1", (), partitioned=True),
@@ -15,7 +15,7 @@ GRAPH = {
 READ = {  # what a run of transcript recorded: code version, and per input its data version and event pointer
     "dagster/code_version": "asr-v2",
     "dagster/data_version": "t1",
-    "dagster/input_data_version/raw_audio": "a1",
+    "dagster/input_data_version/raw_audio": partition_input_version("a1"),
     "dagster/input_event_pointer/raw_audio": "10",
     "dagster/input_data_version/library": "lib1",
     "dagster/input_event_pointer/library": "5",
@@ -56,3 +56,11 @@ def test_without_provenance_materialization_times_decide() -> None:
     assert not is_stale(GRAPH["transcript"], mine, older.get, GRAPH)
     assert is_stale(GRAPH["transcript"], mine, (older | {"library": Materialization(9.0, {})}).get, GRAPH)
     assert is_stale(GRAPH["transcript"], mine, (older | {"raw_audio": None}).get, GRAPH)
+
+
+def test_a_run_records_the_hash_of_a_partitioned_inputs_data_version() -> None:
+    # Tags of a real deployment run (test_deployment_api): raw_audio's data version, and what vad_chunks
+    # recorded reading it. Comparing the two unhashed called every hearing after a real run stale.
+    raw_audio = "988b5a74afdd326e6b1025c4d81f0d9613c49189ba6e5bb9809176569b892d2a"
+    recorded = "0b2e06fde86da212edc4031f995354ade4018af95ccb25f3889876527bd11ae5"
+    assert partition_input_version(raw_audio) == recorded
