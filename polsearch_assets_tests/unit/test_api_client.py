@@ -23,6 +23,7 @@ from polsearch_assets.client import (
     stale_plan,
 )
 from polsearch_assets.client import api as api_module
+from polsearch_assets.client.staleness import partition_input_version
 from polsearch_assets_tests.fixtures.local_http import serving
 from polsearch_assets_tests.fixtures.processes import REPO
 
@@ -194,7 +195,7 @@ class _SlowOnBigPages(_JsonHandler):
         tags = {"dagster/code_version": f"{name}-v1" if old else f"{name}-v2", "dagster/data_version": key}
         if name != "raw_audio":
             tags |= {
-                "dagster/input_data_version/raw_audio": key,
+                "dagster/input_data_version/raw_audio": partition_input_version(key),  # as a run records
                 "dagster/input_event_pointer/raw_audio": "1",
             }
         return {"partition": key, "timestamp": "1", "tags": [{"key": k, "value": v} for k, v in tags.items()]}
