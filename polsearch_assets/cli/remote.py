@@ -246,7 +246,7 @@ def plan(
 ) -> None:
     """Register SOURCE's (a channel's or playlist's) uploads published from --from to --to as hearings."""
     from polsearch_assets.core.audio.media import MediaError
-    from polsearch_assets.core.keys import resolve_source
+    from polsearch_assets.core.sources.registry import resolve_source
     from polsearch_assets.core.uploads.history import list_past_uploads
 
     if date_to < date_from:

@@ -43,7 +43,7 @@ from polsearch_assets.client.transport import (
 )
 from polsearch_assets.core.contracts import HEARING_ASSETS
 from polsearch_assets.core.errors import step_error
-from polsearch_assets.core.keys import resolve_source
+from polsearch_assets.core.sources.registry import resolve_source
 
 PARTITIONS_DEF = "hearings"
 HEARING_JOB = "hearing_pipeline"

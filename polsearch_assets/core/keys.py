@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import re
 
-# Re-exported: cli/remote.py and client/api.py import it from here.
-from polsearch_assets.core.sources.registry import resolve_source as resolve_source
-
 MAX_KEY_LENGTH = 64
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
