@@ -22,10 +22,10 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import numpy as np
@@ -267,6 +267,9 @@ def _of_writes(hearing: str, write_ids: Iterable[str | None]) -> str:
     return f"{_of_hearing(hearing)} AND ({' OR '.join(terms)})"
 
 
+_T = TypeVar("_T")
+
+
 def _commit_conflict(error: Exception) -> bool:
     """Lance's optimistic commit lost to a concurrent writer: the same operation may simply be retried."""
     return "commit conflict" in str(error).lower()
@@ -276,17 +279,18 @@ def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0.05, 0.2) * 2**attempt)  # jittered, so racing writers stop colliding
 
 
-def _committed(commit: Any, table: Any) -> None:
-    """Run ``commit`` (one change to ``table``), again after a commit conflict."""
+def _committed(commit: Callable[[], _T], table: Any) -> _T:
+    """Run ``commit`` (changes to ``table``) and return what it returns; again, on the latest version, after a
+    commit conflict (another writer committed first)."""
     for attempt in range(WRITE_ATTEMPTS):
         try:
-            commit()
-            return
+            return commit()
         except (RuntimeError, OSError) as error:
             if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
                 raise
             _pause(attempt)
             table.checkout_latest()
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 _LABEL_RE = re.compile(r"^SPEAKER_[0-9]+$")
@@ -535,30 +539,27 @@ class SegmentIndex:
             return MaintenanceReport(None, None, (), False, 0.0)
         table = self._table()
         repaired = tuple(self._keep_newest_writes(table))
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                # Compaction first, so the indexes built below need no remapping.
-                table.optimize(cleanup_older_than=cleanup_older_than)
-                built = self._create_missing_indexes(table, only_if_small=False)
-                if (speakers := self._speakers()) is None:
-                    self._collect_speakers(table)
-                    built.append(SPEAKERS_TABLE)
-                else:
-                    speakers.optimize(cleanup_older_than=cleanup_older_than)
-                now = self.health()
-                assert now is not None
-                retrained = now.vector_segments is not None and (
-                    retrain_vector_index or now.vector_segments > self.max_vector_index_segments
-                )
-                if retrained or (now.vector_segments is None and now.rows >= self.vector_index_min_rows):
-                    table.create_index("vector", config=_vector_index_config())  # trained on today's rows
-                    built += [] if retrained else ["vector"]
-                break
-            except (RuntimeError, OSError) as error:
-                if not _commit_conflict(error) or attempt == WRITE_ATTEMPTS - 1:
-                    raise
-                _pause(attempt)  # a hearing write committed first: look again
-                table.checkout_latest()
+
+        def compact_and_index() -> tuple[list[str], bool]:
+            # Compaction first, so the indexes built below need no remapping.
+            table.optimize(cleanup_older_than=cleanup_older_than)
+            built = self._create_missing_indexes(table, only_if_small=False)
+            if (speakers := self._speakers()) is None:
+                self._collect_speakers(table)
+                built.append(SPEAKERS_TABLE)
+            else:
+                speakers.optimize(cleanup_older_than=cleanup_older_than)
+            now = self.health()
+            assert now is not None
+            retrained = now.vector_segments is not None and (
+                retrain_vector_index or now.vector_segments > self.max_vector_index_segments
+            )
+            if retrained or (now.vector_segments is None and now.rows >= self.vector_index_min_rows):
+                table.create_index("vector", config=_vector_index_config())  # trained on today's rows
+                built += [] if retrained else ["vector"]
+            return built, retrained
+
+        built, retrained = _committed(compact_and_index, table)  # a hearing write committed first: again
         return MaintenanceReport(
             before, self.health(), tuple(built), retrained, time.perf_counter() - started, repaired
         )
