@@ -35,19 +35,20 @@ class LocalArtifactStore(ArtifactStoreResource):
         description="Directory holding one sub-directory of artifacts per hearing (POLSEARCH_ARTIFACT_ROOT).",
     )
 
-    def _path(self, hearing: str, name: str) -> Path:
-        return Path(self.root).resolve() / validate_hearing_key(hearing) / validate_artifact_name(name)
+    def _path(self, hearing: str, name: str, root: Path | None = None) -> Path:
+        """``root``: the root already resolved (a listing of many hearings resolves it once)."""
+        root = root or Path(self.root).resolve()
+        return root / validate_hearing_key(hearing) / validate_artifact_name(name)
 
     def uri(self, hearing: str, name: str) -> str:
         return self._path(hearing, name).as_uri()
 
     def read_json_many(self, hearings: Sequence[str], name: str) -> dict[str, Any]:
-        """One read per hearing from the root resolved once (``_path`` resolves it on every call)."""
-        root, name = Path(self.root).resolve(), validate_artifact_name(name)
-        found = {}
+        """One read per hearing, in this thread (local reads are not round trips), the root resolved once."""
+        root, found = Path(self.root).resolve(), {}
         for hearing in hearings:
             try:
-                found[hearing] = json.loads((root / validate_hearing_key(hearing) / name).read_bytes())
+                found[hearing] = json.loads(self._path(hearing, name, root).read_bytes())
             except FileNotFoundError:
                 continue
         return found
