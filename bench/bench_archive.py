@@ -181,11 +181,8 @@ def record_templates(instance: Any, defs: Any, keys: list[str]) -> None:
     pointer), then its checks. Hearing ``STALE_TEMPLATE``'s ``transcript`` is then re-materialized with new
     data (a re-run that changed the words), so its ``aligned_segments`` is stale as Dagster defines it."""
     import dagster as dg
-    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-        AssetCheckEvaluationTargetMaterializationData,  # the type of a public AssetCheckEvaluation field
-    )
 
-    from polsearch_assets.client.staleness import partition_input_version
+    from polsearch_assets_tests.fixtures.archive import record_as_run
 
     graph = defs.resolve_asset_graph()
     order = [k for k in graph.toposorted_asset_keys if graph.get(k).partitions_def is not None]
@@ -194,53 +191,29 @@ def record_templates(instance: Any, defs: Any, keys: list[str]) -> None:
         dg.AssetMaterialization(library, tags={"dagster/data_version": "library-1"})
     )
     library_id = instance.fetch_materializations(library, limit=1).records[0].storage_id
-
-    def record(asset: dg.AssetKey, key: str, pointers: dict[dg.AssetKey, int], versions: dict[dg.AssetKey, str],
-               version: str, failed: bool = False, checks: bool = True) -> int:  # fmt: skip
-        node = graph.get(asset)
-        tags = {"dagster/code_version": node.code_version or "", "dagster/data_version": version}
-        for parent in node.parent_keys:
-            read = versions[parent]  # a run records the hash of a partitioned input's data versions
-            tags[f"dagster/input_data_version/{parent.to_user_string()}"] = (
-                partition_input_version(read) if graph.get(parent).partitions_def is not None else read
-            )
-            tags[f"dagster/input_event_pointer/{parent.to_user_string()}"] = str(pointers[parent])
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(asset, partition=key, tags=tags, metadata={"bench": True})
-        )
-        stored = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=1
-        ).records[0]
-        for check_key in node.check_keys if checks else ():
-            instance.report_runless_asset_event(
-                dg.AssetCheckEvaluation(
-                    asset_key=asset,
-                    check_name=check_key.name,
-                    passed=not (failed and check_key.name == "contract"),
-                    partition=key,
-                    blocking=graph.get(check_key).blocking,
-                    target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
-                        storage_id=stored.storage_id, run_id=stored.run_id, timestamp=stored.timestamp
-                    ),
-                )
-            )
-        return stored.storage_id
+    marked = {"bench": True}
 
     for i, key in enumerate(keys):
         last = stopped_after(i)
-        pointers, versions = {library: library_id}, {library: "library-1"}
+        read = {library: ("library-1", library_id)}
         for asset in order:
             name = asset.to_user_string()
             if last == "raw_audio" and name != "raw_audio":
                 break
             if last == "transcript" and name not in ("raw_audio", "vad_chunks", "transcript"):
                 continue
-            versions[asset] = hashlib.sha1(f"{name}/{key}".encode()).hexdigest()[:16]
-            pointers[asset] = record(asset, key, pointers, versions, versions[asset],
-                                     failed=last == "transcript" and name == "transcript")  # fmt: skip
+            version = hashlib.sha1(f"{name}/{key}".encode()).hexdigest()[:16]
+            stored = record_as_run(
+                instance, graph, asset, key, data_version=version, read=read, metadata=marked,
+                failed_contract=last == "transcript" and name == "transcript",
+            )  # fmt: skip
+            read[asset] = (version, stored)
         if i == STALE_TEMPLATE:
             # Without its checks: Dagster keeps one runless evaluation per check and hearing.
-            record(dg.AssetKey("transcript"), key, pointers, versions, f"rerun-{key}", checks=False)
+            record_as_run(
+                instance, graph, dg.AssetKey("transcript"), key, data_version=f"rerun-{key}", read=read,
+                checks=False, metadata=marked,
+            )  # fmt: skip
 
 
 def replicate(instance: Any, n: int) -> int:
