@@ -20,7 +20,12 @@ from typing import Any
 import dagster as dg
 
 from polsearch_assets.config import Settings
-from polsearch_assets.core.artifacts import read_aligned_segments, read_diarization, read_speaker_names
+from polsearch_assets.core.artifacts import (
+    ArtifactStore,
+    read_aligned_segments,
+    read_diarization,
+    read_speaker_names,
+)
 from polsearch_assets.core.index.export import export as render
 from polsearch_assets.core.keys import validate_hearing_key
 from polsearch_assets.defs.hearing.listing import hearing_rows
@@ -49,6 +54,11 @@ def _definitions() -> dg.Definitions:
     from polsearch_assets.definitions import defs  # the code location, models and all: only where needed
 
     return defs
+
+
+def _artifact_store() -> ArtifactStore:
+    """The artifact store alone, as the code location builds it: listing and export load no model code."""
+    return configured_artifact_store(Settings.from_env())
 
 
 def register(
@@ -118,15 +128,13 @@ def list_hearings(
 ) -> list[dict[str, Any]]:
     """Registered hearings by key (``after``: only keys sorting after it; ``limit``: at most this many), each
     its catalog entry and ``assets``: every hearing asset's state."""
-    # The artifact store alone, not the whole code location: a listing loads no model code.
-    store = configured_artifact_store(Settings.from_env())
-    return hearing_rows(instance or local_instance(), store, after=after, limit=limit)
+    return hearing_rows(instance or local_instance(), _artifact_store(), after=after, limit=limit)
 
 
 def export(hearing: str, fmt: str) -> str:
     """The hearing's aligned transcript as ``fmt`` (json, srt, vtt, txt; named speakers by name) or its
     diarization (rttm). FileNotFoundError when the hearing is not fully ingested."""
-    store = _definitions().resources["artifact_store"]
+    store = _artifact_store()
     segments = read_aligned_segments(store, hearing)
     speakers = read_diarization(store, hearing, with_frames=False)
     try:
