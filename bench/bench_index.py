@@ -1,10 +1,12 @@
 """The LanceDB `segments` index as the archive grows: search latency, hearing-write CPU and disk at 100k-5M rows.
 
-    .venv/bin/python bench/bench_index.py --sizes 100000,1000000,5000000 --queries 50 --label after
-    # an earlier write path for comparison (f4c8528: one merge_insert per write):
+    .venv/bin/python bench/bench_index.py --sizes 1000000,5000000 --queries 50 --label third \
+        --keep --root /work/scratch/index-third     # a later run with --keep grows the same table
+    # an earlier revision's code with this benchmark: run a copy of this file from inside its tree, and
+    # check "code" in the result names that tree
     mkdir /tmp/polsearch-before && git archive f4c8528 | tar -x -C /tmp/polsearch-before
-    PYTHONPATH=/tmp/polsearch-before .venv/bin/python bench/bench_index.py --sizes 100000,1000000 \
-        --writes 30 --writes-only --label before-writes
+    cp bench/bench_index.py /tmp/polsearch-before/bench/bench_index_now.py && cd /tmp/polsearch-before
+    PYTHONPATH=$PWD /work/main/.venv/bin/python bench/bench_index_now.py --sizes 100000 --writes 0 --label before
 
 ``--writes-only`` skips the vector index and the searches (steps 1-2) and fills with the first 200
 hearings' rows repeated under new keys: the write path and the disk only, which a shared machine can
@@ -14,12 +16,13 @@ afford at 1M rows. One process grows one table through the sizes. At each size:
    ``hearing_index`` writes it, ``write_id`` included), 500 segments per hearing, appended in
    one-million-row fragments (what compaction leaves) instead of one commit per hearing, which at
    5M rows would take days. Then the indexes are brought up to date in two timed parts
-   (``SegmentIndex.maintain``): the full-text and scalar indexes, then the IVF_PQ vector index trained on
-   the table as it is (the smaller size's is dropped first), with ``--flat-queries`` hybrid searches
+   (``SegmentIndex.maintain``): the full-text and scalar indexes, then the vector index trained on the
+   table as it is (the smaller size's is dropped first), with ``--flat-queries`` hybrid searches
    between them, when no vector index exists (a flat scan).
 2. Search latency through ``SegmentIndex.search`` (what `polsearch search` runs, query embedding
-   excluded): no filter, ``--speaker`` with a full name, a part of a name and a hearing label, and
-   ``--hearing``; warm-up excluded.
+   excluded): no filter, ``--speaker`` with a full name, a part of a name, a person id and a hearing
+   label, and ``--hearing``; warm-up excluded; wall time and the process's CPU per query. Then the
+   vector index's recall@10 against an exact scan of every vector, for 50 segment-like query vectors.
 3. ``--writes`` hearing writes through ``SegmentIndex.replace_hearing``, the ``hearing_index`` asset's
    call: three new hearings for every re-written one (the re-write names one more speaker). CPU is the
    process's (all threads); fills and index builds run at nice 10, searches and writes at 0. The directory
@@ -212,7 +215,7 @@ def timed(work: Callable[[], object]) -> dict:
 
 def bring_indexes_up(index: SegmentIndex, vector: bool, query_vectors: dict, flat_queries: int) -> dict:
     """Every index up to date, timed in two parts: compaction with the full-text and scalar indexes, then
-    the IVF_PQ vector index trained on the table as it is (what ``index_maintenance`` does when the table
+    the vector index trained on the table as it is (what ``index_maintenance`` does when the table
     has none, or retrains); between them, hybrid search with no vector index (a flat scan of the vectors)."""
     table = index._table()
     if vector and (trained := [i.name for i in table.list_indices() if i.columns == ["vector"]]):
