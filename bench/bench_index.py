@@ -1,10 +1,12 @@
 """The LanceDB `segments` index as the archive grows: search latency, hearing-write CPU and disk at 100k-5M rows.
 
-    .venv/bin/python bench/bench_index.py --sizes 100000,1000000,5000000 --queries 50 --label after
-    # an earlier write path for comparison (f4c8528: one merge_insert per write):
+    .venv/bin/python bench/bench_index.py --sizes 1000000,5000000 --queries 50 --label third \
+        --keep --root /work/scratch/index-third     # a later run with --keep grows the same table
+    # an earlier revision's code with this benchmark: run a copy of this file from inside its tree, and
+    # check "code" in the result names that tree
     mkdir /tmp/polsearch-before && git archive f4c8528 | tar -x -C /tmp/polsearch-before
-    PYTHONPATH=/tmp/polsearch-before .venv/bin/python bench/bench_index.py --sizes 100000,1000000 \
-        --writes 30 --writes-only --label before-writes
+    cp bench/bench_index.py /tmp/polsearch-before/bench/bench_index_now.py && cd /tmp/polsearch-before
+    PYTHONPATH=$PWD /work/main/.venv/bin/python bench/bench_index_now.py --sizes 100000 --writes 0 --label before
 
 ``--writes-only`` skips the vector index and the searches (steps 1-2) and fills with the first 200
 hearings' rows repeated under new keys: the write path and the disk only, which a shared machine can
@@ -14,12 +16,13 @@ afford at 1M rows. One process grows one table through the sizes. At each size:
    ``hearing_index`` writes it, ``write_id`` included), 500 segments per hearing, appended in
    one-million-row fragments (what compaction leaves) instead of one commit per hearing, which at
    5M rows would take days. Then the indexes are brought up to date in two timed parts
-   (``SegmentIndex.maintain``): the full-text and scalar indexes, then the IVF_PQ vector index trained on
-   the table as it is (the smaller size's is dropped first), with ``--flat-queries`` hybrid searches
+   (``SegmentIndex.maintain``): the full-text and scalar indexes, then the vector index trained on the
+   table as it is (the smaller size's is dropped first), with ``--flat-queries`` hybrid searches
    between them, when no vector index exists (a flat scan).
 2. Search latency through ``SegmentIndex.search`` (what `polsearch search` runs, query embedding
-   excluded): no filter, ``--speaker`` with a full name, a part of a name and a hearing label, and
-   ``--hearing``; warm-up excluded.
+   excluded): no filter, ``--speaker`` with a full name, a part of a name, a person id and a hearing
+   label, and ``--hearing``; warm-up excluded; wall time and the process's CPU per query. Then the
+   vector index's recall@10 against an exact scan of every vector, for 50 segment-like query vectors.
 3. ``--writes`` hearing writes through ``SegmentIndex.replace_hearing``, the ``hearing_index`` asset's
    call: three new hearings for every re-written one (the re-write names one more speaker). CPU is the
    process's (all threads); fills and index builds run at nice 10, searches and writes at 0. The directory
@@ -68,6 +71,7 @@ from polsearch_assets.core.index.segments import (  # noqa: E402
 )
 
 PER_HEARING = 500
+WRITTEN = 10**6  # keys of hearings the write phase adds start here, after the bulk ones
 POOL = 5000
 DIM = 384
 FIRST = ["Maria", "John", "Patty", "Ted", "Elizabeth", "Chuck", "Susan", "Mitch", "Amy", "Bernie", "Lisa",
@@ -211,7 +215,7 @@ def timed(work: Callable[[], object]) -> dict:
 
 def bring_indexes_up(index: SegmentIndex, vector: bool, query_vectors: dict, flat_queries: int) -> dict:
     """Every index up to date, timed in two parts: compaction with the full-text and scalar indexes, then
-    the IVF_PQ vector index trained on the table as it is (what ``index_maintenance`` does when the table
+    the vector index trained on the table as it is (what ``index_maintenance`` does when the table
     has none, or retrains); between them, hybrid search with no vector index (a flat scan of the vectors)."""
     table = index._table()
     if vector and (trained := [i.name for i in table.list_indices() if i.columns == ["vector"]]):
@@ -230,20 +234,68 @@ def bring_indexes_up(index: SegmentIndex, vector: bool, query_vectors: dict, fla
 
 
 def latency(index: SegmentIndex, query_vectors: dict, queries: int, **filters: str) -> dict:
-    found, times = 0, []
+    found, times, cpu = 0, [], []
     for i in range(queries + 5):
         query = QUERIES[i % len(QUERIES)]
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         hits = index.search(query, query_vectors[query], limit=10, **filters)
         if i >= 5:
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu0)  # all threads: what the load cannot inflate
             found += bool(hits)
-    ms = np.array(times) * 1000
+    ms, cpu_ms = np.array(times) * 1000, np.array(cpu) * 1000
     return {
         "p50_ms": float(np.percentile(ms, 50)),
         "p95_ms": float(np.percentile(ms, 95)),
+        "cpu_ms_p50": float(np.percentile(cpu_ms, 50)),
+        "cpu_ms_p95": float(np.percentile(cpu_ms, 95)),
         "with_hits": found,
     }
+
+
+def recall_queries(hearings: Hearings, count: int = 50) -> np.ndarray:
+    """Vectors like a segment's (a pool text's vector plus the rows' noise): their exact nearest rows are
+    the other copies of that text, which a quantized index must tell apart by the noise alone."""
+    rng = np.random.default_rng(7)
+    queries = hearings.vectors[rng.integers(0, len(hearings.vectors), count)]
+    queries = queries + rng.standard_normal(queries.shape, dtype=np.float32) * 0.02
+    return queries / np.linalg.norm(queries, axis=1, keepdims=True)
+
+
+def vector_recall(index: SegmentIndex, queries: np.ndarray, k: int = 10) -> dict:
+    """recall@k of the vector index as search reads it (its refine factor) against an exact search: one
+    streamed pass over every vector (rows are normalised, so cosine is the dot product)."""
+    import pyarrow.compute as pc
+
+    from polsearch_assets.core.index import segments
+
+    refine = getattr(segments, "VECTOR_REFINE_FACTOR", None)  # None: code from before search re-ranked
+
+    def row_ids(found: pa.Table | pa.RecordBatch) -> np.ndarray:  # hearing n, segment i: n * PER_HEARING + i
+        number = pc.cast(pc.utf8_slice_codeunits(found.column("hearing"), len("bench-")), pa.int64())
+        return number.to_numpy() * PER_HEARING + found.column("segment_index").to_numpy()
+
+    table = index._table()
+    best = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), k), dtype=np.int64)
+    scan = table.search().select(["hearing", "segment_index", "vector"]).limit(None)
+    for batch in scan.to_batches(200_000):
+        vectors = batch.column("vector").flatten().to_numpy().reshape(batch.num_rows, -1)
+        scores = np.concatenate([best, queries @ vectors.T], axis=1)
+        ids = np.concatenate(
+            [best_ids, np.broadcast_to(row_ids(batch), (len(queries), batch.num_rows))], axis=1
+        )
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        best, best_ids = np.take_along_axis(scores, top, 1), np.take_along_axis(ids, top, 1)
+    found, cpu = [], []
+    for query, exact in zip(queries, best_ids, strict=True):
+        cpu0 = time.process_time()
+        search = table.search(query).distance_type("cosine").select(["hearing", "segment_index"]).limit(k)
+        hits = (search.refine_factor(refine) if refine else search).to_arrow()
+        cpu.append(time.process_time() - cpu0)
+        found.append(len(set(row_ids(hits)) & set(exact)) / k)
+    return {"queries": len(queries), f"recall_at_{k}": float(np.mean(found)),
+            "vector_only_cpu_ms_p50": float(np.median(cpu)) * 1000}  # fmt: skip
 
 
 def directory_bytes(path: Path) -> int:
@@ -267,6 +319,12 @@ def main() -> None:
     parser.add_argument("--label", default="after")
     parser.add_argument("--root", default="", help="where the table is built (default: a temporary folder)")
     parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the table under --root after the run, and grow a table already there instead of starting "
+        "empty (its rows are reused; a later run goes on from the largest size filled)",
+    )
+    parser.add_argument(
         "--writes-only",
         action="store_true",
         help="no vector index and no search: only hearing writes and disk (what a busy machine can afford at 1M)",
@@ -274,7 +332,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     root = Path(args.root or f"/tmp/bench-index-{args.label}-{os.getpid()}")
-    shutil.rmtree(root, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
     report: dict = {
         "label": args.label,
         "code": str(Path(sys.modules["polsearch_assets"].__file__).parent),
@@ -295,15 +354,19 @@ def main() -> None:
     if args.writes_only:
         index.vector_index_min_rows = 10**12
         report["writes_only"] = True
-    filled = 0
-    written = 10**6  # keys of hearings the write phase adds, apart from the bulk ones
+    # A kept table: its bulk hearings were filled in order, and the write phase's new hearings take keys after
+    # those it added before.
+    bulk = f"hearing < {hearings.key(WRITTEN)!r}"
+    filled = index._table().count_rows(bulk) if index.count() else 0
+    written = WRITTEN + (index.count() - filled) // PER_HEARING
     try:
         for size in sizes:
             result: dict = {}
             started = time.perf_counter()
             niceness(10)
-            bulk_fill(index, hearings, filled // PER_HEARING, size // PER_HEARING, reuse=args.writes_only)
-            filled = size
+            if filled < size:
+                bulk_fill(index, hearings, filled // PER_HEARING, size // PER_HEARING, reuse=args.writes_only)
+            filled = max(filled, size)
             result["fill_s"] = time.perf_counter() - started
             result["indexes"] = bring_indexes_up(
                 index, not args.writes_only, query_vectors, args.flat_queries
@@ -326,7 +389,9 @@ def main() -> None:
                     "hearing": latency(index, query_vectors, args.queries, hearing=hearings.key(3)),
                 }
             )
-            print(size, "search", json.dumps(result["search"]), flush=True)
+            if not args.writes_only:
+                result["vector_recall"] = vector_recall(index, recall_queries(hearings))
+            print(size, "search", json.dumps(result["search"]), result.get("vector_recall"), flush=True)
             result["disk_before_writes"] = disk(index, root)
             cpu, wall = [], []
             for w in range(args.writes):
@@ -369,7 +434,8 @@ def main() -> None:
             report["machine_at_end"] = machine()
             out.write_text(json.dumps(report, indent=1))
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(report, indent=1))
 
 

@@ -17,6 +17,8 @@ from polsearch_assets.core.index.segments import (
     COLUMNS_VERSION,
     NOT_ROW_FACTS,
     ROW_FACTS,
+    VECTOR_MAX_PARTITIONS,
+    VECTOR_ROWS_PER_PARTITION,
     HearingInfo,
     IndexHealth,
     NamedSpeaker,
@@ -29,6 +31,7 @@ from polsearch_assets.core.index.segments import (
     moment_url,
     schema,
     speaker_filter,
+    vector_index_config,
 )
 
 DIM = 8
@@ -163,6 +166,35 @@ def test_maintenance_builds_the_vector_index_and_retrains_it_when_fragmented(tmp
         "segment on h3", np.full(dim, 1 / np.sqrt(dim), dtype=np.float32), hearing="h3", limit=20
     )
     assert len(hits) == 20 and {h["hearing"] for h in hits} == {"h3"}  # the retrained index serves search
+
+
+def test_the_vector_index_trains_on_a_bounded_sample_whatever_the_table_size() -> None:
+    small, large, archive = (vector_index_config(rows) for rows in (1_000, 1_000_000, 20_000_000))
+    assert (small.num_partitions, large.num_partitions) == (1, 1_000_000 // VECTOR_ROWS_PER_PARTITION)
+    assert archive.num_partitions == VECTOR_MAX_PARTITIONS  # choosing a partition stays cheap at any size
+    # k-means trains on partitions x sample rate rows: never more than 65,536, however large the table
+    assert max(c.num_partitions * c.sample_rate for c in (small, large, archive)) <= 65_536
+
+
+def test_search_through_the_vector_index_finds_the_exact_nearest_rows(tmp_path: Path) -> None:
+    """The index as search reads it (quantized, then re-ranked) against an exact search: recall@10."""
+    dim, rng = 32, np.random.default_rng(5)
+    index = SegmentIndex(str(tmp_path / "lancedb"), dim, vector_index_min_rows=1000)
+    vectors = {key: _unit_rows(rng, 500, dim) for key in ("h0", "h1", "h2", "h3")}
+    for key, rows in vectors.items():
+        index.replace_hearing(key, build_rows(info(key), segments(500, key), rows))
+    index.maintain()
+    table = index._table()
+    vector_index = next(i.name for i in table.list_indices() if i.columns == ["vector"])
+    assert table.index_stats(vector_index).index_type == "IVF_SQ"
+    every = np.concatenate(list(vectors.values()))
+    ids = [(key, i) for key in vectors for i in range(500)]
+    found = []
+    for query in _unit_rows(rng, 20, dim):
+        exact = {ids[i] for i in np.argsort(-(every @ query))[:10]}
+        hits = index.search("zebra", query, limit=10, max_distance=2.0)  # no text hit: the vector leg alone
+        found.append(len(exact & {(h["hearing"], h["segment_index"]) for h in hits}) / 10)
+    assert np.mean(found) >= 0.95
 
 
 def _data_bytes(root: Path) -> dict[str, int]:

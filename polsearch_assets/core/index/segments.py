@@ -135,10 +135,34 @@ def _search_index_configs() -> dict[str, Any]:
     return {column: kinds[kind]() for column, kind in SEARCH_INDEXES}
 
 
-def _vector_index_config() -> Any:
-    from lancedb.index import IvfPq
+# The vector index and how search reads it, in one place. Chosen by measuring build CPU and recall@10 against
+# an exact search at 1M rows, then 5M (BENCHMARKS.md, issue 25 part B, third round). IVF_PQ with LanceDB's
+# defaults cost 70 s of CPU at 100k rows; at 1M with the sample below and 48 sub-vectors it cost 84 s (mostly
+# training product quantization) and found 27 % of the exact top 10 (72 % re-ranking 5 times the hits).
+# IVF_SQ (8-bit scalar quantization: nothing to train beyond the partitions) cost 19 s at 1M and found 96 %
+# (100 % re-ranked); IVF_RQ needed 20 times the hits re-ranked to match it. Partitions grow with the table (about VECTOR_ROWS_PER_PARTITION
+# rows each, at most VECTOR_MAX_PARTITIONS, so picking them stays cheap and a probe reads a few thousand
+# codes); k-means trains on VECTOR_SAMPLE_RATE rows per partition for VECTOR_ITERATIONS iterations, a
+# bounded sample whatever the table's size (every row is still assigned and quantized once, the part of the
+# build that grows with the rows); search re-ranks VECTOR_REFINE_FACTOR times the hits it needs by their
+# exact distance.
+VECTOR_ROWS_PER_PARTITION = 4096
+VECTOR_MAX_PARTITIONS = 1024
+VECTOR_SAMPLE_RATE = 64
+VECTOR_ITERATIONS = 20
+VECTOR_REFINE_FACTOR = 5
 
-    return IvfPq(distance_type="cosine")
+
+def vector_index_config(rows: int) -> Any:
+    """The IVF_SQ index for a table of ``rows`` (the constants above)."""
+    from lancedb.index import IvfSq
+
+    return IvfSq(
+        distance_type="cosine",
+        num_partitions=max(1, min(VECTOR_MAX_PARTITIONS, rows // VECTOR_ROWS_PER_PARTITION)),
+        sample_rate=VECTOR_SAMPLE_RATE,
+        max_iterations=VECTOR_ITERATIONS,
+    )
 
 
 @dataclass(frozen=True)
@@ -531,7 +555,7 @@ class SegmentIndex:
         above the longest search or write). Since each vector delta segment is
         searched separately, the vector index is retrained once it has more than
         ``max_vector_index_segments`` (or when ``retrain_vector_index``: after the table grew a lot, its
-        partitions are too large). Then missing search indexes are built, and the IVF_PQ vector index once the
+        partitions are too large). Then missing search indexes are built, and the vector index (``vector_index_config``) once the
         table has ``vector_index_min_rows``. Safe beside hearing writes: a commit conflict retries."""
         started = time.perf_counter()
         before = self.health()
@@ -555,7 +579,7 @@ class SegmentIndex:
                 retrain_vector_index or now.vector_segments > self.max_vector_index_segments
             )
             if retrained or (now.vector_segments is None and now.rows >= self.vector_index_min_rows):
-                table.create_index("vector", config=_vector_index_config())  # trained on today's rows
+                table.create_index("vector", config=vector_index_config(now.rows))  # trained on today's rows
                 built += [] if retrained else ["vector"]
             return built, retrained
 
@@ -606,6 +630,7 @@ class SegmentIndex:
             .text(text)
             .distance_type("cosine")
             .distance_range(upper_bound=max_distance)
+            .refine_factor(VECTOR_REFINE_FACTOR)
             .rerank(RRFReranker(return_score="all"))
         )
         filters = [_of_hearing(hearing)] if hearing else []

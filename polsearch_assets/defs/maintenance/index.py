@@ -30,7 +30,7 @@ class IndexMaintenanceConfig(dg.Config):
     )
     retrain_vector_index: bool = Field(
         default=False,
-        description="Retrain the IVF_PQ vector index on the table as it is now (e.g. after a large backfill "
+        description="Retrain the vector index on the table as it is now (e.g. after a large backfill "
         "grew the table several-fold); otherwise it is retrained only when it has too many delta segments.",
     )
 
