@@ -87,7 +87,7 @@ def test_a_lone_speaker_stays_one(spread: float, turns: list[tuple[int, int]]) -
 def test_the_speaker_settings_reach_the_diarizer() -> None:
     diarizer = configured_backends(Settings.from_env({})).diarizer
     assert diarizer.min_speakers == 1 and diarizer.threshold is None
-    assert "own0.85-cohesion0.82-min5w-distinct0.6" in diarizer.model_identity
+    assert "own0.85-cohesion0.82-min5w-distinct0.57" in diarizer.model_identity
     diarizer = configured_backends(
         Settings.from_env({"POLSEARCH_SPEAKER_THRESHOLD": "0.45", "POLSEARCH_MIN_SPEAKERS": "2"})
     ).diarizer

@@ -50,7 +50,7 @@ class SpeakerCountSettings:
     min_cluster_windows: int = 3
     min_speaker_windows: int = 5
     # A small speaker this far from every larger one (mean similarity / own) is another voice, kept.
-    distinct_fraction: float = 0.6
+    distinct_fraction: float = 0.57
     # As in average_linkage: at least this share of the windows, but never more than this many windows.
     min_speaker_share: float = 0.03
     max_speaker_minimum: int = 100
