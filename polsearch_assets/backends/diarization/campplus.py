@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +133,16 @@ def _read(wav: sf.SoundFile, start: int, length: int) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class VoiceWindows:
+    """What the speaker count works on: one recording's frames, speech and embedded windows."""
+
+    scores: FrameScores
+    speech: list[tuple[int, int]]
+    plan: WindowPlan
+    embeddings: np.ndarray
+
+
 class CamppDiarizer(Diarizer):
     """Speaker turns from segmentation-3.0 + CAM++ + a per-recording speaker count; chosen on real speech
     (BENCHMARKS.md)."""
@@ -166,6 +176,7 @@ class CamppDiarizer(Diarizer):
         count = SpeakerCountSettings()
         stop = (
             f"own{count.split_fraction:g}-cohesion{count.merge_fraction:g}-min{count.min_speaker_windows}w"
+            f"-distinct{count.distinct_fraction:g}"
             if self.threshold is None
             else f"avg-cos{self.threshold}"
         )
@@ -192,15 +203,8 @@ class CamppDiarizer(Diarizer):
         frames = fbank(np.zeros(self.window_ms * SAMPLE_RATE // 1000, dtype=np.float32)).shape[0]
         return shared_model(campplus_model, self.onnx_cache_dir, self.cpu_threads, frames)
 
-    def diarize(
-        self,
-        wav_path: Path,
-        regions: Sequence[SpeechRegion],
-        log: logging.Logger,
-        frames: FrameScores | None = None,
-    ) -> Diarization:
-        if not regions:
-            return Diarization(speakers=(), turns=(), voice_encoder=VOICE_ENCODER)
+    def voice_windows(self, wav_path: Path, frames: FrameScores | None = None) -> VoiceWindows:
+        """Segmentation scores, bare speech regions and the CAM++ windows tiled over them, embedded."""
         scores = frames
         if scores is None:
             scores = SpeechSegmenter(self._segmentation().result(), step_s=self.segmentation_step_s).run(
@@ -213,35 +217,55 @@ class CamppDiarizer(Diarizer):
         )
         plan = plan_windows(speech, self.window_ms, self.hop_ms, num_samples=scores.num_samples)
         embeddings = CamppEmbedder(self._campplus().result()).embed_windows(wav_path, plan)
-        log.info(f"{len(plan.starts)} CAM++ windows over {len(speech)} speech regions")
-        if not len(embeddings):
-            labels = np.zeros(0, dtype=np.int64)
-        elif self.threshold is None:
+        return VoiceWindows(scores=scores, speech=speech, plan=plan, embeddings=embeddings)
+
+    def speaker_labels(self, windows: VoiceWindows) -> np.ndarray:
+        """Speaker id per window: counted per recording, or cut at a fixed distance when one is set."""
+        if not len(windows.embeddings):
+            return np.zeros(0, dtype=np.int64)
+        if self.threshold is None:
             counting = SpeakerCountSettings(
                 min_speakers=self.min_speakers,
                 max_speakers=self.max_speakers,
                 min_speaker_share=self.min_cluster_share,
             )
-            labels = count_speakers(embeddings, plan.region, counting)
-        else:  # a fixed stopping distance, as set
-            settings = ClusteringSettings(
-                threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
-                min_speakers=self.min_speakers,
-                max_speakers=self.max_speakers,
-                min_cluster_share=self.min_cluster_share,
-            )
-            labels = cluster(embeddings, settings)
+            return count_speakers(windows.embeddings, windows.plan.region, counting)
+        settings = ClusteringSettings(
+            threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
+            min_speakers=self.min_speakers,
+            max_speakers=self.max_speakers,
+            min_cluster_share=self.min_cluster_share,
+        )
+        return cluster(windows.embeddings, settings)
+
+    def turns(self, windows: VoiceWindows, labels: np.ndarray) -> Diarization:
+        """Turns drawn from the frames and the windows' speakers, speakers numbered by first appearance."""
         turns = assemble(
-            scores,
-            speech,
-            plan,
+            windows.scores,
+            windows.speech,
+            windows.plan,
             labels,
             overlap=self.overlap,
             second_speaker_max_gap_ms=self.second_speaker_within_ms,
         )
-        overlapped = int((scores.speaker_count() >= 2).sum() * scores.frame_step_ms)
+        overlapped = int((windows.scores.speaker_count() >= 2).sum() * windows.scores.frame_step_ms)
         # A speaker's voice: the mean of the CAM++ windows clustered to it, which tile its speech.
         result = relabel_by_first_appearance(
-            turns, voices=mean_voices(embeddings, labels), voice_encoder=VOICE_ENCODER
+            turns, voices=mean_voices(windows.embeddings, labels), voice_encoder=VOICE_ENCODER
         )
-        return replace(result, details={"embedding_windows": len(plan.starts), "overlap_ms": overlapped})
+        return replace(
+            result, details={"embedding_windows": len(windows.plan.starts), "overlap_ms": overlapped}
+        )
+
+    def diarize(
+        self,
+        wav_path: Path,
+        regions: Sequence[SpeechRegion],
+        log: logging.Logger,
+        frames: FrameScores | None = None,
+    ) -> Diarization:
+        if not regions:
+            return Diarization(speakers=(), turns=(), voice_encoder=VOICE_ENCODER)
+        windows = self.voice_windows(wav_path, frames)
+        log.info(f"{len(windows.plan.starts)} CAM++ windows over {len(windows.speech)} speech regions")
+        return self.turns(windows, self.speaker_labels(windows))

@@ -135,12 +135,15 @@ def cluster(embeddings: np.ndarray, settings: ClusteringSettings | None = None) 
     group = average_linkage(sums, counts, cfg.threshold, min_groups=min(cfg.min_speakers, len(sums)))
     labels = group[micro]
     min_size = min(cfg.max_cluster_minimum, max(cfg.min_cluster_windows, round(cfg.min_cluster_share * n)))
-    labels = fold_small(x, labels, min_size, cfg.min_speakers)
+    return cap_speakers(x, fold_small(x, labels, min_size, cfg.min_speakers), cfg.max_speakers)
+
+
+def cap_speakers(x: np.ndarray, labels: np.ndarray, max_speakers: int) -> np.ndarray:
+    """Labels renumbered 0..k-1 with k <= max_speakers: too many voices continue the same average linkage
+    past its threshold down to the cap."""
     _, labels = np.unique(labels, return_inverse=True)
-    if labels.max() + 1 > cfg.max_speakers:
-        # Too many voices: continue the same average linkage past the threshold down to the cap.
-        g_sums = np.zeros((labels.max() + 1, x.shape[1]))
-        np.add.at(g_sums, labels, x)
-        merged = average_linkage(g_sums, np.bincount(labels).astype(np.float64), -np.inf, cfg.max_speakers)
-        labels = merged[labels]
+    if labels.max() + 1 > max_speakers:
+        sums = np.zeros((labels.max() + 1, x.shape[1]))
+        np.add.at(sums, labels, x)
+        labels = average_linkage(sums, np.bincount(labels).astype(np.float64), -np.inf, max_speakers)[labels]
     return labels.astype(np.int64)

@@ -9,13 +9,19 @@ more and merges them where they vary less. So every decision here is relative:
    one voice; their median similarity is the yardstick.
 2. **Average linkage** (``average_linkage.cluster``, exact at window level, over <= 400 micro-clusters, so a
    4-hour hearing stays bounded) stops at ``split_fraction`` of that yardstick: deliberately a little eager
-   to split, so each cluster is one voice; clusters of fewer than ``min_cluster_windows`` join their nearest.
+   to split, so each cluster is one voice; crumbs of fewer than ``min_cluster_windows`` join their nearest.
+   Nothing is folded by its share of the recording here: in a long hearing one person's voice comes out
+   in several pieces under 3 % of the windows each, and folding each piece into its nearest *other* voice
+   (as this step once did) gave a 40-minute, 9-voice council hearing 8 speakers (BENCHMARKS.md).
 3. **Cohesion merging**: two clusters are one voice when their mean cross similarity is at least
    ``merge_fraction`` of the geometric mean of their own within-cluster similarities: each pair of
    voices is measured against how alike each voice is to itself, so a tight reader and a loose far voice
    are both judged fairly.
-4. **Too little speech**: a speaker with fewer than ``min_speaker_windows`` windows (7.5 s) is too little to
-   know a voice by (a back-channel, a split-off phrase) and joins its most similar speaker.
+4. **Too little speech**: a speaker with fewer than ``min_speaker_windows`` windows (7.5 s), or under
+   ``min_speaker_share`` of a long hearing, is too little to know a voice by (a back-channel, a split-off
+   phrase) and joins its most similar speaker, **unless it is clearly another voice**: its mean similarity
+   to every larger speaker under ``distinct_fraction`` of the yardstick (a member who speaks 5 s of a
+   30 s clip).
 
 The fractions and counts were chosen together on development meetings under five recording conditions and
 the pyannote sample, and checked on held-out meetings and conditions (BENCHMARKS.md).
@@ -27,7 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster, fold_small, normalize
+from polsearch_assets.core.speakers.average_linkage import (
+    ClusteringSettings,
+    cap_speakers,
+    cluster,
+    normalize,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ class SpeakerCountSettings:
     merge_fraction: float = 0.82
     min_cluster_windows: int = 3
     min_speaker_windows: int = 5
+    # A small speaker this far from every larger one (mean similarity / own) is another voice, kept.
+    distinct_fraction: float = 0.57
     # As in average_linkage: at least this share of the windows, but never more than this many windows.
     min_speaker_share: float = 0.03
     max_speaker_minimum: int = 100
@@ -107,14 +120,35 @@ def count_speakers(
         ClusteringSettings(
             threshold=cfg.split_fraction * own,
             min_speakers=cfg.min_speakers,
-            max_speakers=cfg.max_speakers,
+            max_speakers=n,  # the cap applies to voices, after cohesion merging
             min_cluster_windows=cfg.min_cluster_windows,
-            min_cluster_share=cfg.min_speaker_share,
-            max_cluster_minimum=cfg.max_speaker_minimum,
+            min_cluster_share=0.0,
         ),
     )
     labels = merge_by_cohesion(x, labels, own, cfg.merge_fraction, cfg.min_speakers)
     minimum = min(cfg.max_speaker_minimum, max(cfg.min_speaker_windows, round(cfg.min_speaker_share * n)))
-    labels = fold_small(x, labels, minimum, cfg.min_speakers)
-    _, labels = np.unique(labels, return_inverse=True)
-    return labels.astype(np.int64)
+    labels = fold_unreliable(x, labels, minimum, cfg.distinct_fraction * own, cfg.min_speakers)
+    return cap_speakers(x, labels, cfg.max_speakers)
+
+
+def fold_unreliable(
+    x: np.ndarray, labels: np.ndarray, min_size: int, distinct_below: float, keep_at_least: int
+) -> np.ndarray:
+    """Each speaker under ``min_size`` windows joins the larger speaker it is most similar to (mean cosine
+    of their windows), unless even that similarity is under ``distinct_below``: then it is another voice."""
+    ids, sizes = np.unique(labels, return_counts=True)
+    large = ids[sizes >= min_size]
+    if len(large) < keep_at_least or not len(large):  # never fold below the requested minimum count
+        large = ids[np.argsort(-sizes)[: max(keep_at_least, 1)]]
+    sums = np.stack([x[labels == c].sum(axis=0) for c in ids])
+    counts = sizes.astype(np.float64)
+    index = {int(c): i for i, c in enumerate(ids)}
+    big = np.array([index[int(c)] for c in large])
+    out = labels.copy()
+    for i, c in enumerate(ids):
+        if c in large:
+            continue
+        similarity = (sums[big] @ sums[i]) / (counts[big] * counts[i])
+        if similarity.max() >= distinct_below:
+            out[labels == c] = large[int(np.argmax(similarity))]
+    return out

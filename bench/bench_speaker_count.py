@@ -1,0 +1,159 @@
+"""The speaker count's variants judged on the same voice windows, set by set (how its settings are chosen).
+
+The whole diarizer costs minutes per set of recordings; the count and the turns drawn from it cost
+milliseconds. So each recording's segmentation frames and CAM++ windows are computed once, by the
+diarizer itself (``CamppDiarizer.voice_windows``), and cached under ``bench/out/speaker_windows/``; each
+variant then counts (``count_speakers`` with its settings) and draws turns (``CamppDiarizer.turns``)
+exactly as the diarizer does, so a variant's figures are the diarizer's with those settings.
+
+The recordings are ``bench_real_speech``'s (simulated meetings under every condition, lone speakers, the
+Two Cities reader, the pyannote sample, council hearings at 0/-20/-30 dB and their 30 s pieces) plus
+**long hearings**: 40 minutes of real council voices, one from the DEV meetings and one from the TEST
+meetings (6 voices each), and the 4-hour, 9-voice benchmark hearing and its first 40 minutes, where a
+count that holds on 60 s meetings must also hold.
+
+    .venv/bin/python bench/bench_speaker_count.py                  # the default count on every set
+    .venv/bin/python bench/bench_speaker_count.py --variant split_fraction=0.8,merge_fraction=0.84
+    .venv/bin/python bench/bench_speaker_count.py --only long     # sets whose name contains "long"
+
+Settings are chosen on the DEV sets (and the pyannote sample and the Two Cities reader) only; TEST is
+reported. Results: ``bench/out/speaker_count.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pickle
+import sys
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.bench_real_speech import human_turns, pooled, recordings, sets
+from bench.common import OUT, machine
+from polsearch_assets.backends.diarization.campplus import CamppDiarizer, VoiceWindows
+from polsearch_assets.config import Settings
+from polsearch_assets.core.speakers.speaker_count import SpeakerCountSettings, count_speakers
+from polsearch_assets.defs.resources import build_resources
+from polsearch_assets_tests.fixtures import real_speech as rs
+
+CACHE = OUT / "speaker_windows"
+# (name, meetings, voices, seconds, seed) of the long hearings. "fourhour": ``bench_pipeline.py --hours 4
+# --real``'s hearing (seed 11); cut at 40 minutes, the same script gives that hearing's first 40 minutes.
+LONG = [
+    ("dev_long", rs.DEV_MEETINGS, 6, 2400, 301),
+    ("test_long", rs.TEST_MEETINGS, 6, 2400, 302),
+    ("fourhour_first40min", rs.DEV_MEETINGS + rs.TEST_MEETINGS, 9, 2400, 11),
+    ("fourhour", rs.DEV_MEETINGS + rs.TEST_MEETINGS, 9, 4 * 3600, 11),  # that hearing itself
+]
+
+
+def long_recordings() -> dict[str, rs.Recording]:
+    root = rs.data_dir() / "bench-long"
+    return {
+        f"{name}@long": rs.council_hearing(root / name, meetings, n, s, seed)
+        for name, meetings, n, s, seed in LONG
+    }
+
+
+def voice_windows(name: str, recording: rs.Recording, resources: dict) -> VoiceWindows:
+    """The diarizer's windows of one recording, computed once (the VAD's frames reused, as the pipeline does)."""
+    path = CACHE / f"{name.replace('@', '__')}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    vad, diarizer = resources["vad"].engine, resources["diarizer"].engine
+    _, frames = vad.detect_with_frames(recording.wav)
+    if frames is not None and vad.frames_identity != diarizer.reusable_frames:
+        frames = None
+    windows = diarizer.voice_windows(recording.wav, frames)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(windows))
+    return windows
+
+
+def evaluate(
+    diarizer: CamppDiarizer,
+    count: SpeakerCountSettings,
+    windows: VoiceWindows,
+    recording: rs.Recording,
+    name: str,
+) -> dict[str, Any]:
+    started = time.process_time()
+    labels = (
+        count_speakers(windows.embeddings, windows.plan.region, count) if len(windows.embeddings) else None
+    )
+    diarization = diarizer.turns(
+        windows, labels if labels is not None else windows.embeddings[:0, 0].astype(int)
+    )
+    seconds = time.process_time() - started
+    human = human_turns(name, recording)
+    return {
+        "collar_0": rs.diarization_error(recording.turns, diarization.turns, 0.0)["der"],
+        **rs.diarization_error(recording.turns, diarization.turns, 0.25),
+        **{f"human_{k}": v for k, v in rs.diarization_error(human, diarization.turns, 0.25).items()},
+        "speakers_found": len(diarization.speakers),
+        "speakers_true": len({t.speaker for t in recording.turns}),
+        "vad_missed": 0.0,
+        "seconds": max(seconds, 1e-6),
+        "audio_s": windows.scores.num_samples / rs.SAMPLE_RATE,
+    }
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``name=value,name=value`` over SpeakerCountSettings' fields, typed as the field's default."""
+    defaults = SpeakerCountSettings()
+    known = {f.name for f in fields(SpeakerCountSettings)}
+    changes: dict[str, Any] = {}
+    for part in filter(None, text.split(",")):
+        key, _, value = part.partition("=")
+        if key not in known:
+            raise SystemExit(f"unknown setting {key!r}; one of {sorted(known)}")
+        changes[key] = type(getattr(defaults, key))(value)
+    return text, changes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--variant", action="append", default=[], help="name=value,... (repeatable)")
+    parser.add_argument("--only", default="", help="only sets whose name contains this")
+    parser.add_argument("--no-default", action="store_true", help="leave out the default settings")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    found = recordings() | long_recordings()
+    groups = {k: v for k, v in sets(list(found)).items() if args.only in k}
+    resources = build_resources(Settings.from_env())
+    diarizer: CamppDiarizer = resources["diarizer"].engine
+    base = SpeakerCountSettings(
+        min_speakers=diarizer.min_speakers,
+        max_speakers=diarizer.max_speakers,
+        min_speaker_share=diarizer.min_cluster_share,
+    )
+    variants = ([] if args.no_default else [("default", {})]) + [parse_variant(v) for v in args.variant]
+    names = sorted({n for members in groups.values() for n in members})
+    windows = {n: voice_windows(n, found[n], resources) for n in names}
+    report: dict[str, Any] = {"machine": machine(), "variants": {}}
+    for label, changes in variants:
+        count = replace(base, **changes)
+        rows = {n: evaluate(diarizer, count, windows[n], found[n], n) for n in names}
+        report["variants"][label] = {
+            "settings": changes,
+            "sets": {key: pooled([rows[n] for n in members]) for key, members in groups.items()},
+            "recordings": rows,
+        }
+        for key, row in sorted(report["variants"][label]["sets"].items()):
+            print(
+                f"{label:<28} {key:<34} DER c0.25 {row['der']:.3f} (miss {row['missed']:.3f} "
+                f"fa {row['false_alarm']:.3f} conf {row['confusion']:.3f}) human {row['human_der']:.3f} "
+                f"speakers {row['speakers_found_true']} (within 1: {row['speakers_within_1']})",
+                flush=True,
+            )
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "speaker_count.json").write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
