@@ -15,7 +15,7 @@ class LanceIndex(FromSettings, dg.ConfigurableResource):
         description="LanceDB directory or URI holding the `segments` and `voiceprints` tables (POLSEARCH_LANCEDB_URI)."
     )
     vector_index_min_rows: int = Field(
-        default=50_000, description="Build the IVF_PQ vector index once the table has this many rows."
+        default=50_000, description="Build the IVF_SQ vector index once the table has this many rows."
     )
     endpoint_url: str = setting("s3_endpoint_url")
     region: str = setting("s3_region")
