@@ -292,6 +292,12 @@ class Settings(BaseModel):
         "POLSEARCH_DAGSTER_HEADER", "", "one more header for the remote commands, `Name: value`"
     )
     dagster_location: str = _env("POLSEARCH_DAGSTER_LOCATION", "polsearch", "the code location's name")
+    dagster_timeout_s: float = _env(
+        "POLSEARCH_DAGSTER_TIMEOUT_S",
+        30.0,
+        "how long a remote command waits for one webserver answer; a question not answered in time is not "
+        "asked again (the server would compute it twice)",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -56,7 +56,12 @@ def api_for(url: str | None, settings: Settings | None = None) -> DagsterApi:
         if not value:
             raise click.UsageError("POLSEARCH_DAGSTER_HEADER must look like 'Name: value'")
         headers[name.strip()] = value.strip()
-    return DagsterApi(url=url or settings.dagster_url, headers=headers, location=settings.dagster_location)
+    return DagsterApi(
+        url=url or settings.dagster_url,
+        headers=headers,
+        location=settings.dagster_location,
+        timeout_s=settings.dagster_timeout_s,
+    )
 
 
 def fail(message: str) -> None:

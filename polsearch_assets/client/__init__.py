@@ -15,6 +15,7 @@ from polsearch_assets.client.models import (
 )
 from polsearch_assets.client.transport import (
     DagsterApiError,
+    DagsterTimeout,
     DagsterUnauthorized,
     DagsterUnreachable,
     UnknownHearing,
@@ -28,6 +29,7 @@ __all__ = [
     "BackfillPlan",
     "DagsterApi",
     "DagsterApiError",
+    "DagsterTimeout",
     "DagsterUnauthorized",
     "DagsterUnreachable",
     "HearingStatus",

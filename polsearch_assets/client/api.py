@@ -35,7 +35,7 @@ from polsearch_assets.client.staleness import (
 )
 from polsearch_assets.client.transport import (
     DagsterApiError,
-    DagsterUnreachable,
+    DagsterTimeout,
     GraphQLTransport,
     UnknownHearing,
     asset_keys,
@@ -381,8 +381,8 @@ class DagsterApi(GraphQLTransport):
             page = candidates[start : start + size]
             try:  # not retried as it is: a page that timed out is asked again in halves
                 first = self._first_stale(page, graph, whole, tried)
-            except DagsterUnreachable as error:
-                if size == 1 or "timed out" not in str(error):
+            except DagsterTimeout:
+                if size == 1:
                     raise
                 size //= 2
                 continue
@@ -416,7 +416,6 @@ class DagsterApi(GraphQLTransport):
             node = self.graphql(
                 GRAPHQL["latest_provenance"],
                 {"assetKeys": asset_keys([name]), "keys": asked},
-                idempotent=False,
             )["assetNodes"][0]
             latest[name] = dict(
                 zip(asked, map(materialization, node["latestMaterializationByPartition"]), strict=True)

@@ -39,6 +39,10 @@ class DagsterUnreachable(DagsterApiError):
     """No answer from the webserver (down, wrong URL, network)."""
 
 
+class DagsterTimeout(DagsterApiError):
+    """No answer in time: the webserver may still be computing it, so it is not asked again as it was."""
+
+
 class DagsterUnauthorized(DagsterApiError):
     """The webserver or a proxy in front of it refused the credentials."""
 
@@ -73,20 +77,33 @@ class GraphQLTransport:
         """``data`` of one GraphQL request; transport and GraphQL errors become DagsterApiError subclasses.
 
         Idempotent requests (queries, adding a partition) are retried on 502/503/504 and dropped
-        connections; a launch is not, so a retry can never launch twice.
+        connections; a launch is not, so a retry can never launch twice; a request that timed out never is.
         """
         endpoint = self.url.rstrip("/") + "/graphql"
         body = json.dumps({"query": document, "variables": dict(variables or {})}).encode()
 
         def post() -> net.Response:
-            return net.request(
-                endpoint,
-                method="POST",
-                body=body,
-                headers={"Content-Type": "application/json", "Accept": "application/json", **self.headers},
-                timeout_s=self.timeout_s,
-                accept_statuses=frozenset({400, 422}),  # GraphQL validation errors come with a JSON body
-            )
+            try:
+                return net.request(
+                    endpoint,
+                    method="POST",
+                    body=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "Accept": "application/json",
+                        **self.headers,
+                    },
+                    timeout_s=self.timeout_s,
+                    accept_statuses=frozenset({400, 422}),  # GraphQL validation errors come with a JSON body
+                )
+            except net.RequestTimeout as error:
+                # The webserver goes on computing an answer nobody waits for: asking again would start the same
+                # work beside it. So a timeout fails at once (POLSEARCH_DAGSTER_TIMEOUT_S waits longer).
+                raise DagsterTimeout(
+                    f"the Dagster webserver at {self.url} did not answer within {self.timeout_s:g} s and may "
+                    "still be computing it; not asked again (ask a narrower question, or set "
+                    "POLSEARCH_DAGSTER_TIMEOUT_S)"
+                ) from error
 
         try:
             response = net.call_with_retries(

@@ -38,6 +38,10 @@ class TransientNetworkError(NetworkError):
     """Worth retrying: the same request may succeed later."""
 
 
+class RequestTimeout(TransientNetworkError):
+    """No answer in time: the server may still be working on the request."""
+
+
 class PermanentNetworkError(NetworkError):
     """Retrying will not help (404, 401, a bad URL, ...)."""
 
@@ -117,7 +121,7 @@ def request(
         kind = TransientNetworkError if error.code in TRANSIENT_HTTP_STATUSES else PermanentNetworkError
         raise kind(_describe(url, error), status=error.code) from error
     except TimeoutError as error:
-        raise TransientNetworkError(f"timed out after {timeout_s:g} s: {url}") from error
+        raise RequestTimeout(f"timed out after {timeout_s:g} s: {url}") from error
     except urllib.error.URLError as error:
         reason = error.reason
         if isinstance(reason, socket.gaierror):

@@ -370,6 +370,7 @@ def consumers(tmp: Path) -> dict[str, list[Reaches]]:
             Reaches("X-Team: search", lambda s: _client("headers")(s).get("X-Team"), "search")
         ],
         "dagster_location": [Reaches("elsewhere", _client("location"), "elsewhere")],
+        "dagster_timeout_s": [Reaches("120", _client("timeout_s"), 120.0)],
     }
 
 

@@ -5,6 +5,7 @@ The client against a real Dagster webserver is in test_deployment_api.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -122,6 +123,30 @@ def test_queries_are_retried_and_launches_never() -> None:
         with pytest.raises(DagsterApiError, match="HTTP 503"):
             api.graphql("mutation { launchRun }", idempotent=False)
         assert len(_Flaky.requests) == 1  # a retried launch could launch twice
+
+
+class _Slow(_JsonHandler):
+    """Computes longer than the client waits (a question too large for the server); counts the requests."""
+
+    requests: ClassVar[int] = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).requests += 1
+        time.sleep(1.5)
+        with contextlib.suppress(OSError):  # the client has gone
+            self.reply(200, {"data": {"ok": True}})
+
+
+def test_a_query_the_server_is_still_computing_is_not_asked_again() -> None:
+    """A timed-out query is still running on the webserver: asking again would start the same computation
+    beside it (a third time, before), so it fails at once and says so."""
+    _Slow.requests = 0
+    with serving(_Slow) as url:
+        with pytest.raises(DagsterApiError, match=r"did not answer within 0\.5 s.*not asked again"):
+            DagsterApi(url=url, timeout_s=0.5).graphql("{ ok }")
+        time.sleep(1.0)
+        assert _Slow.requests == 1
 
 
 class _GraphQLError(_JsonHandler):
