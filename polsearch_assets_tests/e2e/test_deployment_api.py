@@ -110,9 +110,12 @@ def deployment(
             "POLSEARCH_UPLOADS_INTERVAL_S": "5",
             "POLSEARCH_WEBHOOK_URLS": receiver_module.url,
             "POLSEARCH_WEBHOOK_SECRET": SECRET,
+            # A timed-out query is never asked again; a busy test machine gets more than the CLI's 30 s.
+            "POLSEARCH_DAGSTER_TIMEOUT_S": "120",
         }
         with dagster_dev(root / "dagster_home", env) as url:
-            yield Deployment(url, DagsterApi(url=url), env, media, watched, archive, receiver_module)
+            api = DagsterApi(url=url, timeout_s=120)
+            yield Deployment(url, api, env, media, watched, archive, receiver_module)
 
 
 def wait_until(condition, what: str, timeout_s: float = TIMEOUT_S):
