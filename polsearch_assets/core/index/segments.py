@@ -157,10 +157,10 @@ VECTOR_REFINE_FACTOR = 5
 # search over those rows (its default: 10 %) instead of its pruned top-k search with the filter as a mask. At
 # 5M rows the most frequent speaker's 4 % of the rows cost 64 ms of CPU that way against 29 ms pruned, with the
 # same hits, while a hearing's few hundred rows stay cheapest flat (BENCHMARKS.md, issue 25 part B, fourth
-# round). LanceDB reads it once per process, at its first full-text search: set on import, before any search;
-# an operator's own setting wins.
+# round). LanceDB reads it once per process, at its first full-text search: written on import, before any
+# search (written, never read: only config.py reads the environment).
 FTS_FLAT_SEARCH_PERCENT = "1"
-os.environ.setdefault("LANCE_FLAT_SEARCH_PERCENT_THRESHOLD", FTS_FLAT_SEARCH_PERCENT)
+os.environ["LANCE_FLAT_SEARCH_PERCENT_THRESHOLD"] = FTS_FLAT_SEARCH_PERCENT
 
 
 def vector_index_config(rows: int) -> Any:
