@@ -7,6 +7,8 @@
     mkdir /tmp/polsearch-before && git archive f4c8528 | tar -x -C /tmp/polsearch-before
     cp bench/bench_index.py /tmp/polsearch-before/bench/bench_index_now.py && cd /tmp/polsearch-before
     PYTHONPATH=$PWD /work/main/.venv/bin/python bench/bench_index_now.py --sizes 100000 --writes 0 --label before
+    # searches alone on a kept table (no fill, no index build): before and after a search change
+    .venv/bin/python bench/bench_index.py --sizes 5000000 --search-only --keep --root /work/scratch/index-third
 
 ``--writes-only`` skips the vector index and the searches (steps 1-2) and fills with the first 200
 hearings' rows repeated under new keys: the write path and the disk only, which a shared machine can
@@ -329,14 +331,23 @@ def main() -> None:
         action="store_true",
         help="no vector index and no search: only hearing writes and disk (what a busy machine can afford at 1M)",
     )
+    parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="only the searches, on a table a --keep run left under --root at each size, its indexes as they are "
+        "(no fill, no index build, no recall, no writes): before and after a search change on the same table",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.search_only and not (args.keep and args.root):
+        parser.error("--search-only reads a kept table: give --keep and --root")
     root = Path(args.root or f"/tmp/bench-index-{args.label}-{os.getpid()}")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     report: dict = {
         "label": args.label,
         "code": str(Path(sys.modules["polsearch_assets"].__file__).parent),
+        "lance_flat_search_percent_threshold": os.environ.get("LANCE_FLAT_SEARCH_PERCENT_THRESHOLD"),
         "machine_at_start": machine(),
         "sizes": {},
     }
@@ -364,13 +375,18 @@ def main() -> None:
             result: dict = {}
             started = time.perf_counter()
             niceness(10)
+            if args.search_only and filled != size:
+                parser.error(f"--search-only: the table under --root has {filled} rows, not {size}")
             if filled < size:
                 bulk_fill(index, hearings, filled // PER_HEARING, size // PER_HEARING, reuse=args.writes_only)
             filled = max(filled, size)
             result["fill_s"] = time.perf_counter() - started
-            result["indexes"] = bring_indexes_up(
-                index, not args.writes_only, query_vectors, args.flat_queries
+            result["indexes"] = (
+                {}
+                if args.search_only
+                else bring_indexes_up(index, not args.writes_only, query_vectors, args.flat_queries)
             )
+            niceness(0)
             print(size, "indexed", result["indexes"], flush=True)
             popular = hearings.people[0]
             result["search"] = (
@@ -389,12 +405,12 @@ def main() -> None:
                     "hearing": latency(index, query_vectors, args.queries, hearing=hearings.key(3)),
                 }
             )
-            if not args.writes_only:
+            if not (args.writes_only or args.search_only):
                 result["vector_recall"] = vector_recall(index, recall_queries(hearings))
             print(size, "search", json.dumps(result["search"]), result.get("vector_recall"), flush=True)
             result["disk_before_writes"] = disk(index, root)
             cpu, wall = [], []
-            for w in range(args.writes):
+            for w in range(0 if args.search_only else args.writes):
                 if w % 4 == 3:  # a re-write: the same hearing, one more speaker named
                     n = w % (size // PER_HEARING)
                     rows = hearings.rows(n, extra_named=1)

@@ -469,3 +469,93 @@ def test_an_index_from_before_the_speaker_list_searches_parts_of_names_until_mai
         "h1",
         "h2",
     }
+
+
+_FLAT_THRESHOLD = "LANCE_FLAT_SEARCH_PERCENT_THRESHOLD"
+
+# One process's searches, printed as JSON: LanceDB reads its flat-search threshold once per process.
+_SEARCH_IN_A_PROCESS = """
+import json, os, sys
+import numpy as np
+from polsearch_assets.core.index.segments import SegmentIndex
+root, dim, cases, threshold = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
+if threshold:  # after the import wrote its own, before LanceDB's first search reads it
+    os.environ["LANCE_FLAT_SEARCH_PERCENT_THRESHOLD"] = threshold
+index = SegmentIndex(root, dim)
+found = []
+for text, direction, filters in cases:
+    vector = np.zeros(dim, dtype=np.float32)
+    vector[direction] = 1.0
+    hits = index.search(text, vector, limit=10, **filters)
+    found.append([[h[k] for k in ("hearing", "segment_index", "_relevance_score", "_score", "_distance")] for h in hits])
+print(json.dumps({"threshold": os.environ.get("LANCE_FLAT_SEARCH_PERCENT_THRESHOLD"), "found": found}))
+"""
+
+
+def _search_in_a_process(root: str, cases: list, threshold: str | None) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != _FLAT_THRESHOLD}
+    done = subprocess.run(
+        [sys.executable, "-c", _SEARCH_IN_A_PROCESS, root, str(DIM), json.dumps(cases), threshold or ""],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_importing_the_index_sets_lances_full_text_flat_search_threshold(tmp_path: Path) -> None:
+    assert _search_in_a_process(str(tmp_path / "none"), [], None)["threshold"] == "1"
+
+
+def test_speaker_filtered_search_finds_what_lancedbs_default_full_text_path_finds(tmp_path: Path) -> None:
+    """The same rows in the same order (fused scores, BM25 scores and distances too) with the pruned full-text
+    search this module asks for as with LanceDB's default flat search under a selective filter, each in its own
+    process: hearings with several named people, a part of a name two people share, ids, labels.
+
+    No two rows tie on their BM25 score (every text has its own length): among tied rows neither of LanceDB's
+    paths keeps one order from one process to the next, so there is no order to keep (BENCHMARKS.md, issue 25
+    part B, fourth round)."""
+    rng = np.random.default_rng(25)
+    vocabulary = [f"word{i}" for i in range(40)]
+    weights = 1 / np.arange(1, len(vocabulary) + 1)
+    weights /= weights.sum()
+    people = [NamedSpeaker(f"Sen. {first} {last}", f"{last[0]}{i:06d}") for i, (first, last) in enumerate(
+        [("Maria", "Cantwell"), ("Joan", "Cantwell"), ("Ted", "Cruz"), ("Amy", "Klobuchar"), ("Rand", "Paul"),
+         ("Susan", "Collins"), ("Tim", "Kaine"), ("Lisa", "Murkowski"), ("Mike", "Lee"), ("Deb", "Fischer")]
+    )]  # fmt: skip
+    index = SegmentIndex(str(tmp_path / "lancedb"), DIM)
+    for h in range(30):
+        key = f"h{h:02d}"
+        texts = [
+            " ".join([*rng.choice(vocabulary, rng.integers(3, 8), p=weights), *["filler"] * (h * 60 + i)])
+            for i in range(60)
+        ]
+        segs = [
+            {**s, "text": texts[s["index"]]}
+            for s in segments(60, "", tuple(f"SPEAKER_{i}" for i in range(6)))
+        ]
+        who = rng.choice(len(people), 3, replace=False, p=[0.1, 0.04, *[0.86 / 8] * 8])
+        names = {f"SPEAKER_{i}": people[p] for i, p in enumerate(who)}
+        index.replace_hearing(key, build_rows(info(key), segs, vectors(60, h % DIM), names))
+    index.maintain()
+    known, table, rows = index.known_speaker_names(), index._table(), index.count()
+    speakers = ["Sen. Maria Cantwell", "cantwell", people[0].person_id, "Sen. Ted Cruz", "SPEAKER_2"]
+    share = {s: table.count_rows(speaker_filter(s, known)) / rows for s in speakers}
+    assert 0.01 < share["Sen. Maria Cantwell"] < 0.10 and 0.01 < share["cantwell"] < 0.10, (
+        share
+    )  # paths differ
+    hers = table.search().where(f"person_id = '{people[0].person_id}'").select(["hearing"]).limit(1).to_list()
+    filters = [
+        {},
+        *({"speaker": s} for s in speakers),
+        {"hearing": "h03"},
+        {"hearing": hers[0]["hearing"], "speaker": "cantwell"},
+    ]
+    cases = [[" ".join(rng.choice(vocabulary, 3, p=weights)), q % DIM, f] for q in range(8) for f in filters]
+    lancedb_default = _search_in_a_process(index.uri, cases, "10")
+    this_module = _search_in_a_process(index.uri, cases, None)
+    assert (lancedb_default["threshold"], this_module["threshold"]) == ("10", "1")
+    assert all(this_module["found"]), "a case with no hits compares nothing"
+    assert this_module["found"] == lancedb_default["found"]

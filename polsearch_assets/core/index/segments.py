@@ -18,6 +18,7 @@ indexes, retrains the vector index when due and deletes old versions' files.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
 import time
@@ -151,6 +152,15 @@ VECTOR_MAX_PARTITIONS = 1024
 VECTOR_SAMPLE_RATE = 64
 VECTOR_ITERATIONS = 20
 VECTOR_REFINE_FACTOR = 5
+
+# A full-text query under a prefilter that keeps under this percent of the rows is answered by LanceDB's flat
+# search over those rows (its default: 10 %) instead of its pruned top-k search with the filter as a mask. At
+# 5M rows the most frequent speaker's 4 % of the rows cost 64 ms of CPU that way against 29 ms pruned, with the
+# same hits, while a hearing's few hundred rows stay cheapest flat (BENCHMARKS.md, issue 25 part B, fourth
+# round). LanceDB reads it once per process, at its first full-text search: written on import, before any
+# search (written, never read: only config.py reads the environment).
+FTS_FLAT_SEARCH_PERCENT = "1"
+os.environ["LANCE_FLAT_SEARCH_PERCENT_THRESHOLD"] = FTS_FLAT_SEARCH_PERCENT
 
 
 def vector_index_config(rows: int) -> Any:
