@@ -98,12 +98,19 @@ def average_linkage(
     return labels
 
 
+def large_clusters(ids: np.ndarray, sizes: np.ndarray, min_size: int, keep_at_least: int) -> np.ndarray:
+    """The ids of clusters with at least ``min_size`` windows; when fewer than ``keep_at_least`` (and at least
+    one) are, the largest that many: folding never goes below the requested minimum speaker count."""
+    large = ids[sizes >= min_size]
+    if len(large) < max(keep_at_least, 1):
+        large = ids[np.argsort(-sizes)[: max(keep_at_least, 1)]]
+    return large
+
+
 def fold_small(x: np.ndarray, labels: np.ndarray, min_size: int, keep_at_least: int) -> np.ndarray:
     """Move windows of clusters smaller than min_size to the most similar large cluster."""
     ids, sizes = np.unique(labels, return_counts=True)
-    large = ids[sizes >= min_size]
-    if len(large) < keep_at_least:  # do not fold below the requested minimum speaker count
-        large = ids[np.argsort(-sizes)[: max(keep_at_least, 1)]]
+    large = large_clusters(ids, sizes, min_size, keep_at_least)
     if len(large) == len(ids):
         return labels
     centroids = normalize(np.stack([x[labels == c].sum(axis=0) for c in large]))

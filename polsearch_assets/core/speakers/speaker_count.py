@@ -37,6 +37,7 @@ from polsearch_assets.core.speakers.average_linkage import (
     ClusteringSettings,
     cap_speakers,
     cluster,
+    large_clusters,
     normalize,
 )
 
@@ -137,18 +138,13 @@ def fold_unreliable(
     """Each speaker under ``min_size`` windows joins the larger speaker it is most similar to (mean cosine
     of their windows), unless even that similarity is under ``distinct_below``: then it is another voice."""
     ids, sizes = np.unique(labels, return_counts=True)
-    large = ids[sizes >= min_size]
-    if len(large) < keep_at_least or not len(large):  # never fold below the requested minimum count
-        large = ids[np.argsort(-sizes)[: max(keep_at_least, 1)]]
+    large = large_clusters(ids, sizes, min_size, keep_at_least)
+    big = np.searchsorted(ids, large)  # ids are sorted: positions of the large clusters
     sums = np.stack([x[labels == c].sum(axis=0) for c in ids])
     counts = sizes.astype(np.float64)
-    index = {int(c): i for i, c in enumerate(ids)}
-    big = np.array([index[int(c)] for c in large])
     out = labels.copy()
-    for i, c in enumerate(ids):
-        if c in large:
-            continue
+    for i in np.flatnonzero(~np.isin(ids, large)):
         similarity = (sums[big] @ sums[i]) / (counts[big] * counts[i])
         if similarity.max() >= distinct_below:
-            out[labels == c] = large[int(np.argmax(similarity))]
+            out[labels == ids[i]] = large[int(np.argmax(similarity))]
     return out
