@@ -3,8 +3,8 @@
 The whole diarizer costs minutes per set of recordings; the count and the turns drawn from it cost
 milliseconds. So each recording's segmentation frames and CAM++ windows are computed once, by the
 diarizer itself (``CamppDiarizer.voice_windows``), and cached under ``bench/out/speaker_windows/``; each
-variant then counts (``count_speakers`` with its settings) and draws turns (``CamppDiarizer.turns``)
-exactly as the diarizer does, so a variant's figures are the diarizer's with those settings.
+variant then counts (``CamppDiarizer.speaker_labels`` with its count settings) and draws turns
+(``CamppDiarizer.turns``) exactly as the diarizer does, so a variant's figures are the diarizer's.
 
 The recordings are ``bench_real_speech``'s (simulated meetings under every condition, lone speakers, the
 Two Cities reader, the pyannote sample, council hearings at 0/-20/-30 dB and their 30 s pieces) plus
@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.bench_real_speech import human_turns, pooled, recordings, sets
+from bench.bench_real_speech import human_turns, pooled, recordings, scored, sets
 from bench.common import OUT, machine
 from polsearch_assets.backends.diarization.campplus import CamppDiarizer, VoiceWindows
 from polsearch_assets.config import Settings
-from polsearch_assets.core.speakers.speaker_count import SpeakerCountSettings, count_speakers
+from polsearch_assets.core.speakers.speaker_count import SpeakerCountSettings
 from polsearch_assets.defs.resources import build_resources
 from polsearch_assets_tests.fixtures import real_speech as rs
 
@@ -82,25 +82,12 @@ def evaluate(
     recording: rs.Recording,
     name: str,
 ) -> dict[str, Any]:
+    """The diarizer's turns with ``count``, scored as bench_real_speech scores them (VAD not re-run: 0)."""
     started = time.process_time()
-    labels = (
-        count_speakers(windows.embeddings, windows.plan.region, count) if len(windows.embeddings) else None
-    )
-    diarization = diarizer.turns(
-        windows, labels if labels is not None else windows.embeddings[:0, 0].astype(int)
-    )
-    seconds = time.process_time() - started
-    human = human_turns(name, recording)
-    return {
-        "collar_0": rs.diarization_error(recording.turns, diarization.turns, 0.0)["der"],
-        **rs.diarization_error(recording.turns, diarization.turns, 0.25),
-        **{f"human_{k}": v for k, v in rs.diarization_error(human, diarization.turns, 0.25).items()},
-        "speakers_found": len(diarization.speakers),
-        "speakers_true": len({t.speaker for t in recording.turns}),
-        "vad_missed": 0.0,
-        "seconds": max(seconds, 1e-6),
-        "audio_s": windows.scores.num_samples / rs.SAMPLE_RATE,
-    }
+    diarization = diarizer.turns(windows, diarizer.speaker_labels(windows, count))
+    seconds = max(time.process_time() - started, 1e-6)
+    audio_s = windows.scores.num_samples / rs.SAMPLE_RATE
+    return scored(recording, diarization, human_turns(name, recording), 0.0, seconds, audio_s)
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
@@ -127,17 +114,12 @@ def main() -> None:
     groups = {k: v for k, v in sets(list(found)).items() if args.only in k}
     resources = build_resources(Settings.from_env())
     diarizer: CamppDiarizer = resources["diarizer"].engine
-    base = SpeakerCountSettings(
-        min_speakers=diarizer.min_speakers,
-        max_speakers=diarizer.max_speakers,
-        min_speaker_share=diarizer.min_cluster_share,
-    )
     variants = ([] if args.no_default else [("default", {})]) + [parse_variant(v) for v in args.variant]
     names = sorted({n for members in groups.values() for n in members})
     windows = {n: voice_windows(n, found[n], resources) for n in names}
     report: dict[str, Any] = {"machine": machine(), "variants": {}}
     for label, changes in variants:
-        count = replace(base, **changes)
+        count = replace(diarizer.count_settings, **changes)
         rows = {n: evaluate(diarizer, count, windows[n], found[n], n) for n in names}
         report["variants"][label] = {
             "settings": changes,

@@ -219,17 +219,22 @@ class CamppDiarizer(Diarizer):
         embeddings = CamppEmbedder(self._campplus().result()).embed_windows(wav_path, plan)
         return VoiceWindows(scores=scores, speech=speech, plan=plan, embeddings=embeddings)
 
-    def speaker_labels(self, windows: VoiceWindows) -> np.ndarray:
-        """Speaker id per window: counted per recording, or cut at a fixed distance when one is set."""
+    @property
+    def count_settings(self) -> SpeakerCountSettings:
+        """How the speakers are counted when no fixed threshold is set."""
+        return SpeakerCountSettings(
+            min_speakers=self.min_speakers,
+            max_speakers=self.max_speakers,
+            min_speaker_share=self.min_cluster_share,
+        )
+
+    def speaker_labels(self, windows: VoiceWindows, count: SpeakerCountSettings | None = None) -> np.ndarray:
+        """Speaker id per window: counted per recording (``count``, default ``count_settings``), or cut at a
+        fixed distance when one is set."""
         if not len(windows.embeddings):
             return np.zeros(0, dtype=np.int64)
         if self.threshold is None:
-            counting = SpeakerCountSettings(
-                min_speakers=self.min_speakers,
-                max_speakers=self.max_speakers,
-                min_speaker_share=self.min_cluster_share,
-            )
-            return count_speakers(windows.embeddings, windows.plan.region, counting)
+            return count_speakers(windows.embeddings, windows.plan.region, count or self.count_settings)
         settings = ClusteringSettings(
             threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
             min_speakers=self.min_speakers,
