@@ -141,9 +141,9 @@ def _search_index_configs() -> dict[str, Any]:
 # defaults cost 70 s of CPU at 100k rows; at 1M with the sample below and 48 sub-vectors it cost 84 s (mostly
 # training product quantization) and found 27 % of the exact top 10 (72 % re-ranking 5 times the hits).
 # IVF_SQ (8-bit scalar quantization: nothing to train beyond the partitions) cost 19 s at 1M and found 96 %
-# (100 % re-ranked); IVF_RQ needed 20 times the hits re-ranked to match it. Partitions grow with the table (about VECTOR_ROWS_PER_PARTITION
-# rows each, at most VECTOR_MAX_PARTITIONS, so picking them stays cheap and a probe reads a few thousand
-# codes); k-means trains on VECTOR_SAMPLE_RATE rows per partition for VECTOR_ITERATIONS iterations, a
+# (100 % re-ranked); IVF_RQ needed 20 times the hits re-ranked to match it. Partitions grow with the table
+# (about VECTOR_ROWS_PER_PARTITION rows each, at most VECTOR_MAX_PARTITIONS, so picking them stays cheap and a
+# probe reads a few thousand codes); k-means trains on VECTOR_SAMPLE_RATE rows per partition for VECTOR_ITERATIONS iterations, a
 # bounded sample whatever the table's size (every row is still assigned and quantized once, the part of the
 # build that grows with the rows); search re-ranks VECTOR_REFINE_FACTOR times the hits it needs by their
 # exact distance.
@@ -565,8 +565,8 @@ class SegmentIndex:
         above the longest search or write). Since each vector delta segment is
         searched separately, the vector index is retrained once it has more than
         ``max_vector_index_segments`` (or when ``retrain_vector_index``: after the table grew a lot, its
-        partitions are too large). Then missing search indexes are built, and the vector index (``vector_index_config``) once the
-        table has ``vector_index_min_rows``. Safe beside hearing writes: a commit conflict retries."""
+        partitions are too large). Then missing search indexes are built, and the vector index
+        (``vector_index_config``) once the table has ``vector_index_min_rows``. Safe beside hearing writes: a commit conflict retries."""
         started = time.perf_counter()
         before = self.health()
         if before is None:
