@@ -36,14 +36,18 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import OUT, machine
-from polsearch_assets.backends.diarization.campplus import VOICE_ENCODER, CamppEmbedder
+from polsearch_assets.backends.diarization.campplus import VOICE_ENCODER
 from polsearch_assets.backends.diarization.resemblyzer import RESEMBLYZER_VOICES, voice_encoder
 from polsearch_assets.backends.loading import shared_model
 from polsearch_assets.config import Settings
 from polsearch_assets.core.contracts import Voice
 from polsearch_assets.core.speakers.clustering import mean_voices
-from polsearch_assets.core.speakers.frames import plan_windows
-from polsearch_assets.core.speakers.naming import Voiceprint, match_speakers
+from polsearch_assets.core.speakers.naming import (
+    MATCH_THRESHOLDS,
+    MIXED_THRESHOLDS,
+    Voiceprint,
+    match_speakers,
+)
 from polsearch_assets.defs.resources import build_resources
 from polsearch_assets_tests.fixtures import real_speech as rs
 
@@ -57,28 +61,16 @@ Voices = list[tuple[str, Voice]]
 
 def clip_voices(resources: dict) -> dict[str, dict[str, Voices]]:
     """encoder -> meeting -> voices made from each member's own clips."""
-    diarizer = resources["diarizer"].engine
-    campplus = CamppEmbedder(diarizer._campplus().result())
     resemblyzer = shared_model(voice_encoder).result()
-    clips: dict[tuple[str, str], list[rs.Clip]] = defaultdict(list)
-    for clip in rs.council_clips():
-        clips[(clip.meeting, clip.speaker)].append(clip)
     found: dict[str, dict[str, Voices]] = {
         VOICE_ENCODER: defaultdict(list),
         RESEMBLYZER_VOICES: defaultdict(list),
     }
-    for (meeting, speaker), group in sorted(clips.items()):
-        windows, speech, total_ms = [], [], 0
-        for clip in group:
-            spans = rs.clip_speech(clip.path)
-            audio, rate = sf.read(clip.path, dtype="float32")
-            total_ms += sum(b - a for a, b in spans)
-            speech += [audio[a * rate // 1000 : b * rate // 1000] for a, b in spans]
-            plan = plan_windows(spans, diarizer.window_ms, diarizer.hop_ms, num_samples=len(audio))
-            windows.append(campplus.embed_windows(clip.path, plan))
+    for (meeting, speaker), (embeddings, speech, total_ms) in rs.member_speech(
+        resources["diarizer"].engine
+    ).items():
         if total_ms < MIN_SPEECH_MS:
             continue
-        embeddings = np.concatenate(windows)
         cam = mean_voices(embeddings, np.zeros(len(embeddings), dtype=int))["0"]
         found[VOICE_ENCODER][meeting].append((speaker, Voice(speaker, total_ms, cam / np.linalg.norm(cam))))
         res = resemblyzer.embed_utterance(np.concatenate(speech))
@@ -221,6 +213,79 @@ def equal_error(sims: dict[str, list[float]]) -> dict:
     }
 
 
+MIXED_SHARES = (0.15, 0.25, 0.35, 0.5)  # the second person's share of a merged speaker's windows
+MIXED_SWEEP = [round(t, 2) for t in np.arange(0.56, 0.81, 0.02)]
+MIN_PROBE_WINDOWS = 10
+
+
+def mixed_probes(windows: dict[tuple[str, str], np.ndarray], meetings: tuple[str, ...]):
+    """For each ordered pair of meetings (enrol in A, probe in B): A's members as the library, and B's probes:
+    each enrolled member's own windows (``pure``), and the same with another member's windows added (``merged``,
+    the other member holding each share of ``MIXED_SHARES``): what the diarizer makes when it merges two
+    people."""
+    for enrolled, probed in itertools.permutations(meetings, 2):
+        library = [
+            (member, rs.windows_voice(member, e))
+            for (meeting, member), e in windows.items()
+            if meeting == enrolled and len(e) * rs.WINDOW_MS >= MIN_SPEECH_MS
+        ]
+        known = {member for member, _ in library}
+        here = {member: e for (meeting, member), e in windows.items() if meeting == probed}
+        probes = []
+        for member, own in here.items():
+            if member not in known or len(own) < MIN_PROBE_WINDOWS:
+                continue
+            probes.append(("pure", member, 0.0, rs.windows_voice(member, own)))
+            for other, theirs in here.items():
+                for share in MIXED_SHARES if other != member else ():
+                    count = round(share / (1 - share) * len(own))
+                    if 2 <= count <= len(theirs):
+                        merged = np.concatenate([own, theirs[:count]])
+                        probes.append(("merged", member, share, rs.windows_voice(member, merged)))
+        yield library, probes
+
+
+def mixed_score(windows, meetings: tuple[str, ...], below: float | None) -> dict:
+    """Pure probes named right, and merged probes given a name at all, with the mixed rule at ``below``
+    (None: the rule off, each probe's parts dropped: how naming worked before)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for library, probes in mixed_probes(windows, meetings):
+        prints = [Voiceprint(member, None, VOICE_ENCODER, v.embedding) for member, v in library]
+        for kind, member, share, voice in probes:
+            probe = voice if below is not None else Voice(voice.speaker, voice.speaking_ms, voice.embedding)
+            name = match_speakers([probe], prints, VOICE_ENCODER, MATCH_THRESHOLDS[VOICE_ENCODER], (), below)[
+                0
+            ]
+            key = "pure_named_right" if kind == "pure" else f"merged_{share:g}_named"
+            counts[key][0] += name.person == member if kind == "pure" else name.person is not None
+            counts[key][1] += 1
+    return {key: f"{hit}/{total}" for key, (hit, total) in sorted(counts.items())}
+
+
+def mixed(windows: dict[tuple[str, str], np.ndarray], hearing: dict[str, Voices]) -> dict:
+    """The mixed-speaker threshold, swept on DEV and TEST; and naming of the diarized hearings' voices with
+    the rule off and at the calibrated threshold (what it costs on real diarizer output)."""
+    calibrated = MIXED_THRESHOLDS[VOICE_ENCODER]
+    found = {
+        split: {"off": mixed_score(windows, meetings, None)}
+        | {f"{t:.2f}": mixed_score(windows, meetings, t) for t in MIXED_SWEEP}
+        for split, meetings in (("dev", rs.DEV_MEETINGS), ("test", rs.TEST_MEETINGS))
+    }
+    bare = {
+        m: [(p, Voice(v.speaker, v.speaking_ms, v.embedding)) for p, v in vs] for m, vs in hearing.items()
+    }
+    threshold = MATCH_THRESHOLDS[VOICE_ENCODER]
+    found["hearing_voices"] = {
+        split: {
+            "off": score(bare, meetings, VOICE_ENCODER, threshold),
+            f"{calibrated:.2f}": score(hearing, meetings, VOICE_ENCODER, threshold),
+        }
+        for split, meetings in (("dev", rs.DEV_MEETINGS), ("test", rs.TEST_MEETINGS))
+    }
+    found["calibrated"] = calibrated
+    return found
+
+
 def cached(path: Path, make):
     """Voices (and facts) from ``make``, kept in ``path``: re-scoring needs no model run."""
     if not path.exists():
@@ -272,6 +337,14 @@ def main() -> None:
             json.dumps({k: v for k, v in results[f"clips_{encoder}"].items() if k != "test_sweep"}),
             flush=True,
         )
+    windows_file = work / "member_windows.npz"
+    if not windows_file.exists():
+        found = rs.member_speech(resources["diarizer"].engine)
+        np.savez(windows_file, **{f"{m}/{s}": e for (m, s), (e, _, _) in found.items()})
+    with np.load(windows_file) as stored:
+        windows = {tuple(name.split("/")): stored[name] for name in stored.files}
+    results["mixed"] = mixed(windows, voices)
+    print("mixed", json.dumps(results["mixed"], indent=1), flush=True)
     results["seconds"] = round(time.perf_counter() - started, 1)
     (OUT / "speaker_names.json").write_text(json.dumps(results, indent=1))
 

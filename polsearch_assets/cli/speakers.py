@@ -170,11 +170,16 @@ def show_command(key: str, as_json: bool, url: str | None) -> None:
     for entry in found:
         who = for_display(entry["person"]) or "(unnamed)"
         close = f" similarity {entry['similarity']:.2f}" if entry["similarity"] is not None else ""
-        nearest = (
-            f"; closest: {for_display(entry['candidate'])} ({entry['candidate_similarity']:.2f}, under the threshold)"
-            if not entry["person"] and entry.get("candidate")
-            else ""
-        )
+        nearest = ""
+        if not entry["person"] and entry.get("candidate"):
+            why = (
+                "not named: part of its speech is another voice, two people may be in this speaker"
+                if entry.get("mixed")
+                else "under the threshold"
+            )
+            nearest = (
+                f"; closest: {for_display(entry['candidate'])} ({entry['candidate_similarity']:.2f}, {why})"
+            )
         click.echo(f"{entry['speaker']:<11} {who}{close}  {entry['speaking_ms'] / 1000:.1f} s{nearest}")
         for suggestion in entry["suggestions"]:
             click.echo(f"            introduced as: {for_display(suggestion)}?")
@@ -194,6 +199,7 @@ def _remote_show(url: str, key: str) -> list[dict[str, Any]]:
                 "speaking_ms": entry["speaking_ms"],
                 "candidate": entry.get("candidate"),
                 "candidate_similarity": None if named else entry.get("similarity"),
+                "mixed": bool(entry.get("mixed")),
                 "suggestions": [c["name"] for c in found["cues"] if c["speaker"] == entry["speaker"]],
             }
         )

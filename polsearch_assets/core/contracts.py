@@ -205,26 +205,54 @@ class SpeakerFrames:
             )
 
 
+def _rounded(vector: np.ndarray) -> list[float]:
+    # 6 decimals: cosine similarities stay exact to ~1e-6, the document stays readable.
+    return [round(float(x), 6) for x in vector]
+
+
+@dataclass(frozen=True, eq=False)
+class VoicePart:
+    """One of the two halves a speaker's windows split into (``clustering.voice_parts``): its share of the
+    windows and their mean, L2-normalised. Naming compares each half with a person's voiceprint, so a
+    speaker holding two people's speech is not named after one of them."""
+
+    share: float
+    embedding: np.ndarray  # [dimension], unit length
+
+
 @dataclass(frozen=True, eq=False)
 class Voice:
-    """A hearing speaker's voice: the diarizer's speaker encoder averaged over its speech, L2-normalised."""
+    """A hearing speaker's voice: the diarizer's speaker encoder averaged over its speech, L2-normalised;
+    ``parts``: its two halves (none where the diarizer keeps no windows, or too few to split)."""
 
     speaker: str
     speaking_ms: int
     embedding: np.ndarray  # [dimension], unit length
+    parts: tuple[VoicePart, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "speaker": self.speaker,
             "speaking_ms": self.speaking_ms,
-            # 6 decimals: cosine similarities stay exact to ~1e-6, the document stays readable.
-            "embedding": [round(float(x), 6) for x in self.embedding],
+            "embedding": _rounded(self.embedding),
         }
+        if self.parts:
+            value["parts"] = [
+                {"share": round(p.share, 4), "embedding": _rounded(p.embedding)} for p in self.parts
+            ]
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Voice:
+        parts = tuple(
+            VoicePart(float(p["share"]), np.asarray(p["embedding"], dtype=np.float32))
+            for p in value.get("parts", ())  # diarizations written before parts existed have none
+        )
         return cls(
-            str(value["speaker"]), int(value["speaking_ms"]), np.asarray(value["embedding"], dtype=np.float32)
+            str(value["speaker"]),
+            int(value["speaking_ms"]),
+            np.asarray(value["embedding"], dtype=np.float32),
+            parts,
         )
 
 
@@ -273,7 +301,8 @@ class SpeakerName:
     person: str | None = None
     person_id: str | None = None
     similarity: float | None = None  # to the matched person's closest voiceprint; best candidate if unnamed
-    candidate: str | None = None  # the closest person, when below the threshold (shown, never applied)
+    candidate: str | None = None  # the closest person, when not named (shown, never applied)
+    mixed: bool = False  # not named after ``candidate``: part of this speaker's speech is someone else's
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -287,6 +316,7 @@ class SpeakerName:
             person_id=value.get("person_id"),
             similarity=value.get("similarity"),
             candidate=value.get("candidate"),
+            mixed=bool(value.get("mixed", False)),
         )
 
 

@@ -42,9 +42,10 @@ class HearingSpeaker:
     person_id: str | None
     similarity: float | None
     speaking_ms: int
-    candidate: str | None = None  # the closest person, below the threshold
+    candidate: str | None = None  # the closest person, below the threshold or refused (``mixed``)
     candidate_similarity: float | None = None
     suggestions: list[str] = field(default_factory=list)
+    mixed: bool = False  # part of its speech is unlike ``candidate``: two people in one speaker
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +90,7 @@ def show(hearing: str, *, settings: Settings | None = None) -> list[HearingSpeak
                 candidate=match.candidate if match else None,
                 candidate_similarity=match.similarity if match and not match.person else None,
                 suggestions=[c.name for c in cues if c.speaker == label],
+                mixed=bool(match and match.mixed),
             )
         )
     return sorted(found, key=lambda s: -s.speaking_ms)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from polsearch_assets.core.contracts import Diarization, Segment, Turn, Voice
+from polsearch_assets.core.contracts import Diarization, Segment, Turn, Voice, VoicePart
 from polsearch_assets.core.index.export import export
 from polsearch_assets.core.index.segments import (
     HearingInfo,
@@ -18,9 +18,9 @@ from polsearch_assets.core.index.segments import (
     reusable_vectors,
 )
 from polsearch_assets.core.index.voiceprints import Person, VoiceprintLibrary, people
-from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance
+from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance, voice_parts
 from polsearch_assets.core.speakers.linking import LocalSpeaker
-from polsearch_assets.core.speakers.naming import Voiceprint, find_cues, match_speakers
+from polsearch_assets.core.speakers.naming import MIXED_THRESHOLDS, Voiceprint, find_cues, match_speakers
 from polsearch_assets.core.speakers.windowed import linked_voices
 from polsearch_assets.core.validation import voices_problems
 
@@ -83,6 +83,59 @@ def test_a_person_split_into_two_speakers_who_never_talk_at_once_names_both() ->
     # Without the turns, one speaker per person, as before.
     names = {n.speaker: n.person for n in match_speakers(voices, prints, ENCODER, 0.8)}
     assert names["SPEAKER_1"] is None
+
+
+def halves(first: np.ndarray, second: np.ndarray, share: float = 0.5) -> tuple[VoicePart, ...]:
+    return (VoicePart(1 - share, first), VoicePart(share, second))
+
+
+def test_a_speaker_holding_two_peoples_speech_is_not_named_after_either() -> None:
+    prints = [Voiceprint("A", None, ENCODER, unit(1, 0, 0)), Voiceprint("B", None, ENCODER, unit(0, 1, 0))]
+    # The mean of A's and B's speech sits close enough to A to pass the threshold; its second half is B's.
+    merged = Voice("SPEAKER_0", 30_000, unit(1, 0.45, 0), halves(unit(1, 0.05, 0), unit(0.1, 1, 0), 0.3))
+    name = match_speakers([merged], prints, ENCODER, 0.85)[0]
+    assert (name.person, name.candidate, name.mixed) == (None, "A", True)
+    # The same mean with two halves of one voice is A.
+    pure = Voice("SPEAKER_0", 30_000, merged.embedding, halves(unit(1, 0.4, 0), unit(1, 0.5, 0)))
+    assert match_speakers([pure], prints, ENCODER, 0.85)[0].person == "A"
+    # A voice without halves (a short speaker; a diarization from before halves) is judged by its mean.
+    bare = Voice("SPEAKER_0", 30_000, merged.embedding)
+    assert match_speakers([bare], prints, ENCODER, 0.85)[0].person == "A"
+    # A half too small to be a second person (crosstalk, a few back-channels) refuses nothing.
+    crumb = Voice("SPEAKER_0", 30_000, merged.embedding, halves(unit(1, 0.05, 0), unit(0.1, 1, 0), 0.05))
+    assert match_speakers([crumb], prints, ENCODER, 0.85)[0].person == "A"
+    # Nor is the merged speaker named as a split-off fragment of A's own speaker.
+    own = voice("SPEAKER_1", unit(1, 0, 0))
+    apart = [Turn("SPEAKER_1", 0, 5_000), Turn("SPEAKER_0", 5_000, 9_000)]
+    names = {n.speaker: n.person for n in match_speakers([merged, own], prints, ENCODER, 0.85, apart)}
+    assert names == {"SPEAKER_0": None, "SPEAKER_1": "A"}
+    # An encoder with no calibrated threshold for halves keeps the mean's verdict.
+    assert ENCODER in MIXED_THRESHOLDS and "resemblyzer-256" not in MIXED_THRESHOLDS
+    other = [Voiceprint("A", None, "resemblyzer-256", unit(1, 0, 0))]
+    assert match_speakers([merged], other, "resemblyzer-256", 0.85)[0].person == "A"
+
+
+def test_a_speakers_windows_split_along_the_two_voices_they_hold() -> None:
+    rng = np.random.default_rng(3)
+    a = np.stack([unit(1, *rng.normal(0, 0.15, 3)) for _ in range(14)])
+    b = np.stack([unit(0, 1, *rng.normal(0, 0.15, 2)) for _ in range(6)])
+    labels = np.array([0] * 20 + [1] * 7)
+    parts = voice_parts(np.concatenate([a, b, a[:7]]), labels)
+    shares = sorted(round(p.share, 2) for p in parts["0"])
+    assert shares == [0.3, 0.7]  # 6 of B's windows in 20
+    assert {round(float(p.embedding @ unit(1)), 1) > 0.9 for p in parts["0"]} == {True, False}
+    assert "1" not in parts  # 7 windows: too few to split
+    # The same windows give the same halves (the start is deterministic).
+    again = voice_parts(np.concatenate([a, b, a[:7]]), labels)["0"]
+    assert all(np.array_equal(x.embedding, y.embedding) for x, y in zip(parts["0"], again, strict=True))
+
+
+def test_voice_halves_survive_the_diarization_document() -> None:
+    kept = Voice("SPEAKER_0", 9_000, unit(1, 0), halves(unit(1, 0.1), unit(0.2, 1), 0.25))
+    back = Voice.from_json(kept.to_json())
+    assert [round(p.share, 2) for p in back.parts] == [0.75, 0.25]
+    assert np.allclose(back.parts[1].embedding, kept.parts[1].embedding, atol=1e-6)
+    assert Voice.from_json(voice("SPEAKER_0", unit(1, 0)).to_json()).parts == ()  # before halves: none
 
 
 def test_voices_of_another_encoder_or_no_threshold_name_nobody() -> None:

@@ -36,7 +36,7 @@ from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, SAMPLE_RA
 from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
 from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster
-from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance
+from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance, voice_parts
 from polsearch_assets.core.speakers.frames import WindowPlan, assemble, plan_windows
 from polsearch_assets.core.speakers.speaker_count import SpeakerCountSettings, count_speakers
 
@@ -254,9 +254,13 @@ class CamppDiarizer(Diarizer):
             second_speaker_max_gap_ms=self.second_speaker_within_ms,
         )
         overlapped = int((windows.scores.speaker_count() >= 2).sum() * windows.scores.frame_step_ms)
-        # A speaker's voice: the mean of the CAM++ windows clustered to it, which tile its speech.
+        # A speaker's voice: the mean of the CAM++ windows clustered to it, which tile its speech; its two
+        # halves let naming tell a speaker that holds two people's speech.
         result = relabel_by_first_appearance(
-            turns, voices=mean_voices(windows.embeddings, labels), voice_encoder=VOICE_ENCODER
+            turns,
+            voices=mean_voices(windows.embeddings, labels),
+            voice_encoder=VOICE_ENCODER,
+            parts=voice_parts(windows.embeddings, labels),
         )
         return replace(
             result, details={"embedding_windows": len(windows.plan.starts), "overlap_ms": overlapped}

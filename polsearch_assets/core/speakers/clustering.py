@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from polsearch_assets.core.contracts import Diarization, SpeakerFrames, Turn, Voice
+from polsearch_assets.core.contracts import Diarization, SpeakerFrames, Turn, Voice, VoicePart
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ def turns_from_windows(
     labels: Sequence[int],
     voices: Mapping[str, np.ndarray] | None = None,
     voice_encoder: str | None = None,
+    parts: Mapping[str, tuple[VoicePart, ...]] | None = None,
 ) -> Diarization:
     """Speaker turns covering the speech regions: each window speaks for the part of its region nearest its centre."""
     raw: list[Turn] = []
@@ -147,11 +148,12 @@ def relabel_by_first_appearance(
     frames: SpeakerFrames | None = None,
     voices: Mapping[str, np.ndarray] | None = None,
     voice_encoder: str | None = None,
+    parts: Mapping[str, tuple[VoicePart, ...]] | None = None,
 ) -> Diarization:
     """``SPEAKER_0`` is whoever speaks first, and so on. ``frames`` (columns named like the turns'
     speakers) follow the renaming: columns reordered to the new speakers, a speaker with no turn dropped.
     ``voices`` (an embedding per turn label, from ``voice_encoder``) become the speakers' ``Voice``s:
-    L2-normalised, with each speaker's speaking time."""
+    L2-normalised, with each speaker's speaking time and its ``parts`` (same labels as ``voices``)."""
     names: dict[str, str] = {}
     for turn in sorted(turns, key=lambda t: (t.start_ms, t.end_ms)):
         names.setdefault(turn.speaker, f"SPEAKER_{len(names)}")
@@ -170,7 +172,12 @@ def relabel_by_first_appearance(
         return result
     talk = result.speaking_ms()
     kept = tuple(
-        Voice(new, talk[new], _normalize(np.asarray(voices[old], dtype=np.float32)[None, :])[0])
+        Voice(
+            new,
+            talk[new],
+            _normalize(np.asarray(voices[old], dtype=np.float32)[None, :])[0],
+            (parts or {}).get(old, ()),
+        )
         for old, new in names.items()
         if old in voices
     )
@@ -181,3 +188,40 @@ def mean_voices(embeddings: np.ndarray, labels: np.ndarray) -> dict[str, np.ndar
     """Each cluster's voice (named like its turns, ``str(id)``): the mean of its unit-length embeddings."""
     vectors = _normalize(np.asarray(embeddings, dtype=np.float64))
     return {str(c): vectors[labels == c].mean(axis=0) for c in np.unique(labels)}
+
+
+# A speaker with fewer windows is not split in two: each half would be a few seconds, too little to judge.
+MIN_PART_WINDOWS = 8
+
+
+def voice_parts(
+    embeddings: np.ndarray, labels: np.ndarray, iterations: int = 20
+) -> dict[str, tuple[VoicePart, ...]]:
+    """Each cluster's windows split in two by spherical 2-means (named like ``mean_voices``' voices).
+
+    A cluster of one person splits into two halves of the same voice; a cluster that holds two people
+    splits, mostly, along the people. Deterministic: the halves start from the window least like the
+    cluster's mean and the window least like that one."""
+    vectors = _normalize(np.asarray(embeddings, dtype=np.float64))
+    found: dict[str, tuple[VoicePart, ...]] = {}
+    for c in np.unique(labels):
+        members = vectors[labels == c]
+        if len(members) < MIN_PART_WINDOWS:
+            continue
+        first = members[np.argmin(members @ _normalize(members.mean(axis=0)[None, :])[0])]
+        centres = np.stack([first, members[np.argmin(members @ first)]])
+        halves = np.zeros(len(members), dtype=np.int64)
+        for _ in range(iterations):
+            halves = np.argmax(members @ centres.T, axis=1)
+            if len(np.unique(halves)) < 2:
+                break
+            updated = _normalize(np.stack([members[halves == k].mean(axis=0) for k in (0, 1)]))
+            if np.allclose(updated, centres):
+                break
+            centres = updated
+        if len(np.unique(halves)) < 2:
+            continue
+        found[str(c)] = tuple(
+            VoicePart(float((halves == k).mean()), centres[k].astype(np.float32)) for k in (0, 1)
+        )
+    return found

@@ -6,7 +6,11 @@ as one assignment (``scipy.optimize.linear_sum_assignment``): a person names at 
 hearing, and two similar speakers cannot both take the same person. A pair below the encoder's threshold
 is never named. One exception: a person whose voice the diarizer split into two hearing speakers (both
 above the threshold for that person, and they never talk at the same time, given the hearing's turns)
-names both, so every fragment of a named person carries the name. The thresholds were chosen on real voices (``bench/bench_speaker_names.py``, BENCHMARKS.md).
+names both, so every fragment of a named person carries the name. Another: a speaker that holds two people's
+speech (the diarizer merged them) is never named. Its windows split in two halves (``Voice.parts``), and a
+person is refused where a half of at least ``MIXED_MIN_SHARE`` of the speaker is unlike that person's voice
+(under ``MIXED_THRESHOLDS``), however well the whole speaker matches: the mean of two voices can sit close to
+either. The thresholds were chosen on real voices (``bench/bench_speaker_names.py``, BENCHMARKS.md).
 
 ``find_cues`` looks for a chair introducing someone ("I now recognize Senator Cantwell", "our first
 witness, Dr. Lee") and pairs the name with whoever speaks next: a suggestion to confirm, never a name.
@@ -31,6 +35,13 @@ MATCH_THRESHOLDS = {"campplus-192": 0.81, "resemblyzer-256": 0.85}
 # speaking time: the diarizer gives overlapped frames a second speaker, the nearest in time, which may be a
 # fragment of the same person for a few frames.
 SPLIT_MAX_OVERLAP = 0.02
+# A half of a speaker's windows (``Voice.parts``) whose mean is under this similarity to a person's voiceprint
+# is someone else's speech: the speaker is not named after that person. Per voice encoder; chosen on real
+# council voices, DEV meetings only (bench/bench_speaker_names.py ``mixed``: speakers made of one member's
+# windows and of two members' windows, BENCHMARKS.md "A speaker holding two people").
+MIXED_THRESHOLDS = {"campplus-192": 0.66}
+# A half this small is a few back-channels or crosstalk, not a second person worth refusing a name for.
+MIXED_MIN_SHARE = 0.1
 
 
 def match_threshold(encoder: str | None, override: float | None = None) -> float | None:
@@ -60,17 +71,48 @@ def person_scores(
     """The people with a voiceprint of ``encoder``, and each voice's best similarity to each: [voices, people]."""
     usable = [v for v in voiceprints if v.encoder == encoder]
     people = sorted({v.person for v in usable})
-    scores = np.full((len(voices), len(people)), -1.0)
-    if not voices or not people:
-        return people, scores
-    hearing = _unit_rows(np.stack([v.embedding for v in voices]).astype(np.float64))
-    prints = _unit_rows(np.stack([v.embedding for v in usable]).astype(np.float64))
-    similarity = hearing @ prints.T
+    return people, _best_per_person([v.embedding for v in voices], usable, people)
+
+
+def _best_per_person(
+    vectors: Sequence[np.ndarray], usable: Sequence[Voiceprint], people: Sequence[str]
+) -> np.ndarray:
+    """Each vector's best similarity to each person's voiceprints: [vectors, people] (-1 where none)."""
+    scores = np.full((len(vectors), len(people)), -1.0)
+    if not len(vectors) or not people:
+        return scores
+    similarity = (
+        _unit_rows(np.stack(vectors).astype(np.float64))
+        @ _unit_rows(np.stack([v.embedding for v in usable]).astype(np.float64)).T
+    )
     column = {p: j for j, p in enumerate(people)}
     for k, voiceprint in enumerate(usable):
         j = column[voiceprint.person]
         scores[:, j] = np.maximum(scores[:, j], similarity[:, k])
-    return people, scores
+    return scores
+
+
+def mixed_voices(
+    voices: Sequence[Voice],
+    voiceprints: Sequence[Voiceprint],
+    encoder: str | None,
+    people: Sequence[str],
+    below: float | None = None,
+) -> np.ndarray:
+    """[voices, people]: True where a half of the voice (``Voice.parts``, at least ``MIXED_MIN_SHARE`` of it)
+    is under ``below`` (default: the encoder's ``MIXED_THRESHOLDS``) similar to the person's voice: the speaker
+    holds someone else's speech too. False where the encoder has no calibrated threshold or the voice no parts
+    (a short speaker, a diarization written before parts)."""
+    mixed = np.zeros((len(voices), len(people)), dtype=bool)
+    below = MIXED_THRESHOLDS.get(encoder or "") if below is None else below
+    if below is None:
+        return mixed
+    usable = [v for v in voiceprints if v.encoder == encoder]
+    for i, voice in enumerate(voices):
+        halves = [p.embedding for p in voice.parts if p.share >= MIXED_MIN_SHARE]
+        if halves:
+            mixed[i] = (_best_per_person(halves, usable, people) < below).any(axis=0)
+    return mixed
 
 
 def match_speakers(
@@ -79,23 +121,28 @@ def match_speakers(
     encoder: str | None,
     threshold: float | None,
     turns: Sequence[Turn] = (),
+    mixed_threshold: float | None = None,
 ) -> list[SpeakerName]:
     """Each hearing voice with the person it is (or None), at most one speaker per person, unless ``turns``
-    show a second speaker matching that person who never talks at the same time as the first (a split)."""
+    show a second speaker matching that person who never talks at the same time as the first (a split).
+    A voice holding speech unlike the person's (``mixed_voices``, at ``mixed_threshold`` or the encoder's
+    calibrated one) is not named after them."""
     from scipy.optimize import linear_sum_assignment
 
     people, scores = person_scores(voices, voiceprints, encoder)
+    mixed = mixed_voices(voices, voiceprints, encoder, people, mixed_threshold)
     ids: dict[str, str | None] = {}
     for voiceprint in voiceprints:  # the person's id, as any of their voiceprints gives it
         ids[voiceprint.person] = ids.get(voiceprint.person) or voiceprint.person_id
     assigned: dict[int, int] = {}
     if threshold is not None and scores.size:
-        # Pairs below the threshold earn nothing, so they never displace a pair above it.
-        reward = np.where(scores >= threshold, scores, 0.0)
+        eligible = (scores >= threshold) & ~mixed
+        # Pairs not eligible earn nothing, so they never displace an eligible pair.
+        reward = np.where(eligible, scores, 0.0)
         rows, columns = linear_sum_assignment(reward, maximize=True)
-        assigned = {int(i): int(j) for i, j in zip(rows, columns, strict=True) if scores[i, j] >= threshold}
+        assigned = {int(i): int(j) for i, j in zip(rows, columns, strict=True) if eligible[i, j]}
         if turns:
-            assigned |= _split_fragments(voices, scores, assigned, threshold, turns)
+            assigned |= _split_fragments(voices, scores, eligible, assigned, turns)
     names = []
     for i, voice in enumerate(voices):
         if i in assigned:
@@ -112,6 +159,7 @@ def match_speakers(
                     voice.speaking_ms,
                     similarity=round(float(scores[i, best]), 4),
                     candidate=people[best],
+                    mixed=bool(mixed[i, best]),
                 )
             )
         else:
@@ -122,8 +170,8 @@ def match_speakers(
 def _split_fragments(
     voices: Sequence[Voice],
     scores: np.ndarray,
+    eligible: np.ndarray,
     assigned: dict[int, int],
-    threshold: float,
     turns: Sequence[Turn],
 ) -> dict[int, int]:
     """Unassigned voices whose best person is assigned to a speaker they never talk over: voice -> person."""
@@ -133,7 +181,7 @@ def _split_fragments(
         if i in assigned:
             continue
         j = int(np.argmax(scores[i]))
-        if scores[i, j] < threshold or j not in speaker_of:
+        if not eligible[i, j] or j not in speaker_of:
             continue
         first, second = voices[speaker_of[j]], voices[i]
         shorter = max(min(first.speaking_ms, second.speaking_ms), 1)

@@ -23,7 +23,14 @@ from polsearch_assets.core.artifacts import (
 from polsearch_assets.core.errors import storage_fault_of
 from polsearch_assets.core.index.voiceprints import Person, people
 from polsearch_assets.core.keys import validate_hearing_key
-from polsearch_assets.core.speakers.naming import MATCH_THRESHOLDS, find_cues, match_speakers, match_threshold
+from polsearch_assets.core.speakers.naming import (
+    MATCH_THRESHOLDS,
+    MIXED_MIN_SHARE,
+    MIXED_THRESHOLDS,
+    find_cues,
+    match_speakers,
+    match_threshold,
+)
 from polsearch_assets.defs.hearing.runs import in_process_owned
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
 from polsearch_assets.defs.platform.index import LanceIndex
@@ -47,9 +54,10 @@ class SpeakerMatching(FromSettings, dg.ConfigurableResource):
     @property
     def identity(self) -> str:
         """What the matching depends on, for speaker_names' code_version."""
+        mixed = f";mixed<{','.join(f'{e}:{t:g}' for e, t in sorted(MIXED_THRESHOLDS.items()))}@{MIXED_MIN_SHARE:g}"
         if self.threshold is not None:
-            return f"cos>={self.threshold:g}"
-        return "cos>=" + ",".join(f"{e}:{t:g}" for e, t in sorted(MATCH_THRESHOLDS.items()))
+            return f"cos>={self.threshold:g}{mixed}"
+        return "cos>=" + ",".join(f"{e}:{t:g}" for e, t in sorted(MATCH_THRESHOLDS.items())) + mixed
 
 
 def speaker_names(
