@@ -12,11 +12,14 @@ Every recording here is real speech with an exact reference, from audio that pac
   lone speaker with long pauses (45 s and 11 s) per condition;
 - the public-domain opening of *A Tale of Two Cities* (moonshine-voice wheel): one reader, 1 speaker;
 - the pyannote.audio sample (30 s, two people on a phone line, overlap; a human reference);
+- 10 excerpts of REAL meetings (AMI, the pyannote.audio sdist's train files; 30 s, 1-4 people round a
+  table, back-channels and much overlap; human references); its other 4 files are issue 24's held-out set
+  (``rs.AMI_SPLITS``) and are not scored here;
 - hearings strung from whole council clips (DEV/TEST meetings as above), also 20 and 30 dB quieter.
 
     .venv/bin/python bench/bench_real_speech.py                   # before = 58bdd8b; writes bench/out/real_speech.json
     .venv/bin/python bench/bench_real_speech.py --before REV now  # only those systems; keeps the others' results
-    .venv/bin/python bench/bench_real_speech.py --meetings before now  # only the meetings, lone speakers, sample
+    .venv/bin/python bench/bench_real_speech.py --meetings before now  # only meetings, AMI, lone speakers, sample
 
 Columns: DER at collar 0 and 0.25 s (pyannote.metrics; the collar is the total width around each
 boundary; overlapped speech scored) with missed / false alarm / confusion at 0.25, the same at 0.25 against
@@ -69,8 +72,9 @@ SYSTEMS = {
 
 def recordings(only_meetings: bool = False) -> dict[str, rs.Recording]:
     """Every recording of the benchmark by name (``<recording>@<condition>``), made once and cached;
-    ``only_meetings``: the simulated meetings, lone speakers and the pyannote sample only."""
+    ``only_meetings``: the simulated meetings, lone speakers, the AMI excerpts and the pyannote sample only."""
     found: dict[str, rs.Recording] = {}
+    found |= {f"ami_{name}@dev": recording for name, recording in rs.ami_excerpts("dev").items()}
     root = rs.data_dir() / "bench-meetings"
     for split in ("dev", "test"):
         found |= mt.meeting_set(root, split)
@@ -96,7 +100,9 @@ def sets(names: list[str]) -> dict[str, list[str]]:
     for name in names:
         recording, condition = name.split("@")
         split = recording.split("_")[0]
-        if "spk_" in recording:
+        if split == "ami":
+            key = f"AMI meetings, {condition}"
+        elif "spk_" in recording:
             key = f"{split} meetings, {condition}"
         elif "lone" in recording:
             key = (
@@ -121,9 +127,11 @@ def _engine(resource: object) -> Any:
 
 
 def human_turns(name: str, recording: rs.Recording) -> list:
-    """The reference as human annotators mark it: the pyannote sample's is human already; the others are
-    VAD-shaped (each placed piece's speech) and get each speaker's pauses under 0.5 s bridged."""
-    return recording.turns if name.startswith("pyannote_sample") else mt.human_reference(recording.turns)
+    """The reference as human annotators mark it: the pyannote sample's and the AMI excerpts' are human
+    already; the others are VAD-shaped (each placed piece's speech) and get each speaker's pauses under 0.5 s
+    bridged."""
+    human = name.startswith(("pyannote_sample", "ami_"))
+    return recording.turns if human else mt.human_reference(recording.turns)
 
 
 def evaluate(recording: rs.Recording, resources: dict, human: list) -> dict:
@@ -221,7 +229,9 @@ def main() -> None:
     parser.add_argument("systems", nargs="*", help=f"systems to run, of {', '.join(SYSTEMS)} (default: all)")
     parser.add_argument("--before", default=BEFORE, help="git revision of the 'before' system")
     parser.add_argument(
-        "--meetings", action="store_true", help="only the meetings, lone speakers, pyannote sample"
+        "--meetings",
+        action="store_true",
+        help="only the meetings, lone speakers, AMI excerpts, pyannote sample",
     )
     parser.add_argument("--child", nargs=2, metavar=("SYSTEM", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from polsearch_assets.backends.asr.faster_whisper import WHISPER_WINDOW_MS
 from polsearch_assets.backends.diarization.campplus import VOICE_ENCODER
@@ -114,6 +115,21 @@ def test_the_files_come_from_the_packages(tmp_path: Path) -> None:
     # The STM reference: every utterance's words, from the first (fields: file channel speaker start end text).
     assert sample.text is not None and sample.text.startswith("Hello? Hello? Oh, hello. I didn't know")
     assert len(sample.text.split()) == 81
+
+
+def test_the_ami_excerpts_come_from_the_pyannote_sdist() -> None:
+    dev, heldout = rs.ami_excerpts("dev"), rs.ami_excerpts("heldout")
+    assert sorted(dev) == [f"trn{n:02d}" for n in range(10)]
+    assert sorted(heldout) == ["dev00", "dev01", "tst00", "tst01"]
+    for recording in (*dev.values(), *heldout.values()):
+        info = sf.info(recording.wav)
+        assert (info.samplerate, info.channels, info.subtype) == (16_000, 1, "PCM_16") and info.duration >= 30
+        assert recording.turns and all(0 <= t.start_ms < t.end_ms <= 30_000 for t in recording.turns)
+    voices = {name: {t.speaker for t in r.turns} for name, r in (dev | heldout).items()}
+    assert [len(voices[n]) for n in sorted(voices)] == [2, 2, 3, 4, 1, 2, 3, 4, 3, 4, 4, 3, 4, 4]
+    assert "MEO069" in voices["trn00"]  # the sdist spells it with an accent
+    # No voice of DEV speaks in the held-out files.
+    assert not set().union(*(voices[n] for n in dev)) & set().union(*(voices[n] for n in heldout))
 
 
 @pytest.mark.parametrize(
