@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
 import yaml
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,  # the type of a public AssetCheckEvaluation field
+)
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 from dagster._core.instance.ref import InstanceRef
 
-from polsearch_assets.defs.hearing.automation import hearing_automation
+from polsearch_assets.defs.hearing.automation import (
+    UpstreamReady,
+    follow_upstream,
+    hearing_automation,
+    upstream_updated_alone,
+)
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS, raw_audio_contract
 from polsearch_assets.defs.hearing.jobs import hearing_pipeline
 from polsearch_assets.defs.hearing.registration import register_hearing
-from polsearch_assets_tests.fixtures.archive import record_archive_hearings
+from polsearch_assets_tests.fixtures.archive import record_archive_hearings, record_as_run
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources, run_hearing
 from polsearch_assets_tests.fixtures.media import REPO, silent_wav
 
@@ -26,8 +36,35 @@ DOWNSTREAM = [
 AFTER_TRANSCRIPT = ["transcript", "aligned_segments", "speaker_names", "hearing_index", "word_archive"]
 
 
-def graph(resources: dict[str, object], transcript_version: str | None = None) -> dg.Definitions:
+AC = dg.AutomationCondition
+AUDIO_AGAIN = dg.define_asset_job(
+    "audio_again", selection=dg.AssetSelection.assets("raw_audio")
+)  # a run of raw_audio alone
+ConditionFor = Callable[[dg.AssetSelection | None], dg.AutomationCondition]
+
+
+def graph(
+    resources: dict[str, object],
+    transcript_version: str | None = None,
+    conditions: ConditionFor | None = None,
+) -> dg.Definitions:
+    """The hearing graph; with ``conditions``, each following asset's condition is ``conditions(optional)``
+    instead, ``optional`` being the upstream assets its ``UpstreamReady`` ignores."""
     assets = assets_for(resources)
+    if conditions is not None:
+        assets = [
+            dg.map_asset_specs(
+                lambda spec: (
+                    spec.replace_attributes(
+                        automation_condition=conditions(upstream_ready_of(spec.automation_condition).optional)
+                    )
+                    if spec.automation_condition
+                    else spec
+                ),
+                [a],
+            )[0]
+            for a in assets
+        ]
     if (
         transcript_version
     ):  # what a new ASR model does to the code location: transcript's code_version changes
@@ -35,9 +72,90 @@ def graph(resources: dict[str, object], transcript_version: str | None = None) -
             dg.map_asset_specs(lambda spec: spec.replace_attributes(code_version=transcript_version), [a])[0]
             if a.key == dg.AssetKey("transcript")
             else a
-            for a in assets_for(resources)
+            for a in assets
         ]
-    return dg.Definitions(assets=assets, asset_checks=HEARING_CHECKS, resources=resources)
+    return dg.Definitions(
+        assets=assets, asset_checks=HEARING_CHECKS, jobs=[hearing_pipeline, AUDIO_AGAIN], resources=resources
+    )
+
+
+def upstream_ready_of(condition: dg.AutomationCondition) -> UpstreamReady:
+    if isinstance(condition, UpstreamReady):
+        return condition
+    found = [c for child in condition.children if (c := _find_ready(child))]
+    assert len(found) == 1, condition
+    return found[0]
+
+
+def _find_ready(condition: dg.AutomationCondition) -> UpstreamReady | None:
+    if isinstance(condition, UpstreamReady):
+        return condition
+    return next((c for child in condition.children if (c := _find_ready(child))), None)
+
+
+def dagster_ready(optional: dg.AssetSelection | None) -> dg.AutomationCondition:
+    """What ``UpstreamReady`` answers, from Dagster's own conditions (as follow_upstream had them before):
+    upstream not missing unless requested now, not in progress, this asset not in progress, the upstream's
+    blocking checks passed unless it is requested now."""
+
+    def deps(condition: dg.AutomationCondition) -> dg.AutomationCondition:
+        return condition.ignore(optional) if optional is not None else condition
+
+    checks = AC.all_deps_match(
+        AC.all_checks_match(AC.check_passed(), blocking_only=True) | AC.will_be_requested()
+    )
+    return ~deps(AC.any_deps_missing()) & ~deps(AC.any_deps_in_progress()) & ~AC.in_progress() & deps(checks)
+
+
+def dagster_follow_upstream(optional: dg.AssetSelection | None) -> dg.AutomationCondition:
+    """follow_upstream as it was made of Dagster's own conditions (``missing`` for ``Materialized``)."""
+    trigger = (
+        upstream_updated_alone()
+        | (AC.code_version_changed() & ~AC.missing()).with_label("model or code changed")
+    ).since_last_handled()
+    return trigger & dagster_ready(optional)
+
+
+def ours_ready(optional: dg.AssetSelection | None) -> dg.AutomationCondition:
+    return UpstreamReady(optional)
+
+
+RUNS_ON = {
+    # hearing: the assets a run of it planned (and did not materialize), and how that run stands
+    "running": (AFTER_TRANSCRIPT, dg.DagsterRunStatus.STARTED),
+    "not-started": (["vad_chunks"], dg.DagsterRunStatus.NOT_STARTED),
+    "failed-run": (AFTER_TRANSCRIPT, dg.DagsterRunStatus.FAILURE),
+    "audio-failed-run": (DOWNSTREAM, dg.DagsterRunStatus.FAILURE),
+}
+
+
+def record_every_state(instance: dg.DagsterInstance, defs: dg.Definitions) -> None:
+    """Hearings in each state the upstream conditions tell apart, on a real instance: complete; a failed
+    blocking check; never run; only the audio (checked, unchecked, with a failed run after it); and complete
+    hearings with a run of their later stages started, not started yet or failed (the runs are Dagster's own records,
+    with their planned materializations, as a launched run has them)."""
+    record_archive_hearings(
+        instance,
+        defs,
+        ["complete", "vad-failed", "running", "not-started", "failed-run"],
+        failed={"vad-failed": "vad_chunks"},
+    )
+    instance.add_dynamic_partitions("hearings", ["new", "audio-only", "audio-unchecked", "audio-failed-run"])
+    asset_graph, audio = defs.resolve_asset_graph(), dg.AssetKey("raw_audio")
+    for key in ["audio-only", "audio-unchecked", "audio-failed-run"]:
+        record_as_run(
+            instance, asset_graph, audio, key, data_version=key, read={}, checks=key != "audio-unchecked"
+        )
+    job = defs.resolve_job_def("hearing_pipeline")
+    for key, (assets, status) in RUNS_ON.items():
+        run = instance.create_run_for_job(
+            job,
+            asset_selection={dg.AssetKey(a) for a in assets},
+            tags={"dagster/partition": key},
+            status=dg.DagsterRunStatus.STARTED if status == dg.DagsterRunStatus.FAILURE else status,
+        )
+        if status == dg.DagsterRunStatus.FAILURE:
+            instance.report_run_failed(run)
 
 
 def requested(result: dg.EvaluateAutomationConditionsResult) -> dict[str, list[str]]:
@@ -207,3 +325,132 @@ def test_a_changed_hearing_costs_the_same_queries_in_a_larger_archive(tmp_path: 
         # Dagster's per-partition check state asked once per hearing (+96 here); what is left does not grow
         # with the hearings (+16: the status caches catching up with the 40 hearings' events).
         assert large - small < 40, f"{small} statements with 3 hearings, {large} with 43"
+
+
+def audio_again(instance: dg.DagsterInstance, defs: dg.Definitions, key: str) -> None:
+    """raw_audio of ``key`` made again by a run of its own, as Materialize in the UI records it: the run (with its
+    planned materialization), then under its id the materialization and the passed contract check, then its end."""
+    audio = dg.AssetKey("raw_audio")
+    run = instance.create_run_for_job(
+        defs.resolve_job_def("audio_again"),
+        asset_selection={audio},
+        tags={"dagster/partition": key},
+        status=dg.DagsterRunStatus.STARTED,
+    )
+
+    def report(event_type: DagsterEventType, data: object) -> None:
+        instance.report_dagster_event(
+            DagsterEvent(event_type_value=event_type.value, event_specific_data=data, job_name=run.job_name),
+            run_id=run.run_id,
+        )
+
+    code_version = defs.resolve_asset_graph().get(audio).code_version or ""
+    materialization = dg.AssetMaterialization(
+        audio, partition=key, tags={"dagster/code_version": code_version}
+    )
+    report(DagsterEventType.ASSET_MATERIALIZATION, StepMaterializationData(materialization))
+    stored = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=audio, asset_partitions=[key]), limit=1
+    ).records[0]
+    target = AssetCheckEvaluationTargetMaterializationData(
+        storage_id=stored.storage_id, run_id=stored.run_id, timestamp=stored.timestamp
+    )
+    check = dg.AssetCheckEvaluation(
+        asset_key=audio,
+        check_name="contract",
+        passed=True,
+        partition=key,
+        blocking=True,
+        target_materialization_data=target,
+    )
+    report(DagsterEventType.ASSET_CHECK_EVALUATION, check)
+    report(DagsterEventType.RUN_SUCCESS, None)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
+
+
+def test_upstream_ready_answers_as_dagsters_conditions(tmp_path: Path) -> None:
+    """UpstreamReady against the Dagster conditions it replaces, on one instance with hearings in every state
+    they tell apart (missing upstream, failed check, unchecked upstream, runs started / not started / failed, an
+    upstream requested in the same tick): every asset of the graph requests the same hearings either way."""
+    resources = hearing_resources(tmp_path)
+    with dg.instance_for_test() as instance:
+        record_every_state(instance, graph(resources))
+        ours = requested(
+            dg.evaluate_automation_conditions(defs=graph(resources, conditions=ours_ready), instance=instance)
+        )
+        theirs = requested(
+            dg.evaluate_automation_conditions(
+                defs=graph(resources, conditions=dagster_ready), instance=instance
+            )
+        )
+        assert ours == theirs
+        # What the states mean, so that the two cannot agree by both being wrong.
+        assert ours["vad_chunks"] == sorted(
+            ["audio-failed-run", "audio-only", "complete", "failed-run", "running", "vad-failed"]
+        )
+        # vad_chunks is requested in this tick where it is ready: its failed check no longer blocks transcript
+        # (the check runs again in the same run); a run started on transcript keeps it and aligned_segments; a run
+        # not started yet on vad_chunks keeps transcript and diarization, not aligned_segments (not a direct upstream).
+        requested_with_vad = ["audio-failed-run", "audio-only", "complete", "failed-run", "vad-failed"]
+        assert ours["transcript"] == requested_with_vad
+        assert ours["diarization"] == sorted([*requested_with_vad, "running"])
+        assert ours["aligned_segments"] == sorted([*requested_with_vad, "not-started"])
+        assert ours["speaker_names"] == ours["aligned_segments"]  # the library is optional
+
+        # Without the library, and with every upstream required: the unpartitioned, external upstream.
+        instance.wipe_assets([dg.AssetKey("voiceprint_library")])
+
+        def everything_required(optional: dg.AssetSelection | None) -> dg.AutomationCondition:
+            return UpstreamReady(None)
+
+        def dagster_everything_required(optional: dg.AssetSelection | None) -> dg.AutomationCondition:
+            return dagster_ready(None)
+
+        ours = requested(
+            dg.evaluate_automation_conditions(
+                defs=graph(resources, conditions=everything_required), instance=instance
+            )
+        )
+        theirs = requested(
+            dg.evaluate_automation_conditions(
+                defs=graph(resources, conditions=dagster_everything_required), instance=instance
+            )
+        )
+        assert ours == theirs
+        assert "speaker_names" not in ours and "aligned_segments" in ours
+
+
+def test_follow_upstream_requests_what_dagsters_conditions_request(tmp_path: Path) -> None:
+    """follow_upstream against the same condition made of Dagster's own conditions, tick after tick, each with
+    its own cursor on one instance: a re-materialized upstream (of a complete hearing, of one being run, of one
+    whose run failed), the tick after, and a model change."""
+    resources = hearing_resources(tmp_path)
+    with dg.instance_for_test() as instance:
+        record_every_state(instance, graph(resources))
+        cursors: dict[str, dg.AssetDaemonCursor | None] = {"ours": None, "dagster": None}
+        made = {"ours": follow_upstream, "dagster": dagster_follow_upstream}
+
+        def tick(transcript_version: str | None = None) -> dict[str, list[str]]:
+            found = {}
+            for name, conditions in made.items():
+                result = dg.evaluate_automation_conditions(
+                    defs=graph(resources, transcript_version, conditions),
+                    instance=instance,
+                    cursor=cursors[name],
+                )
+                cursors[name], found[name] = result.cursor, requested(result)
+            assert found["ours"] == found["dagster"]
+            return found["ours"]
+
+        assert tick() == {}
+        for key in ["complete", "running", "failed-run", "not-started"]:
+            audio_again(instance, graph(resources), key)
+        again = tick()
+        # The hearing being run keeps its run (transcript onwards in progress): its earlier stages only.
+        assert again["vad_chunks"] == ["complete", "failed-run", "running"]
+        assert again["transcript"] == ["complete", "failed-run"]
+        assert tick() == {}  # handled: not asked again
+        # A model change: the hearings whose transcript was made before and whose upstream is ready.
+        changed = tick("transcript-v2")
+        assert "complete" in changed["transcript"] and "failed-run" in changed["transcript"]
+        assert not {"audio-only", "new", "vad-failed", "running", "not-started"} & set(changed["transcript"])
