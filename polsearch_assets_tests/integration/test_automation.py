@@ -16,10 +16,10 @@ from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializa
 from dagster._core.instance.ref import InstanceRef
 
 from polsearch_assets.defs.hearing.automation import (
+    WHOLE_HEARING_TAG,
     UpstreamReady,
     follow_upstream,
     hearing_automation,
-    upstream_updated_alone,
 )
 from polsearch_assets.defs.hearing.checks import HEARING_CHECKS, raw_audio_contract
 from polsearch_assets.defs.hearing.jobs import hearing_pipeline
@@ -37,9 +37,9 @@ AFTER_TRANSCRIPT = ["transcript", "aligned_segments", "speaker_names", "hearing_
 
 
 AC = dg.AutomationCondition
-AUDIO_AGAIN = dg.define_asset_job(
-    "audio_again", selection=dg.AssetSelection.assets("raw_audio")
-)  # a run of raw_audio alone
+STAGES = dg.define_asset_job(
+    "stages", selection=dg.AssetSelection.assets("raw_audio", *DOWNSTREAM)
+)  # untagged
 ConditionFor = Callable[[dg.AssetSelection | None], dg.AutomationCondition]
 
 
@@ -75,7 +75,7 @@ def graph(
             for a in assets
         ]
     return dg.Definitions(
-        assets=assets, asset_checks=HEARING_CHECKS, jobs=[hearing_pipeline, AUDIO_AGAIN], resources=resources
+        assets=assets, asset_checks=HEARING_CHECKS, jobs=[hearing_pipeline, STAGES], resources=resources
     )
 
 
@@ -107,10 +107,23 @@ def dagster_ready(optional: dg.AssetSelection | None) -> dg.AutomationCondition:
     return ~deps(AC.any_deps_missing()) & ~deps(AC.any_deps_in_progress()) & ~AC.in_progress() & deps(checks)
 
 
+def dagster_upstream_updated_alone() -> dg.AutomationCondition:
+    """What ``UpstreamUpdatedAlone`` answers, from Dagster's own conditions (as follow_upstream had them before)."""
+    return AC.any_deps_match(
+        (
+            AC.newly_updated()
+            & ~AC.executed_with_root_target()
+            & ~AC.executed_with_tags(tag_values=WHOLE_HEARING_TAG)
+        )
+        | AC.will_be_requested()
+    )
+
+
 def dagster_follow_upstream(optional: dg.AssetSelection | None) -> dg.AutomationCondition:
-    """follow_upstream as it was made of Dagster's own conditions (``missing`` for ``Materialized``)."""
+    """follow_upstream as it was made of Dagster's own conditions (``UpstreamUpdatedAlone``, ``Materialized`` and
+    ``UpstreamReady`` are ours)."""
     trigger = (
-        upstream_updated_alone()
+        dagster_upstream_updated_alone()
         | (AC.code_version_changed() & ~AC.missing()).with_label("model or code changed")
     ).since_last_handled()
     return trigger & dagster_ready(optional)
@@ -327,14 +340,24 @@ def test_a_changed_hearing_costs_the_same_queries_in_a_larger_archive(tmp_path: 
         assert large - small < 40, f"{small} statements with 3 hearings, {large} with 43"
 
 
-def audio_again(instance: dg.DagsterInstance, defs: dg.Definitions, key: str) -> None:
-    """raw_audio of ``key`` made again by a run of its own, as Materialize in the UI records it: the run (with its
-    planned materialization), then under its id the materialization and the passed contract check, then its end."""
-    audio = dg.AssetKey("raw_audio")
+def run_that_made(
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions,
+    key: str,
+    made: list[str],
+    planned: list[str] | None = None,
+    job: str = "stages",
+) -> None:
+    """A run of ``job`` for hearing ``key`` that planned ``planned`` (default: ``made``) and materialized ``made``
+    with their checks passed, as Materialize in the UI records it: the run (with its planned materializations),
+    then under its id the materializations and check evaluations, then its end (failed if it made less than it
+    planned)."""
+    asset_graph = defs.resolve_asset_graph()
+    job_def = defs.resolve_job_def(job)
     run = instance.create_run_for_job(
-        defs.resolve_job_def("audio_again"),
-        asset_selection={audio},
-        tags={"dagster/partition": key},
+        job_def,
+        asset_selection={dg.AssetKey(a) for a in planned or made},
+        tags={**job_def.run_tags, "dagster/partition": key},
         status=dg.DagsterRunStatus.STARTED,
     )
 
@@ -344,28 +367,34 @@ def audio_again(instance: dg.DagsterInstance, defs: dg.Definitions, key: str) ->
             run_id=run.run_id,
         )
 
-    code_version = defs.resolve_asset_graph().get(audio).code_version or ""
-    materialization = dg.AssetMaterialization(
-        audio, partition=key, tags={"dagster/code_version": code_version}
+    for asset in map(dg.AssetKey, made):
+        node = asset_graph.get(asset)
+        materialization = dg.AssetMaterialization(
+            asset, partition=key, tags={"dagster/code_version": node.code_version or ""}
+        )
+        report(DagsterEventType.ASSET_MATERIALIZATION, StepMaterializationData(materialization))
+        stored = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=1
+        ).records[0]
+        target = AssetCheckEvaluationTargetMaterializationData(
+            storage_id=stored.storage_id, run_id=stored.run_id, timestamp=stored.timestamp
+        )
+        for check_key in node.check_keys:
+            check = dg.AssetCheckEvaluation(
+                asset_key=asset,
+                check_name=check_key.name,
+                passed=True,
+                partition=key,
+                blocking=asset_graph.get(check_key).blocking,
+                target_materialization_data=target,
+            )
+            report(DagsterEventType.ASSET_CHECK_EVALUATION, check)
+    stopped = set(planned or made) - set(made)
+    report(DagsterEventType.RUN_FAILURE if stopped else DagsterEventType.RUN_SUCCESS, None)
+    assert instance.get_run_by_id(run.run_id).status in (
+        dg.DagsterRunStatus.FAILURE,
+        dg.DagsterRunStatus.SUCCESS,
     )
-    report(DagsterEventType.ASSET_MATERIALIZATION, StepMaterializationData(materialization))
-    stored = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=audio, asset_partitions=[key]), limit=1
-    ).records[0]
-    target = AssetCheckEvaluationTargetMaterializationData(
-        storage_id=stored.storage_id, run_id=stored.run_id, timestamp=stored.timestamp
-    )
-    check = dg.AssetCheckEvaluation(
-        asset_key=audio,
-        check_name="contract",
-        passed=True,
-        partition=key,
-        blocking=True,
-        target_materialization_data=target,
-    )
-    report(DagsterEventType.ASSET_CHECK_EVALUATION, check)
-    report(DagsterEventType.RUN_SUCCESS, None)
-    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
 
 
 def test_upstream_ready_answers_as_dagsters_conditions(tmp_path: Path) -> None:
@@ -444,13 +473,21 @@ def test_follow_upstream_requests_what_dagsters_conditions_request(tmp_path: Pat
 
         assert tick() == {}
         for key in ["complete", "running", "failed-run", "not-started"]:
-            audio_again(instance, graph(resources), key)
+            run_that_made(instance, graph(resources), key, ["raw_audio"])
+        # A run that planned vad_chunks and transcript and made vad_chunks only: transcript was there in that
+        # run (not followed), diarization was not (followed); a run of the whole-hearing job: not followed. Each
+        # is the latest materialization of its asset: Dagster's executed_with_root_target / executed_with_tags
+        # look at the run of the asset's latest materialization of any hearing, so they only hold then.
+        run_that_made(instance, graph(resources), "vad-failed", ["vad_chunks"], ["vad_chunks", "transcript"])
+        run_that_made(instance, graph(resources), "audio-only", ["raw_audio"], job="hearing_pipeline")
         again = tick()
         # The hearing being run keeps its run (transcript onwards in progress): its earlier stages only.
         assert again["vad_chunks"] == ["complete", "failed-run", "running"]
         assert again["transcript"] == ["complete", "failed-run"]
+        assert again["diarization"] == ["complete", "failed-run", "running", "vad-failed"]
+        assert "audio-only" not in {key for keys in again.values() for key in keys}
         assert tick() == {}  # handled: not asked again
         # A model change: the hearings whose transcript was made before and whose upstream is ready.
         changed = tick("transcript-v2")
-        assert "complete" in changed["transcript"] and "failed-run" in changed["transcript"]
-        assert not {"audio-only", "new", "vad-failed", "running", "not-started"} & set(changed["transcript"])
+        # (vad-failed's vad_chunks was made again above, its check passed).
+        assert changed["transcript"] == ["complete", "failed-run", "vad-failed"]

@@ -12,15 +12,20 @@ the GraphQL API asks for it. Every later stage is requested for a hearing when
 * the asset's ``code_version`` changed (a new model or backend) and the hearing had
   been materialized before (hearings never run stay as they are),
 
-and only once its upstream is present, not in progress, and its upstream's blocking
-checks passed. Many hearings requested at once (a model change) go out as one
+and only once its upstream is present (or requested in the same tick), not in progress, and its
+upstream's blocking checks passed, and while no run or backfill of it for that hearing is under way.
+Many hearings requested at once (a model change) go out as one
 backfill, whose runs the run queue limits in ``dagster.yaml`` pace.
 
-A tick costs what changed, not the size of the archive: the trigger comes first, so the other
-conditions only look at the hearings it picked, and the upstream checks are asked about those
-hearings alone (``BlockingChecksPassed``; Dagster's own ``all_deps_blocking_checks_passed`` reads
-the state of every partition of every check, one query per hearing, on any tick where one hearing
-changed: 30 s at 10,000 hearings).
+A tick costs what changed, not the size of the archive, as far as our conditions go: the trigger comes
+first, so the other conditions only look at the hearings it picked, and they are our own
+(``UpstreamReady``, ``Materialized``), asking the event log about those hearings alone. Dagster's
+``missing`` / ``in_progress`` read each asset's partition status cache, which every new event makes it
+rebuild from all partition keys, and its ``all_deps_blocking_checks_passed`` reads the state of every
+partition of every check (30 s at 10,000 hearings). What still grows with the archive is Dagster's: each
+condition node's subsets are stored by walking all partition keys (``bench/repro_dynamic_subset_ranges.py``),
+so the tree is kept small (one node for all of the upstream's readiness); the trigger's nodes are still
+Dagster's (BENCHMARKS.md, "Fourth round: candidate-only conditions").
 """
 
 from __future__ import annotations
@@ -43,23 +48,72 @@ AUTOMATION_INTERVAL_S = 30
 WHOLE_HEARING_TAG = {"polsearch/scope": "whole-hearing"}
 
 
-def upstream_updated_alone() -> dg.AutomationCondition:
-    """An upstream asset was updated by a run that was not there to update this one too.
+class UpstreamUpdatedAlone(dg.AutomationCondition):
+    """An upstream asset was updated since the previous tick by a run that was not there to update this one
+    too, or will be requested in this tick.
 
-    Dagster's ``any_deps_updated`` counts a dependency updated by a job run whose asset selection
-    is implicit (``hearing_pipeline`` launched by the sensor, ``submit``, ``ingest``) as updated
-    "without" this asset, and only timing kept automation from running the downstream stages a
-    second time. Nor is a terminated or failed hearing run continued behind the user's back: its
-    partial updates are not followed; ``polsearch retry`` (or Re-execute) finishes it.
+    Dagster's ``any_deps_updated`` counts a dependency updated by a job run whose asset selection is implicit
+    (``hearing_pipeline`` launched by the sensor, ``submit``, ``ingest``) as updated "without" this asset, and
+    only timing kept automation from running the downstream stages a second time; so a run of the
+    whole-hearing job (``WHOLE_HEARING_TAG``) is not followed either. Nor is a terminated or failed hearing
+    run continued behind the user's back: its partial updates are not followed; ``polsearch retry`` (or
+    Re-execute) finishes it.
+
+    Dagster's ``any_deps_match(newly_updated & ~executed_with_root_target & ~executed_with_tags |
+    will_be_requested)`` as one node: the same computations of Dagster's asset graph view (the events after the
+    previous tick's cursor, the runs that made them), without the nine nodes per upstream asset whose subsets
+    Dagster stores by walking every partition key. It carries no timing, as Dagster's ``AND`` and ``OR`` did
+    not pass it on to ``SINCE`` either.
     """
-    return AC.any_deps_match(
-        (
-            AC.newly_updated()
-            & ~AC.executed_with_root_target()
-            & ~AC.executed_with_tags(tag_values=WHOLE_HEARING_TAG)
-        ).with_label("updated by a run that did not cover this asset")
-        | AC.will_be_requested()
-    ).with_label("any_deps_updated")
+
+    @property
+    def name(self) -> str:
+        return "upstream_updated_alone"
+
+    @property
+    def description(self) -> str:
+        return "An upstream asset updated by a run that did not cover this asset, or requested in this tick"
+
+    @property
+    def requires_cursor(self) -> bool:
+        return False
+
+    async def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        candidates = context.candidate_subset
+        if candidates.is_empty:
+            return dg.AutomationResult(context=context, true_subset=candidates)
+        view, graph, root = context.asset_graph_view, context.asset_graph, context.root_context.key
+        previous = context.previous_temporal_context
+        found = context.get_empty_subset()
+        for dep in sorted(k for k in graph.get(context.key).parent_entity_keys if isinstance(k, dg.AssetKey)):
+            upstream = candidates.compute_mapped_subset(dep, direction="up")
+            updated = view.get_empty_subset(key=dep)
+            if previous is not None and not upstream.is_empty:
+                updated = (
+                    await view.compute_updated_since_temporal_context_subset(
+                        key=dep, temporal_context=previous
+                    )
+                ).compute_intersection(upstream)
+
+            def with_root(run: Any, dep: dg.AssetKey = dep) -> bool:  # executed_with_root_target
+                selection = (run.dagster_run.asset_selection or set()) | (
+                    run.dagster_run.asset_check_selection or set()
+                )
+                return dep != root and root in selection
+
+            def whole_hearing(run: Any) -> bool:  # executed_with_tags(tag_values=WHOLE_HEARING_TAG)
+                return all(run.dagster_run.tags.get(k) == v for k, v in WHOLE_HEARING_TAG.items())
+
+            for covered in (with_root, whole_hearing):
+                if not updated.is_empty:
+                    updated = updated.compute_difference(
+                        await view.compute_latest_run_matches_subset(from_subset=updated, filter_fn=covered)
+                    )
+            requested = context.request_subsets_by_key.get(dep)
+            if requested is not None and _requested_in_same_run(graph, root, dep):
+                updated = updated.compute_union(requested)
+            found = found.compute_union(updated.compute_mapped_subset(context.key, direction="down"))
+        return dg.AutomationResult(context=context, true_subset=candidates.compute_intersection(found))
 
 
 # More candidates than this: ask about the whole asset once instead of naming each partition (a model change).
@@ -180,7 +234,7 @@ class UpstreamReady(dg.AutomationCondition):
                 not_ready = missing.compute_difference(requested).compute_union(
                     await _in_progress(view, dep, upstream)
                 )
-                # As BlockingChecksPassed did before, an unpartitioned upstream's checks are not asked.
+                # An unpartitioned upstream's checks are not asked (nor were they before this condition).
             else:
                 partitions = upstream.expensively_compute_partition_keys()
                 wanted = requested.expensively_compute_partition_keys() & partitions
@@ -257,7 +311,7 @@ def follow_upstream(optional: dg.AssetSelection | None = None) -> dg.AutomationC
     """``optional`` upstream assets trigger a run when updated, but their absence blocks nothing (the
     voiceprint library: a hearing's speakers are matched against an empty library too)."""
     trigger = (
-        upstream_updated_alone()
+        UpstreamUpdatedAlone()
         | (AC.code_version_changed() & Materialized()).with_label("model or code changed")
     ).since_last_handled()
     return (trigger & UpstreamReady(optional)).with_label("follow upstream and model changes")
@@ -269,7 +323,7 @@ hearing_automation = dg.AutomationConditionSensorDefinition(
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=AUTOMATION_INTERVAL_S,
     emit_backfills=True,
-    # BlockingChecksPassed is our own condition: the code location evaluates it, not the daemon.
+    # UpstreamReady and Materialized are our own conditions: the code location evaluates them, not the daemon.
     use_user_code_server=True,
     run_tags={"polsearch/trigger": "automation"},
     description="Brings each hearing's downstream assets up to date after an upstream re-materialization or a "
