@@ -17,15 +17,16 @@ upstream's blocking checks passed, and while no run or backfill of it for that h
 Many hearings requested at once (a model change) go out as one
 backfill, whose runs the run queue limits in ``dagster.yaml`` pace.
 
-A tick costs what changed, not the size of the archive, as far as our conditions go: the trigger comes
-first, so the other conditions only look at the hearings it picked, and they are our own
-(``UpstreamReady``, ``Materialized``), asking the event log about those hearings alone. Dagster's
-``missing`` / ``in_progress`` read each asset's partition status cache, which every new event makes it
-rebuild from all partition keys, and its ``all_deps_blocking_checks_passed`` reads the state of every
-partition of every check (30 s at 10,000 hearings). What still grows with the archive is Dagster's: each
-condition node's subsets are stored by walking all partition keys (``bench/repro_dynamic_subset_ranges.py``),
-so the tree is kept small (one node for all of the upstream's readiness); the trigger's nodes are still
-Dagster's (BENCHMARKS.md, "Fourth round: candidate-only conditions").
+A tick costs what changed, not the size of the archive, as far as our conditions go. The trigger comes
+first, so the other conditions only look at the hearings it picked, and the conditions that ask storage
+are our own (``UpstreamUpdatedAlone``, ``UpstreamReady``, ``Materialized``): they ask the event log about
+those hearings alone, each question once a tick. Dagster's ``missing`` / ``in_progress`` read each asset's
+partition status cache, which every new event makes it rebuild from all partition keys, and its
+``all_deps_blocking_checks_passed`` reads the state of every partition of every check (30 s at 10,000
+hearings). What still grows with the archive is Dagster's: each condition node's subsets are stored by
+walking all partition keys (``bench/repro_dynamic_subset_ranges.py``), so the tree is kept small (12 nodes
+per asset: what remains of Dagster's is ``SINCE`` with its reset, ``code_version_changed`` and the boolean
+operators). BENCHMARKS.md, "Fourth round: candidate-only conditions", has the figures.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import executable_in_same_run
@@ -120,22 +122,35 @@ class UpstreamUpdatedAlone(dg.AutomationCondition):
 NAMED_PARTITIONS_LIMIT = 1000
 
 
+# What a tick asked the event log, per tick (its asset graph view): an upstream asset is asked about once,
+# not again for each asset downstream of it.
+_ASKED: WeakKeyDictionary[Any, dict[tuple[dg.AssetKey, DagsterEventType, frozenset[str]], dict[str, int]]] = (
+    WeakKeyDictionary()
+)
+
+
 def _latest_ids(
-    instance: dg.DagsterInstance, key: dg.AssetKey, event_type: DagsterEventType, partitions: Collection[str]
+    view: Any, key: dg.AssetKey, event_type: DagsterEventType, partitions: Collection[str]
 ) -> dict[str, int]:
     """The latest storage id of an event of ``event_type`` per partition, for those of ``partitions`` that have
-    one (the event log, one query; Dagster's asset wipes respected)."""
+    one (the event log, one query a tick; Dagster's asset wipes respected)."""
     if not partitions:
         return {}
-    storage = instance.event_log_storage
-    if len(partitions) > NAMED_PARTITIONS_LIMIT:
-        every = storage.get_latest_storage_id_by_partition(key, event_type)
-        return {p: every[p] for p in partitions if p in every}
-    return dict(storage.get_latest_storage_id_by_partition(key, event_type, partitions=set(partitions)))
+    asked, question = _ASKED.setdefault(view, {}), (key, event_type, frozenset(partitions))
+    if question not in asked:
+        storage = view.instance.event_log_storage
+        if len(partitions) > NAMED_PARTITIONS_LIMIT:
+            every = storage.get_latest_storage_id_by_partition(key, event_type)
+            asked[question] = {p: every[p] for p in partitions if p in every}
+        else:
+            asked[question] = dict(
+                storage.get_latest_storage_id_by_partition(key, event_type, partitions=set(partitions))
+            )
+    return asked[question]
 
 
 def _run_in_progress(
-    instance: dg.DagsterInstance,
+    view: Any,
     key: dg.AssetKey,
     partitions: Collection[str],
     materialized: Mapping[str, int],
@@ -143,7 +158,8 @@ def _run_in_progress(
     """Those of ``partitions`` whose latest planned materialization of ``key`` has no materialization after it
     and belongs to a run that has not finished (queued, starting, started, canceling): Dagster's
     ``run_in_progress`` as its partition status cache computes it, asked about these partitions only."""
-    planned = _latest_ids(instance, key, DagsterEventType.ASSET_MATERIALIZATION_PLANNED, partitions)
+    planned = _latest_ids(view, key, DagsterEventType.ASSET_MATERIALIZATION_PLANNED, partitions)
+    instance = view.instance
     pending = {p: sid for p, sid in planned.items() if sid > materialized.get(p, 0)}
     if not pending:
         return set()
@@ -238,13 +254,11 @@ class UpstreamReady(dg.AutomationCondition):
             else:
                 partitions = upstream.expensively_compute_partition_keys()
                 wanted = requested.expensively_compute_partition_keys() & partitions
-                materialized = _latest_ids(
-                    view.instance, dep, DagsterEventType.ASSET_MATERIALIZATION, partitions
-                )
+                materialized = _latest_ids(view, dep, DagsterEventType.ASSET_MATERIALIZATION, partitions)
                 checks = [k for k in node.check_keys if graph.get(k).blocking]
                 keys = (
                     {p for p in partitions if p not in materialized and p not in wanted}
-                    | _run_in_progress(view.instance, dep, partitions, materialized)
+                    | _run_in_progress(view, dep, partitions, materialized)
                     | _checks_not_passed(view.instance, checks, partitions - wanted)
                 )
                 not_ready = view.get_subset_from_partition_keys(dep, node.partitions_def, keys).compute_union(
@@ -262,9 +276,9 @@ async def _in_progress(view: Any, key: dg.AssetKey, subset: Any) -> Any:
         run = await view.compute_run_in_progress_subset(key=key, from_subset=subset)
     else:
         partitions = subset.expensively_compute_partition_keys()
-        materialized = _latest_ids(view.instance, key, DagsterEventType.ASSET_MATERIALIZATION, partitions)
+        materialized = _latest_ids(view, key, DagsterEventType.ASSET_MATERIALIZATION, partitions)
         run = view.get_subset_from_partition_keys(
-            key, node.partitions_def, _run_in_progress(view.instance, key, partitions, materialized)
+            key, node.partitions_def, _run_in_progress(view, key, partitions, materialized)
         )
     return subset.compute_intersection(run.compute_union(backfill))
 
@@ -297,7 +311,7 @@ class Materialized(dg.AutomationCondition):
             return dg.AutomationResult(context=context, true_subset=candidates)
         keys = candidates.expensively_compute_partition_keys()
         done = _latest_ids(
-            context.asset_graph_view.instance, context.key, DagsterEventType.ASSET_MATERIALIZATION, keys
+            context.asset_graph_view, context.key, DagsterEventType.ASSET_MATERIALIZATION, keys
         )
         return dg.AutomationResult(
             context=context,
