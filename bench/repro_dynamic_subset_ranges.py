@@ -7,8 +7,10 @@ partitioned asset by walking all partition keys, even when the subset is empty.
 node's candidate and true subsets into key ranges (``_get_maybe_compressed_dynamic_partitions_subset`` ->
 ``DefaultPartitionsSubset.get_partition_key_ranges`` -> ``get_ranges_for_keys``), a loop over every key of
 the partitions definition. A tick serializes a few subsets per condition node (~760 for polsearch's seven
-conditions), so a tick where nothing changed still costs O(nodes x partitions): at 10,000 hearings that loop
-was the largest single cost of polsearch's automation tick (bench/bench_archive.py, BENCHMARKS.md).
+conditions as they were made of Dagster's built-ins, 376 nodes; ~80-130 with its own conditions, 84 nodes),
+so a tick where nothing changed still costs O(nodes x partitions): at 10,000 hearings that loop was the
+largest single cost of polsearch's automation tick, and at 30,000 it still is (bench/bench_archive.py,
+BENCHMARKS.md "Fourth round").
 Dagster 1.13.27. The workaround within the public API is a smaller condition tree (fewer nodes to
 serialize); the fix belongs in Dagster (an empty subset needs no ranges; a sorted walk of the subset's own
 keys would cost the subset, not the archive).
