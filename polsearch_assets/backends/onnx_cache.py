@@ -52,6 +52,23 @@ def export_once(
     return target
 
 
+def export_dir_once(name: str, weights: Path, export: Callable[[Path], Path], cache_dir: Path) -> Path:
+    """A directory made by ``export(directory)`` (a model with its tokenizer files), only if not cached yet.
+
+    ``export`` writes the whole directory and renames it into place (``onnx_export``), so a directory that
+    exists is complete; it runs under the same lock as ``export_once``, since both use torch's exporter.
+    """
+    cache_dir = cache_dir if str(cache_dir) not in ("", ".") else default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / f"{name}-{weights_digest(weights)}"
+    if target.is_dir():
+        return target
+    with _EXPORTING:
+        if not target.is_dir():  # another thread may have exported it while this one waited
+            export(target)
+    return target
+
+
 def _export(model: Any, example_shape: tuple[int, ...], target: Path) -> None:
     import torch
 
