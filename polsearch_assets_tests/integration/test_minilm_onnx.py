@@ -28,10 +28,16 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache
 
 
-def test_the_embedded_profile_embeds_with_it() -> None:
+def test_the_embedded_profile_embeds_with_it_and_no_hearing_goes_stale() -> None:
     embedder = backends_from_env().embedder
     assert isinstance(embedder, OnnxMiniLmEmbedder)
-    assert embedder.model_identity == "onnxruntime:all-MiniLM-L6-v2:mean-pooled"
+    # hearing_index's code version is unchanged from the sentence-transformers engine: the same vectors
+    # (next test), so an upgraded deployment re-embeds nothing
+    assert embedder.model_identity == "sentence-transformers:all-MiniLM-L6-v2"
+    assert (
+        embedder.model_identity
+        == backends_from_env(POLSEARCH_EMBEDDING_BACKEND="sentence-transformers").embedder.model_identity
+    )
 
 
 def test_vectors_are_sentence_transformers_to_float_rounding(onnx_cache: Path) -> None:

@@ -19,7 +19,10 @@ import numpy as np
 from pydantic import Field
 
 from polsearch_assets.backends.embedding.base import TextEmbedder
-from polsearch_assets.backends.embedding.sentence_transformers import bundled_minilm_model
+from polsearch_assets.backends.embedding.sentence_transformers import (
+    SentenceTransformerEmbedder,
+    bundled_minilm_model,
+)
 from polsearch_assets.backends.loading import shared_model
 from polsearch_assets.backends.onnx_cache import export_dir_once
 from polsearch_assets.config import setting
@@ -77,8 +80,9 @@ class OnnxMiniLmEmbedder(TextEmbedder):
 
     @property
     def model_identity(self) -> str:
-        name = Path(self.model_path).name if self.model_path else "all-MiniLM-L6-v2"
-        return f"onnxruntime:{name}:mean-pooled"
+        # The sentence-transformers engine's: the same model, tokenizer, pooling and normalisation, vectors equal
+        # to float rounding (as torch's own differ between CPUs), so switching engines re-embeds no hearing.
+        return SentenceTransformerEmbedder.from_settings(model_path=self.model_path).model_identity
 
     @property
     def dimension(self) -> int:
