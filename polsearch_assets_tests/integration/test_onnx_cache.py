@@ -42,3 +42,26 @@ def test_both_speech_models_export_at_once_into_an_empty_cache(tmp_path: Path) -
         "campplus",
         "pyannet",
     ]  # no temp files
+
+
+def test_batches_run_two_at_a_time_give_the_same_bits_in_order() -> None:
+    """A model runs ``threads`` batches at once, one thread each (less CPU than two threads on one batch on a
+    2-core machine); each output is what one thread alone gives, in the batches' order, and only a few
+    batches are taken ahead (a 4-hour hearing is not read into memory)."""
+    frames = fbank(np.zeros(SAMPLE_RATE * 3 // 2, dtype=np.float32)).shape[0]
+    two, one = campplus_model("", 2, frames), campplus_model("", 1, frames)  # the default cache
+    rng = np.random.default_rng(0)
+    batches = [rng.standard_normal((4, frames, 80)).astype(np.float32) for _ in range(9)]
+    taken: list[int] = []
+
+    def source():
+        for i, batch in enumerate(batches):
+            taken.append(i)
+            yield batch
+
+    outputs = []
+    for i, output in enumerate(two.map(source())):
+        assert len(taken) <= i + 1 + 2 * two.workers
+        outputs.append(output)
+    assert two.workers == 2 and len(outputs) == len(batches)
+    assert all(np.array_equal(output, one(batch)) for output, batch in zip(outputs, batches, strict=True))

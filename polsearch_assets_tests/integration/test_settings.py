@@ -151,7 +151,12 @@ def consumers(tmp: Path) -> dict[str, list[Reaches]]:
             )
         ],
         "embedding_backend": [
-            Reaches("fastembed", lambda s: type(_bound(s, "embedder")).__name__, "FastEmbedEmbedder")
+            Reaches("fastembed", lambda s: type(_bound(s, "embedder")).__name__, "FastEmbedEmbedder"),
+            Reaches(
+                "sentence-transformers",
+                lambda s: type(_bound(s, "embedder")).__name__,
+                "SentenceTransformerEmbedder",
+            ),
         ],
         "word_speakers": [
             Reaches("frame-probabilities", _resource("word_speakers", "rule"), "frame-probabilities", nemo)
@@ -161,6 +166,7 @@ def consumers(tmp: Path) -> dict[str, list[Reaches]]:
             Reaches(3, _resource("transcriber", "cpu_threads"), 3),
             Reaches(3, _resource("diarizer", "cpu_threads"), 3),
             Reaches(3, _resource("diarizer", "cpu_threads"), 3, {"diarization_backend": "resemblyzer"}),
+            Reaches(3, _resource("embedder", "threads"), 3),
             Reaches(3, _resource("embedder", "threads"), 3, {"embedding_backend": "fastembed"}),
         ],
         "whisper_model": [Reaches("base", _resource("transcriber", "model"), "base")],
@@ -219,6 +225,7 @@ def consumers(tmp: Path) -> dict[str, list[Reaches]]:
         "onnx_cache_dir": [
             Reaches(str(tmp / "o"), _resource("vad", "onnx_cache_dir"), str(tmp / "o")),
             Reaches(str(tmp / "o"), _resource("diarizer", "onnx_cache_dir"), str(tmp / "o")),
+            Reaches(str(tmp / "o"), _resource("embedder", "onnx_cache_dir"), str(tmp / "o")),
         ],
         "vad_backend": [
             Reaches("silero", lambda s: _resource("vad", "model_identity")(s).split("-")[0], "silero")

@@ -17,7 +17,7 @@ same length, so every batch has one shape: oneDNN on CPU re-plans (slowly) for e
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -96,11 +96,6 @@ class CamppEmbedder:
         self.batch_size = batch_size
         self.model = model
 
-    def embed_features(self, feats: np.ndarray) -> np.ndarray:
-        """(B, frames, 80) -> (B, 192) L2-normalised embeddings."""
-        out = self.model(feats)
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-
     def embed_windows(self, wav_path: str | Path, plan: WindowPlan) -> np.ndarray:
         """(len(plan.starts), 192) embeddings; reads only the audio each batch needs."""
         count = len(plan.starts)
@@ -109,20 +104,31 @@ class CamppEmbedder:
             return result
         with sf.SoundFile(str(wav_path)) as wav:
             frames = fbank(np.zeros(plan.length, dtype=np.float32)).shape[0]
-            batch = np.zeros((self.batch_size, frames, NUM_MEL_BINS), dtype=np.float32)
-            for b in range(0, count, self.batch_size):
-                starts = plan.starts[b : b + self.batch_size]
-                lo, hi = int(starts.min()), int(starts.max()) + plan.length
-                if hi - lo > 600 * SAMPLE_RATE:  # windows far apart: read each on its own
-                    chunks = [_read(wav, int(s), plan.length) for s in starts]
-                else:
-                    block = _read(wav, lo, hi - lo)
-                    chunks = [block[int(s) - lo : int(s) - lo + plan.length] for s in starts]
-                batch.fill(0.0)
-                for i, chunk in enumerate(chunks):
-                    batch[i] = fbank(chunk)
-                result[b : b + len(starts)] = self.embed_features(batch)[: len(starts)]
+            firsts = range(0, count, self.batch_size)
+
+            def batches() -> Iterator[np.ndarray]:
+                """Fixed-shape fbank batches (made here while the model runs the previous ones)."""
+                for b in firsts:
+                    starts = plan.starts[b : b + self.batch_size]
+                    lo, hi = int(starts.min()), int(starts.max()) + plan.length
+                    if hi - lo > 600 * SAMPLE_RATE:  # windows far apart: read each on its own
+                        chunks = [_read(wav, int(s), plan.length) for s in starts]
+                    else:
+                        block = _read(wav, lo, hi - lo)
+                        chunks = [block[int(s) - lo : int(s) - lo + plan.length] for s in starts]
+                    batch = np.zeros((self.batch_size, frames, NUM_MEL_BINS), dtype=np.float32)
+                    for i, chunk in enumerate(chunks):
+                        batch[i] = fbank(chunk)
+                    yield batch
+
+            for b, out in zip(firsts, self.model.map(batches()), strict=True):
+                rows = min(self.batch_size, count - b)
+                result[b : b + rows] = _normalized(out)[:rows]
         return result
+
+
+def _normalized(out: np.ndarray) -> np.ndarray:
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
 def _read(wav: sf.SoundFile, start: int, length: int) -> np.ndarray:

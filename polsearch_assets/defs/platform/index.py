@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from polsearch_assets.backends.loading import preload
 from polsearch_assets.config import FromSettings, setting
 from polsearch_assets.core.index.segments import SegmentIndex
 from polsearch_assets.core.index.voiceprints import VoiceprintLibrary
@@ -19,6 +20,11 @@ class LanceIndex(FromSettings, dg.ConfigurableResource):
     )
     endpoint_url: str = setting("s3_endpoint_url")
     region: str = setting("s3_region")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # LanceDB's import (pyarrow and its Rust core, 1.5-4 CPU s) starts with the run, on a loader thread,
+        # instead of on the critical path when speaker_names first opens the library (BENCHMARKS.md, issue 25).
+        preload("lancedb")
 
     def open(self, dimension: int | None = None) -> SegmentIndex:
         """The index; ``dimension`` (the embedder's) is needed only by writers, to create the table."""
