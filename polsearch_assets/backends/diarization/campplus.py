@@ -143,6 +143,11 @@ class VoiceWindows:
     embeddings: np.ndarray
 
 
+def two_voices_s(windows: VoiceWindows) -> float:
+    """Seconds of frames where segmentation hears two voices at once (the count's lower-bound evidence)."""
+    return float((windows.scores.speaker_count() >= 2).sum() * windows.scores.frame_step_ms / 1000)
+
+
 class CamppDiarizer(Diarizer):
     """Speaker turns from segmentation-3.0 + CAM++ + a per-recording speaker count; chosen on real speech
     (BENCHMARKS.md)."""
@@ -176,7 +181,7 @@ class CamppDiarizer(Diarizer):
         count = SpeakerCountSettings()
         stop = (
             f"own{count.split_fraction:g}-cohesion{count.merge_fraction:g}-min{count.min_speaker_windows}w"
-            f"-distinct{count.distinct_fraction:g}"
+            f"-distinct{count.distinct_fraction:g}-2v{count.two_voices_s:g}s{count.two_voices_share:g}"
             if self.threshold is None
             else f"avg-cos{self.threshold}"
         )
@@ -234,7 +239,13 @@ class CamppDiarizer(Diarizer):
         if not len(windows.embeddings):
             return np.zeros(0, dtype=np.int64)
         if self.threshold is None:
-            return count_speakers(windows.embeddings, windows.plan.region, count or self.count_settings)
+            return count_speakers(
+                windows.embeddings,
+                windows.plan.region,
+                count or self.count_settings,
+                two_voices_s(windows),
+                sum(b - a for a, b in windows.speech) / 1000,
+            )
         settings = ClusteringSettings(
             threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
             min_speakers=self.min_speakers,
