@@ -5,7 +5,8 @@
 2. CAM++ (3D-Speaker, Apache-2.0, 192-d) embeds fixed 1.5 s windows tiled over the speech.
 3. The windows are clustered (``core/speakers/speaker_count``): k-means micro-clusters, exact average
    linkage and cohesion merging, every decision relative to the recording's own same-voice similarity;
-   the count of speakers is what remains.
+   the count of speakers is what remains, but never one where segmentation hears two voices at once
+   for a sustained time (a minor speaker of a real meeting may own no window at all).
 4. Every speech frame takes its nearest window's speaker, and frames where segmentation hears two
    speakers also get the nearest other one (``core/speakers/frames``), so turns may overlap.
 
