@@ -188,12 +188,12 @@ def test_real_meetings_where_two_voices_overlap_are_not_one_voice(ami_dev: dict)
 
 def test_real_meetings_are_diarized_within_their_measured_error(ami_dev: dict) -> None:
     """Pooled over the 10 AMI DEV excerpts (collar 0.25, overlap scored, weighted by length): measured
-    DER 0.359 (0.392 when every recording came out one voice); at least 2 speakers in 4 of the 9 excerpts
-    with 2-4 people (1 of 9 before)."""
+    DER 0.324 (0.392 when every recording came out one voice); at least 2 speakers in 6 of the 9 excerpts
+    with 2-4 people (0 of 9 before)."""
     errors = {n: rs.diarization_error(r.turns, d.turns, 0.25)["der"] for n, (r, d) in ami_dev.items()}
-    assert float(np.mean(list(errors.values()))) <= 0.375
+    assert float(np.mean(list(errors.values()))) <= 0.345
     several = [n for n, (r, d) in ami_dev.items() if len({t.speaker for t in r.turns}) >= 2]
-    assert sum(len(ami_dev[n][1].speakers) >= 2 for n in several) >= 4
+    assert sum(len(ami_dev[n][1].speakers) >= 2 for n in several) >= 5
 
 
 def test_a_long_hearing_keeps_every_voice(resources: dict, tmp_path: Path) -> None:

@@ -183,6 +183,7 @@ class CamppDiarizer(Diarizer):
         stop = (
             f"own{count.split_fraction:g}-cohesion{count.merge_fraction:g}-min{count.min_speaker_windows}w"
             f"-distinct{count.distinct_fraction:g}-2v{count.two_voices_s:g}s{count.two_voices_share:g}"
+            f"-crumb{count.min_cluster_windows}w"
             if self.threshold is None
             else f"avg-cos{self.threshold}"
         )
