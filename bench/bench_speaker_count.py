@@ -15,6 +15,7 @@ count that holds on 60 s meetings must also hold.
     .venv/bin/python bench/bench_speaker_count.py                  # the default count on every set
     .venv/bin/python bench/bench_speaker_count.py --variant split_fraction=0.8,merge_fraction=0.84
     .venv/bin/python bench/bench_speaker_count.py --only long     # sets whose name contains "long"
+    .venv/bin/python bench/bench_speaker_count.py --meetings --only AMI   # the AMI DEV excerpts only
 
 Settings are chosen on the DEV sets (and the pyannote sample and the Two Cities reader) only; TEST is
 reported. Results: ``bench/out/speaker_count.json``.
@@ -108,9 +109,14 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], help="name=value,... (repeatable)")
     parser.add_argument("--only", default="", help="only sets whose name contains this")
     parser.add_argument("--no-default", action="store_true", help="leave out the default settings")
+    parser.add_argument(
+        "--meetings",
+        action="store_true",
+        help="only the meetings, lone speakers, AMI DEV excerpts and pyannote sample (no hearing is built)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    found = recordings() | long_recordings()
+    found = recordings(only_meetings=True) if args.meetings else recordings() | long_recordings()
     groups = {k: v for k, v in sets(list(found)).items() if args.only in k}
     resources = build_resources(Settings.from_env())
     diarizer: CamppDiarizer = resources["diarizer"].engine

@@ -166,6 +166,36 @@ def test_a_meeting_with_back_channels_keeps_its_speaker_count(
     assert human["missed"] <= most_missed
 
 
+@pytest.fixture(scope="module")
+def ami_dev(resources: dict) -> dict:
+    """The 10 AMI DEV excerpts (real meetings, 30 s, human references), each diarized once. Only DEV:
+    the held-out split is never run here."""
+    return {
+        name: (recording, run(resources, recording)[1]) for name, recording in rs.ami_excerpts("dev").items()
+    }
+
+
+def test_real_meetings_where_two_voices_overlap_are_not_one_voice(ami_dev: dict) -> None:
+    """AMI DEV excerpts with 3 people where segmentation hears two voices at once for seconds: their minor
+    speakers have almost no speech of their own, and the count once merged everyone into 1 (found 1/3 in
+    trn00, trn06, trn09); measured 2/3 in each since (BENCHMARKS.md, "Real meetings")."""
+    for name in ("trn00", "trn06", "trn09"):
+        recording, diarization = ami_dev[name]
+        true = len({t.speaker for t in recording.turns})
+        assert true == 3
+        assert abs(len(diarization.speakers) - true) <= 1, name
+
+
+def test_real_meetings_are_diarized_within_their_measured_error(ami_dev: dict) -> None:
+    """Pooled over the 10 AMI DEV excerpts (collar 0.25, overlap scored, weighted by length): measured
+    DER 0.324 (0.392 when every recording came out one voice); at least 2 speakers in 6 of the 9 excerpts
+    with 2-4 people (0 of 9 before)."""
+    errors = {n: rs.diarization_error(r.turns, d.turns, 0.25)["der"] for n, (r, d) in ami_dev.items()}
+    assert float(np.mean(list(errors.values()))) <= 0.345
+    several = [n for n, (r, d) in ami_dev.items() if len({t.speaker for t in r.turns}) >= 2]
+    assert sum(len(ami_dev[n][1].speakers) >= 2 for n in several) >= 5
+
+
 def test_a_long_hearing_keeps_every_voice(resources: dict, tmp_path: Path) -> None:
     """40 minutes of nine real council voices: the first 40 minutes of the 4-hour benchmark hearing, where
     voice pieces folded by their share of a long recording once lost a person (8 of 9, DER 0.10; measured

@@ -138,3 +138,19 @@ def test_long_hearings_stay_bounded() -> None:
     turns = [(v, 40) for v in range(6)] * 8  # 1,920 windows, 6 voices
     x, regions, truth = meeting(turns, 0.8, seed=9)
     assert same_partition(count_speakers(x, regions), truth)
+
+
+def test_sustained_two_voices_keep_a_recording_from_being_one_speaker() -> None:
+    """A real 30 s meeting excerpt (AMI, issue 24) where every window holds the main speaker's voice and the
+    others speak over it: windows alone say one voice; segmentation hearing two voices at once for seconds
+    says at least two. A lone speaker's stray frames (0.3 s measured) or a long lone stretch's (a small
+    share of its speech) leave it one."""
+    x, regions, _ = meeting([(0, 10), (0, 10)], 0.6, seed=10)
+    cfg = SpeakerCountSettings()
+    assert cfg.two_voices_s > 0.3
+    assert count_speakers(x, regions, cfg).max() == 0
+    assert count_speakers(x, regions, cfg, two_voices_s=2.0, speech_s=30.0).max() + 1 == 2
+    assert count_speakers(x, regions, cfg, two_voices_s=0.3, speech_s=30.0).max() == 0
+    assert count_speakers(x, regions, cfg, two_voices_s=20.0, speech_s=2400.0).max() == 0
+    off = SpeakerCountSettings(two_voices_s=0.0)
+    assert count_speakers(x, regions, off, two_voices_s=2.0, speech_s=30.0).max() == 0

@@ -5,7 +5,8 @@
 2. CAM++ (3D-Speaker, Apache-2.0, 192-d) embeds fixed 1.5 s windows tiled over the speech.
 3. The windows are clustered (``core/speakers/speaker_count``): k-means micro-clusters, exact average
    linkage and cohesion merging, every decision relative to the recording's own same-voice similarity;
-   the count of speakers is what remains.
+   the count of speakers is what remains, but never one where segmentation hears two voices at once
+   for a sustained time (a minor speaker of a real meeting may own no window at all).
 4. Every speech frame takes its nearest window's speaker, and frames where segmentation hears two
    speakers also get the nearest other one (``core/speakers/frames``), so turns may overlap.
 
@@ -149,6 +150,11 @@ class VoiceWindows:
     embeddings: np.ndarray
 
 
+def two_voices_s(windows: VoiceWindows) -> float:
+    """Seconds of frames where segmentation hears two voices at once (the count's lower-bound evidence)."""
+    return float((windows.scores.speaker_count() >= 2).sum() * windows.scores.frame_step_ms / 1000)
+
+
 class CamppDiarizer(Diarizer):
     """Speaker turns from segmentation-3.0 + CAM++ + a per-recording speaker count; chosen on real speech
     (BENCHMARKS.md)."""
@@ -182,7 +188,8 @@ class CamppDiarizer(Diarizer):
         count = SpeakerCountSettings()
         stop = (
             f"own{count.split_fraction:g}-cohesion{count.merge_fraction:g}-min{count.min_speaker_windows}w"
-            f"-distinct{count.distinct_fraction:g}"
+            f"-distinct{count.distinct_fraction:g}-2v{count.two_voices_s:g}s{count.two_voices_share:g}"
+            f"-crumb{count.min_cluster_windows}w"
             if self.threshold is None
             else f"avg-cos{self.threshold}"
         )
@@ -240,7 +247,13 @@ class CamppDiarizer(Diarizer):
         if not len(windows.embeddings):
             return np.zeros(0, dtype=np.int64)
         if self.threshold is None:
-            return count_speakers(windows.embeddings, windows.plan.region, count or self.count_settings)
+            return count_speakers(
+                windows.embeddings,
+                windows.plan.region,
+                count or self.count_settings,
+                two_voices_s(windows),
+                sum(b - a for a, b in windows.speech) / 1000,
+            )
         settings = ClusteringSettings(
             threshold=1.0 - self.threshold,  # the clustering stops at a mean cosine *similarity*
             min_speakers=self.min_speakers,
