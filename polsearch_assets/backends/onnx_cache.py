@@ -43,15 +43,8 @@ def export_once(
 ) -> Path:
     """ONNX file for ``build()`` (a torch module factory); exported only if not cached yet (into
     ``cache_dir``, or the default cache when it is empty)."""
-    cache_dir = cache_dir if str(cache_dir) not in ("", ".") else default_cache_dir()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / f"{name}-{weights_digest(weights)}.onnx"
-    if target.exists():
-        return target
-    with _EXPORTING:
-        if not target.exists():  # another thread may have exported it while this one waited
-            _export(build(), example_shape, target)
-    return target
+    target = _cache_path(cache_dir, f"{name}-{weights_digest(weights)}.onnx")
+    return _made_once(target, Path.exists, lambda: _export(build(), example_shape, target))
 
 
 def export_dir_once(name: str, weights: Path, export: Callable[[Path], Path], cache_dir: Path) -> Path:
@@ -60,14 +53,23 @@ def export_dir_once(name: str, weights: Path, export: Callable[[Path], Path], ca
     ``export`` writes the whole directory and renames it into place (``onnx_export``), so a directory that
     exists is complete; it runs under the same lock as ``export_once``, since both use torch's exporter.
     """
+    target = _cache_path(cache_dir, f"{name}-{weights_digest(weights)}")
+    return _made_once(target, Path.is_dir, lambda: export(target))
+
+
+def _cache_path(cache_dir: Path, name: str) -> Path:
     cache_dir = cache_dir if str(cache_dir) not in ("", ".") else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / f"{name}-{weights_digest(weights)}"
-    if target.is_dir():
+    return cache_dir / name
+
+
+def _made_once(target: Path, made: Callable[[Path], bool], make: Callable[[], object]) -> Path:
+    """``target``, made by ``make()`` unless ``made(target)`` already; one export at a time."""
+    if made(target):
         return target
     with _EXPORTING:
-        if not target.is_dir():  # another thread may have exported it while this one waited
-            export(target)
+        if not made(target):  # another thread may have exported it while this one waited
+            make()
     return target
 
 
