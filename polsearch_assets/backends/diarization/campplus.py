@@ -150,9 +150,10 @@ class VoiceWindows:
     embeddings: np.ndarray
 
 
-def two_voices_s(windows: VoiceWindows) -> float:
-    """Seconds of frames where segmentation hears two voices at once (the count's lower-bound evidence)."""
-    return float((windows.scores.speaker_count() >= 2).sum() * windows.scores.frame_step_ms / 1000)
+def two_voices_ms(windows: VoiceWindows) -> float:
+    """Milliseconds of frames where segmentation hears two voices at once (the count's lower-bound evidence,
+    and the diarization's ``overlap_ms``)."""
+    return float((windows.scores.speaker_count() >= 2).sum() * windows.scores.frame_step_ms)
 
 
 class CamppDiarizer(Diarizer):
@@ -251,7 +252,7 @@ class CamppDiarizer(Diarizer):
                 windows.embeddings,
                 windows.plan.region,
                 count or self.count_settings,
-                two_voices_s(windows),
+                two_voices_ms(windows) / 1000,
                 sum(b - a for a, b in windows.speech) / 1000,
             )
         settings = ClusteringSettings(
@@ -272,7 +273,7 @@ class CamppDiarizer(Diarizer):
             overlap=self.overlap,
             second_speaker_max_gap_ms=self.second_speaker_within_ms,
         )
-        overlapped = int((windows.scores.speaker_count() >= 2).sum() * windows.scores.frame_step_ms)
+        overlapped = int(two_voices_ms(windows))
         # A speaker's voice: the mean of the CAM++ windows clustered to it, which tile its speech; its two
         # halves let naming tell a speaker that holds two people's speech.
         result = relabel_by_first_appearance(
