@@ -247,23 +247,19 @@ class UpstreamReady(dg.AutomationCondition):
             node = graph.get(dep)
             if node.partitions_def is None or not node.is_materializable:
                 missing = await view.compute_missing_subset(key=dep, from_subset=upstream)
-                not_ready = missing.compute_difference(requested).compute_union(
-                    await _in_progress(view, dep, upstream)
-                )
+                not_ready = missing.compute_difference(requested)
                 # An unpartitioned upstream's checks are not asked (nor were they before this condition).
             else:
                 partitions = upstream.expensively_compute_partition_keys()
                 wanted = requested.expensively_compute_partition_keys() & partitions
+                # The same question _in_progress asks below: the event log is asked once a tick (_latest_ids).
                 materialized = _latest_ids(view, dep, DagsterEventType.ASSET_MATERIALIZATION, partitions)
                 checks = [k for k in node.check_keys if graph.get(k).blocking]
-                keys = (
-                    {p for p in partitions if p not in materialized and p not in wanted}
-                    | _run_in_progress(view, dep, partitions, materialized)
-                    | _checks_not_passed(view.instance, checks, partitions - wanted)
-                )
-                not_ready = view.get_subset_from_partition_keys(dep, node.partitions_def, keys).compute_union(
-                    await view.compute_backfill_in_progress_subset(key=dep, from_subset=upstream)
-                )
+                keys = {
+                    p for p in partitions if p not in materialized and p not in wanted
+                } | _checks_not_passed(view.instance, checks, partitions - wanted)
+                not_ready = view.get_subset_from_partition_keys(dep, node.partitions_def, keys)
+            not_ready = not_ready.compute_union(await _in_progress(view, dep, upstream))
             blocked = blocked.compute_union(not_ready.compute_mapped_subset(context.key, direction="down"))
         return dg.AutomationResult(context=context, true_subset=candidates.compute_difference(blocked))
 
