@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from polsearch_assets.backends.embedding.base import TextEmbedder
+from polsearch_assets.backends.embedding.base import TextEmbedder, in_length_order
 from polsearch_assets.backends.embedding.sentence_transformers import (
     SentenceTransformerEmbedder,
     bundled_minilm_model,
@@ -84,32 +84,20 @@ class OnnxMiniLmEmbedder(TextEmbedder):
         # to float rounding (as torch's own differ between CPUs), so switching engines re-embeds no hearing.
         return SentenceTransformerEmbedder.from_settings(model_path=self.model_path).model_identity
 
-    @property
-    def dimension(self) -> int:
-        return 384
-
-    def load(self) -> None:
-        self._model()
-
     def _model(self) -> Future[Any]:
         return shared_model(_minilm_session, self.model_path, self.onnx_cache_dir, self.threads)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         session = self._model().result()
-        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        # Batches of similar length pad little (as the fastembed engine does); rows go back to their place.
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        for first in range(0, len(texts), self.batch_size):
-            rows = order[first : first + self.batch_size]
-            batch = session.embed([texts[i] for i in rows])
-            if batch.shape[1] != self.dimension:
-                raise ValueError(
-                    f"{self.model_identity} gives {batch.shape[1]}-d vectors; the index needs {self.dimension}-d"
-                )
-            vectors[rows] = batch
-        return vectors
+        return in_length_order(
+            texts,
+            lambda ordered: np.concatenate(
+                [
+                    session.embed(ordered[first : first + self.batch_size])
+                    for first in range(0, len(ordered), self.batch_size)
+                ]
+            ),
+        )
 
 
 def _minilm_session(model_path: str, cache_dir: str, threads: int) -> MiniLmSession:

@@ -32,28 +32,17 @@ class SentenceTransformerEmbedder(TextEmbedder):
         name = Path(self.model_path).name if self.model_path else "all-MiniLM-L6-v2"
         return f"sentence-transformers:{name}"
 
-    @property
-    def dimension(self) -> int:
-        return 384
-
-    def load(self) -> None:
-        self._model()
-
     def _model(self) -> Future[Any]:
         return shared_model(_sentence_transformer, self.model_path or str(bundled_minilm_model()))
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        model = self._model().result()
-        vectors = model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
-        if vectors.shape[1] != self.dimension:
-            raise ValueError(
-                f"{self.model_identity} gives {vectors.shape[1]}-d vectors; the index needs {self.dimension}-d"
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        return (
+            self._model()
+            .result()
+            .encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
             )
-        return np.asarray(vectors, dtype=np.float32)
+        )
 
 
 def _sentence_transformer(path: str) -> Any:
