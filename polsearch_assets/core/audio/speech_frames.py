@@ -3,7 +3,8 @@
 The model (``backends/vad/segmentation.py``) sees 10 s windows and predicts, per ~17 ms frame, one of 7
 powerset classes: no speech, one of 3 *local* speakers, or one of the 3 pairs. Windows slide with a
 fixed step; their decoded per-frame outputs are Hamming-weighted and averaged onto the hearing's timeline
-as they are produced, so memory is the result's frames only (a few MB per hour), never windows x frames.
+as they are produced, so memory is the result's frames only (a few MB per hour); each window's local
+speakers are kept hard-decoded, one byte per frame (``LocalTracks``: about 0.4 MB per hour).
 """
 
 from __future__ import annotations
@@ -65,6 +66,27 @@ def decode_powerset(log_probs: np.ndarray, mapping: np.ndarray | None = None) ->
 
 
 @dataclass(frozen=True)
+class LocalTracks:
+    """Hard-decoded local speakers of every segmentation window, in window order."""
+
+    starts: np.ndarray  # int64 (W,) first sample of each window
+    bits: np.ndarray  # uint8 (W, FRAMES_PER_WINDOW): bit k set where local speaker k talks
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @classmethod
+    def empty(cls) -> LocalTracks:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros((0, FRAMES_PER_WINDOW), dtype=np.uint8))
+
+    @classmethod
+    def concatenate(cls, starts: list[int], bits: list[np.ndarray]) -> LocalTracks:
+        if not starts:
+            return cls.empty()
+        return cls(np.asarray(starts, dtype=np.int64), np.concatenate(bits).astype(np.uint8))
+
+
+@dataclass(frozen=True)
 class FrameScores:
     """Aggregated per-frame outputs on the global timeline.
 
@@ -75,6 +97,8 @@ class FrameScores:
     speech: np.ndarray  # float32 P(speech)
     count: np.ndarray  # float32 expected simultaneous speakers (round it for 0/1/2)
     num_samples: int
+    # Each window's local speakers (``core/audio/local_speakers``); None from a run that did not keep them.
+    local: LocalTracks | None = None
 
     @property
     def frame_step_ms(self) -> float:
@@ -86,23 +110,40 @@ class FrameScores:
     def to_npz(self) -> bytes:
         # float32 as computed: a diarizer reading them back draws exactly the turns it would compute.
         buffer = io.BytesIO()
+        local = (
+            {} if self.local is None else {"local_starts": self.local.starts, "local_bits": self.local.bits}
+        )
         np.savez_compressed(
-            buffer, speech=self.speech, count=self.count, num_samples=np.int64(self.num_samples)
+            buffer, speech=self.speech, count=self.count, num_samples=np.int64(self.num_samples), **local
         )
         return buffer.getvalue()
 
     @classmethod
     def from_npz(cls, data: bytes) -> FrameScores:
         with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            local = (
+                LocalTracks(stored["local_starts"].astype(np.int64), stored["local_bits"].astype(np.uint8))
+                if "local_bits" in stored.files
+                else None
+            )
             return cls(
                 speech=stored["speech"].astype(np.float32),
                 count=stored["count"].astype(np.float32),
                 num_samples=int(stored["num_samples"]),
+                local=local,
             )
 
 
 def num_global_frames(num_samples: int) -> int:
     return max(1, (max(num_samples, FRAME_SIZE_SAMPLES) - FRAME_SIZE_SAMPLES) // FRAME_STEP_SAMPLES + 1)
+
+
+def window_frames(num_samples: int, start_sample: int, frames: int) -> tuple[int, int]:
+    """(first global frame, how many of its ``frames`` count) for a window starting at ``start_sample``:
+    frames whose receptive field lies in the zero padding after the end carry no information."""
+    first = round(start_sample / FRAME_STEP_SAMPLES)
+    valid = min(frames, num_global_frames(num_samples - start_sample) if start_sample < num_samples else 0)
+    return first, max(0, min(first + valid, num_global_frames(num_samples)) - first)
 
 
 class FrameAggregator:
@@ -117,16 +158,10 @@ class FrameAggregator:
 
     def add(self, start_sample: int, values: np.ndarray) -> None:
         """values: (frames, channels) of one window starting at `start_sample` (may run past the end)."""
-        first = round(start_sample / FRAME_STEP_SAMPLES)
-        # Frames whose receptive field lies in the zero padding after the end carry no information.
-        valid = min(
-            len(values),
-            num_global_frames(self.num_samples - start_sample) if start_sample < self.num_samples else 0,
-        )
-        last = min(first + valid, len(self.total))
-        if last <= first:
+        first, n = window_frames(self.num_samples, start_sample, len(values))
+        if n <= 0:
             return
-        n = last - first
+        last = first + n
         w = self.hamming[:n]
         self.total[first:last] += values[:n] * w[:, None]
         self.weight[first:last] += w

@@ -18,6 +18,7 @@ import numpy as np
 
 from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, SAMPLE_RATE, FrameScores
 from polsearch_assets.core.contracts import Turn
+from polsearch_assets.core.speakers.reconstruct import frame_speakers
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,26 @@ def build_turns(runs: list[tuple[int, int, int]]) -> list[Turn]:
     return sorted(turns, key=lambda t: (t.start_ms, t.end_ms, t.speaker))
 
 
+def speech_frames(scores: FrameScores, regions_ms: list[tuple[int, int]]) -> np.ndarray:
+    """Whether each frame's centre lies in a speech region."""
+    n = len(scores.speech)
+    centers = FRAME_OFFSET_MS + (np.arange(n) + 0.5) * scores.frame_step_ms
+    speech = np.zeros(n, dtype=bool)
+    for a, b in regions_ms:
+        speech[np.searchsorted(centers, a) : np.searchsorted(centers, b)] = True
+    return speech
+
+
+def window_frame_labels(
+    scores: FrameScores, regions_ms: list[tuple[int, int]], plan: WindowPlan, labels: np.ndarray
+) -> np.ndarray:
+    """Speaker per frame from the nearest CAM++ window (-1 outside speech), as ``assemble`` draws it."""
+    n = len(scores.speech)
+    centers = FRAME_OFFSET_MS + (np.arange(n) + 0.5) * scores.frame_step_ms
+    window_centers = (plan.starts + plan.length / 2) * 1000.0 / SAMPLE_RATE
+    return frame_labels(centers, speech_frames(scores, regions_ms), window_centers, labels)
+
+
 def assemble(
     scores: FrameScores,
     regions_ms: list[tuple[int, int]],
@@ -143,21 +164,27 @@ def assemble(
     *,
     overlap: bool = True,
     second_speaker_max_gap_ms: int = 10_000,
+    activation: np.ndarray | None = None,
+    min_activation: float = 0.0,
 ) -> list[Turn]:
     """Turns from window speaker ids: each speech frame takes its nearest window's speaker; with ``overlap``,
-    frames where segmentation counts two speakers also get the nearest other speaker in time."""
+    frames where segmentation counts two speakers also get the nearest other speaker in time. With
+    ``activation`` (frames x speakers, from the local speakers: ``core/speakers/reconstruct``), the speakers
+    it names above ``min_activation`` come first and the windows' fill in where it names fewer than the count."""
     n = len(scores.speech)
     starts_ms = FRAME_OFFSET_MS + np.arange(n) * scores.frame_step_ms
     ends_ms = starts_ms + scores.frame_step_ms
     centers = starts_ms + scores.frame_step_ms / 2
-    speech = np.zeros(n, dtype=bool)
-    for a, b in regions_ms:
-        speech[np.searchsorted(centers, a) : np.searchsorted(centers, b)] = True
+    speech = speech_frames(scores, regions_ms)
     window_centers = (plan.starts + plan.length / 2) * 1000.0 / SAMPLE_RATE
     primary = frame_labels(centers, speech, window_centers, labels)
-    runs = label_runs(primary, starts_ms, ends_ms)
-    if overlap:
-        two = speech & (scores.speaker_count() >= 2)
-        secondary = second_labels(centers, primary, two, window_centers, labels, second_speaker_max_gap_ms)
-        runs += label_runs(secondary, starts_ms, ends_ms)
-    return build_turns(runs)
+    two = speech & (scores.speaker_count() >= 2) if overlap else np.zeros(n, dtype=bool)
+    secondary = (
+        second_labels(centers, primary, two, window_centers, labels, second_speaker_max_gap_ms)
+        if overlap
+        else np.full(n, -1, dtype=np.int64)
+    )
+    if activation is not None:
+        count = speech.astype(np.int8) + two.astype(np.int8)
+        primary, secondary = frame_speakers(activation[:n], count, primary, secondary, min_activation)
+    return build_turns(label_runs(primary, starts_ms, ends_ms) + label_runs(secondary, starts_ms, ends_ms))
