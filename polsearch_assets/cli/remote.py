@@ -211,6 +211,9 @@ def backfill(mode: str, limit: int | None, dry_run: bool, url: str | None) -> No
             mode,
             limit,
             progress=lambda asked, of: click.echo(f"checked {asked}/{of} hearings for staleness", err=True),
+            cache_progress=lambda read, left: click.echo(
+                f"provenance cache: read {read} events, {left} left; asking again", err=True
+            ),
         )
         if not plan.keys:
             click.echo(f"no {mode} hearings: nothing to backfill")
