@@ -56,7 +56,6 @@ STALE_PAGE = 1000
 # The deployment's sensor that decides staleness next to the instance (defs/hearing/stale.py); a deployment
 # without it is asked page by page.
 STALE_SENSOR = "stale_hearings"
-PARTITION_TAG = "dagster/partition"
 _TRIED = ("materializedPartitions", "failedPartitions", "materializingPartitions")
 
 
@@ -388,7 +387,7 @@ class DagsterApi(GraphQLTransport):
             "repositoryName": self.repository,
             "sensorName": self.stale_sensor,
         }
-        request = json.dumps({"plan": True, "max": limit})
+        request = json.dumps({"want": "plan", "max": limit})
         while True:
             result = self.graphql(GRAPHQL["stale_plan"], {"selector": selector, "cursor": request})[
                 "sensorDryRun"
@@ -402,7 +401,11 @@ class DagsterApi(GraphQLTransport):
                 )
             state = json.loads(evaluation["cursor"])
             if state["complete"]:
-                break
+                return {
+                    key: list(HEARING_ASSETS[HEARING_ASSETS.index(first) :])
+                    for first, keys in state["plan"].items()
+                    for key in keys
+                }
             if cache_progress is not None:
                 cache_progress(state["read"], state["left"])
             if not state["read"]:
@@ -410,12 +413,6 @@ class DagsterApi(GraphQLTransport):
                     f"the {self.stale_sensor} sensor read no events ({state['left']} left): is its "
                     "POLSEARCH_STALE_BUDGET_S too small?"
                 )
-        plan: dict[str, list[str]] = {}
-        for request_ in evaluation["runRequests"] or []:
-            key = next(t["value"] for t in request_["tags"] if t["key"] == PARTITION_TAG)
-            chosen = {"/".join(a["path"]) for a in request_["assetSelection"]}
-            plan[key] = [a for a in HEARING_ASSETS if a in chosen]
-        return plan
 
     def _partition_statuses(self) -> dict[str, dict[str, list[str]]]:
         nodes = self.graphql(GRAPHQL["partition_statuses"], {"assetKeys": asset_keys(HEARING_ASSETS)})[

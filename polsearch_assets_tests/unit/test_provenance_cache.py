@@ -50,3 +50,12 @@ def test_encoding_is_lossless_and_names_each_tag_and_code_version_once() -> None
     assert text.count("transcript-v1:tiny.en") == 1 and text.count("input_event_pointer") == 1
     assert AssetProvenance.decode(None).entries == {} and AssetProvenance.decode("").entries == {}
     assert AssetProvenance.decode('{"format": 0, "rows": {}}').entries == {}  # another format: read again
+
+
+def test_the_sensors_answer_groups_hearings_by_first_stale_asset_and_only_a_request_asks_for_it() -> None:
+    from polsearch_assets.defs.hearing.stale import _request, by_first_stale_asset
+
+    plan = {"h1": ["transcript", "aligned_segments"], "h2": ["aligned_segments"], "h3": ["transcript"]}
+    assert by_first_stale_asset(plan) == {"transcript": ["h1", "h3"], "aligned_segments": ["h2"]}
+    assert _request('{"want": "plan", "max": 3}') == {"want": "plan", "max": 3}
+    assert _request(None) == {} and _request("not json") == {} and _request("[1]") == {}
