@@ -189,6 +189,7 @@ def stale_hearings_sensor(settings: Settings) -> dg.SensorDefinition:
         name="stale_hearings",
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.STOPPED,
+        metadata={"budget_s": settings.stale_budget_s},  # POLSEARCH_STALE_BUDGET_S, shown in the UI
         description="Keeps the provenance cache that `polsearch backfill --stale` decides staleness from "
         "up to date (each tick reads the materializations new since the last); launches nothing. The CLI "
         "asks it for the stale hearings through a dry run.",
