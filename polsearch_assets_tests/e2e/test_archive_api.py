@@ -21,7 +21,7 @@ from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
 from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
 from polsearch_assets_tests.fixtures.archive import dagster_stale, record_archive_hearings
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
-from polsearch_assets_tests.fixtures.processes import dagster_dev, polsearch
+from polsearch_assets_tests.fixtures.processes import REPO, dagster_dev, polsearch
 
 pytestmark = pytest.mark.slow  # a real webserver: seconds to start
 
@@ -63,6 +63,7 @@ def archive(tmp_path: Path) -> tuple[Path, dict[str, str], dg.Definitions]:
         "DAGSTER_HOME": str(home),
         "POLSEARCH_HOME": str(tmp_path / "polsearch"),
         "POLSEARCH_DAGSTER_TIMEOUT_S": "120",  # as the API object below: the reference queries are slow
+        "PYTHONPATH": str(REPO),  # the polsearch command runs this tree's code (a worktree beside an install)
     }
     return home, env, defs
 
@@ -163,6 +164,8 @@ def test_the_stale_hearings_sensor_plans_as_dagster_decides_from_a_cache_it_fill
         assert dry.returncode == 0, dry.stderr
         assert dry.stdout.splitlines()[-1] == "dry run: 8 hearings would be backfilled"
         assert "hearing-new" not in dry.stdout  # registered, never run: missing, not stale
+        local = polsearch(env, "backfill", "--stale", "--dry-run", "--local")  # in-process, the same code
+        assert (local.returncode, local.stdout) == (0, dry.stdout), local.stderr
 
 
 def test_status_asks_about_the_one_hearing_however_many_are_registered(
