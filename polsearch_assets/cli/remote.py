@@ -225,7 +225,7 @@ def backfill(mode: str, limit: int | None, dry_run: bool, local: bool, url: str 
             limit,
             progress=lambda asked, of: click.echo(f"checked {asked}/{of} hearings for staleness", err=True),
             cache_progress=lambda read, left: click.echo(
-                f"provenance cache: read {read} events, {left} left; asking again", err=True
+                f"provenance cache: read {read} events, at least {left} more to read; asking again", err=True
             ),
         )
         if not plan.keys or dry_run:

@@ -125,7 +125,7 @@ def test_the_stale_hearings_sensor_plans_as_dagster_decides_from_a_cache_it_fill
             ).assets_by_key
 
         cold = plan()
-        assert len(steps) >= 5 and all(read > 0 and left > 0 for read, left in steps)  # partial answers
+        assert len(steps) >= 5 and all(read > 0 for read, _ in steps)  # partial answers, each reading
         assert api.requests == len(steps) + 1
         expected = dagster_stale(api, KEYS)
         assert cold == stale_plan(KEYS, expected) and set(cold) == {*OLD_MODEL, *RERUNS}

@@ -11,8 +11,8 @@ the instance's key-value store: only events not seen before are read. The rule i
 The ``stale_hearings`` sensor (stopped by default) answers it:
 
 * each evaluation reads new events for at most ``POLSEARCH_STALE_BUDGET_S`` seconds (always one batch), so a
-  cold cache (about 240,000 events at 30,000 hearings) is filled over several evaluations, none of them near
-  the client's 30 s timeout; its cursor says how far it is (``complete``, ``read``, ``left``);
+  cold cache (about 220,000 events at 30,000 hearings) is filled over several evaluations, none of them near
+  the client's 30 s timeout; its cursor says how far it is (``complete``, ``read``, ``left``, ``unchecked``);
 * once the cache is complete and the cursor it was given asks for the plan (``{"want": "plan", "max": N}``:
   ``polsearch backfill --stale`` through ``sensorDryRun``), the cursor it returns carries the plan: each
   stale hearing under its first stale asset (that asset and everything after it run). It returns no run
@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster._core.events import DagsterEventType  # the event type get_latest_storage_id_by_partition takes
+from dagster._core.events import (
+    DagsterEventType,
+)  # the event type get_latest_storage_id_by_partition takes
 
 from polsearch_assets.client.models import stale_plan
 from polsearch_assets.client.provenance import AssetProvenance
@@ -75,11 +77,12 @@ class Provenance:
 
     latest: dict[str, dict[str, Materialization]]
     read: int  # events read in this call
-    left: int  # latest events not read yet
+    left: int  # latest events of the assets checked not read yet
+    unchecked: int = 0  # assets not looked at in this call (its time was up)
 
     @property
     def complete(self) -> bool:
-        return self.left == 0
+        return self.left == 0 and self.unchecked == 0
 
 
 def refresh_provenance(
@@ -89,13 +92,20 @@ def refresh_provenance(
     clock: Callable[[], float] = time.monotonic,
 ) -> Provenance:
     """The cache of each asset brought up to date with the instance, reading new events for about
-    ``budget_s`` seconds (at least one batch) and storing what was read."""
+    ``budget_s`` seconds (at least one batch) and storing what was read.
+
+    Asset by asset in order; once something was read and the time is up, the assets not reached yet are
+    not even looked at (their caches are not loaded), so an answer that fills a cold cache costs the budget
+    and about one asset's cache, not all eight. Only a call that reads nothing new checks every asset.
+    """
     deadline = clock() + budget_s
-    stored = instance.run_storage.get_cursor_values({cache_key(a) for a in assets})
     latest: dict[str, dict[str, Materialization]] = {}
     read = left = 0
-    for asset in assets:
-        cache = AssetProvenance.decode(stored.get(cache_key(asset)))
+    for i, asset in enumerate(assets):
+        if read and clock() >= deadline:
+            return Provenance(latest, read, left, unchecked=len(assets) - i)
+        key = cache_key(asset)
+        cache = AssetProvenance.decode(instance.run_storage.get_cursor_values({key}).get(key))
         before = len(cache.entries)
         ids = instance.get_latest_storage_id_by_partition(
             dg.AssetKey(asset), DagsterEventType.ASSET_MATERIALIZATION
@@ -106,18 +116,24 @@ def refresh_provenance(
         while done < len(pending) and (read == 0 or clock() < deadline):
             batch = pending[done : done + BATCH]
             records = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), storage_ids=batch), limit=len(batch)
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), storage_ids=batch),
+                limit=len(batch),
             ).records
             for record in records:
                 found = record.asset_materialization
                 if found is not None and record.partition_key is not None:
-                    cache.add(record.partition_key, record.storage_id, record.timestamp * 1000, found.tags)
+                    cache.add(
+                        record.partition_key,
+                        record.storage_id,
+                        record.timestamp * 1000,
+                        found.tags,
+                    )
             done += len(batch)
             read += len(batch)
             changed = True
         left += len(pending) - done
         if changed:
-            instance.run_storage.set_cursor_values({cache_key(asset): cache.encode()})
+            instance.run_storage.set_cursor_values({key: cache.encode()})
         latest[asset] = cache.latest()
     return Provenance(latest, read, left)
 
@@ -194,7 +210,9 @@ def stale_hearings_sensor(settings: Settings) -> dg.SensorDefinition:
         "up to date (each tick reads the materializations new since the last); launches nothing. The CLI "
         "asks it for the stale hearings through a dry run.",
     )
-    def stale_hearings(context: dg.SensorEvaluationContext) -> dg.SkipReason | dg.SensorResult:
+    def stale_hearings(
+        context: dg.SensorEvaluationContext,
+    ) -> dg.SkipReason | dg.SensorResult:
         asked = _request(context.cursor)
         limit = asked.get("max") if asked.get("want") == "plan" else None
         found = plan_stale(
@@ -207,11 +225,14 @@ def stale_hearings_sensor(settings: Settings) -> dg.SensorDefinition:
             "complete": found.provenance.complete,
             "read": found.provenance.read,
             "left": found.provenance.left,
+            "unchecked": found.provenance.unchecked,
             "hearings": found.hearings,
             "stale": None if found.plan is None else len(found.plan),
         }
         if found.plan is None:
-            message = f"provenance cache: read {state['read']} events, {state['left']} left"
+            message = f"provenance cache: read {state['read']} events, {state['left']} more to read" + (
+                f" and {state['unchecked']} assets not checked yet" if state["unchecked"] else ""
+            )
         else:
             message = f"{state['stale']} stale hearings of {found.hearings} (polsearch backfill --stale)"
             if asked.get("want") == "plan":  # a dry run's answer; never asked by a daemon tick's cursor
