@@ -300,6 +300,14 @@ class Settings(BaseModel):
         "asked again (the server would compute it twice)",
     )
 
+    stale_budget_s: float = _env(
+        "POLSEARCH_STALE_BUDGET_S",
+        8.0,
+        "seconds one evaluation of the `stale_hearings` sensor may spend reading materializations into its "
+        "provenance cache (a cold cache at 30,000 hearings takes several; `backfill --stale` asks again)",
+        gt=0,
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``environ`` (default: the process environment); empty variables mean the default."""

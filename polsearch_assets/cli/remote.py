@@ -202,30 +202,53 @@ def retry(key: str, wait: bool, url: str | None) -> None:
     help="At most this many hearings (first by key); --stale stops asking once it has found them.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be backfilled, launch nothing.")
+@click.option(
+    "--local",
+    is_flag=True,
+    help="With --stale --dry-run: decide on this machine's instance (DAGSTER_HOME) in-process, with the code "
+    "the deployment's stale_hearings sensor runs.",
+)
 @url_option
-def backfill(mode: str, limit: int | None, dry_run: bool, url: str | None) -> None:
+def backfill(mode: str, limit: int | None, dry_run: bool, local: bool, url: str | None) -> None:
     """Launch one backfill over the chosen hearings; the run queue paces its runs."""
+    if local:
+        if mode != "stale" or not dry_run or url:
+            raise click.UsageError("--local goes with --stale --dry-run and no --url")
+        from polsearch_assets.local.stale import local_stale_plan
+
+        _print_plan(mode, local_stale_plan(limit))
+        return
     api = api_for(url)
     try:
         plan = api.plan_backfill(
             mode,
             limit,
             progress=lambda asked, of: click.echo(f"checked {asked}/{of} hearings for staleness", err=True),
+            cache_progress=lambda read, left: click.echo(
+                f"provenance cache: read {read} events, at least {left} more to read; asking again", err=True
+            ),
         )
-        if not plan.keys:
-            click.echo(f"no {mode} hearings: nothing to backfill")
+        if not plan.keys or dry_run:
+            _print_plan(mode, plan)
             return
         for key in plan.keys:
             click.echo(f"{key}\t{','.join(plan.assets_by_key[key])}")
-        if dry_run:
-            click.echo(f"dry run: {len(plan.keys)} hearings would be backfilled")
-            return
         backfill_id = api.launch_backfill(
             plan, title=f"polsearch backfill --{mode} ({len(plan.keys)} hearings)"
         )
     except DagsterApiError as error:
         fail(str(error))
     click.echo(f"backfill {backfill_id}: {len(plan.keys)} hearings")
+
+
+def _print_plan(mode: str, plan: BackfillPlan) -> None:
+    """The plan a line per hearing (key, assets) and what a dry run would launch."""
+    if not plan.keys:
+        click.echo(f"no {mode} hearings: nothing to backfill")
+        return
+    for key in plan.keys:
+        click.echo(f"{key}\t{','.join(plan.assets_by_key[key])}")
+    click.echo(f"dry run: {len(plan.keys)} hearings would be backfilled")
 
 
 @click.command()

@@ -32,6 +32,7 @@ from polsearch_assets.client.staleness import (
     asset_nodes,
     is_stale,
     materialization,
+    stale_in,
 )
 from polsearch_assets.client.transport import (
     DagsterApiError,
@@ -52,11 +53,16 @@ SPEAKER_LIBRARY_JOB = "speaker_library"
 # Hearings per staleness page to begin with (halved on a timeout): one request per asset, each fetching at
 # most this many materializations (about 1 ms each on a busy 2-core webserver, BENCHMARKS.md).
 STALE_PAGE = 1000
+# The deployment's sensor that decides staleness next to the instance (defs/hearing/stale.py); a deployment
+# without it is asked page by page.
+STALE_SENSOR = "stale_hearings"
 _TRIED = ("materializedPartitions", "failedPartitions", "materializingPartitions")
 
 
 class DagsterApi(GraphQLTransport):
     """A polsearch deployment, addressed by its webserver URL."""
+
+    stale_sensor: str | None = STALE_SENSOR
 
     # -- hearings
 
@@ -334,10 +340,18 @@ class DagsterApi(GraphQLTransport):
     # -- backfills
 
     def plan_backfill(
-        self, mode: str, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+        self,
+        mode: str,
+        limit: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cache_progress: Callable[[int, int], None] | None = None,
     ) -> BackfillPlan:
         """Which hearings (and assets) a backfill of ``mode`` (missing | stale | all) runs, sorted by key.
 
+        ``stale`` asks the deployment's ``stale_hearings`` sensor first (a dry run: it decides from its
+        provenance cache, next to the instance); while that cache is still being filled each answer says how
+        far it is (``cache_progress(read, left)``) and the sensor is asked again. A deployment without the
+        sensor (``stale_sensor`` None, or not found) is asked page by page:
         ``stale`` asks the server about ``STALE_PAGE`` hearings per request, halving the page whenever one
         times out (Dagster computes staleness partition by partition: one request for a whole archive
         outlasts the client's timeout, is retried, and piles up work on the server), only about hearings
@@ -345,6 +359,10 @@ class DagsterApi(GraphQLTransport):
         hearings are found.
         ``progress(asked, of)`` is called after each page.
         """
+        if mode == "stale" and self.stale_sensor:
+            planned = self._stale_by_sensor(limit, cache_progress)
+            if planned is not None:
+                return BackfillPlan(sorted(planned), {k: planned[k] for k in sorted(planned)})
         keys = sorted(self.hearing_keys())
         if mode == "all":
             chosen = {k: list(HEARING_ASSETS) for k in keys}
@@ -356,6 +374,45 @@ class DagsterApi(GraphQLTransport):
             raise ValueError(f"unknown backfill mode {mode!r}: missing, stale or all")
         picked = sorted(chosen)[:limit] if limit is not None else sorted(chosen)
         return BackfillPlan(picked, {k: chosen[k] for k in picked})
+
+    def _stale_by_sensor(
+        self, limit: int | None, cache_progress: Callable[[int, int], None] | None
+    ) -> dict[str, list[str]] | None:
+        """Hearing -> assets to run, from the ``stale_hearings`` sensor's dry runs (None: no such sensor).
+
+        Each dry run reads at most the sensor's budget of new events into its cache; the sensor is asked
+        again while the cache is incomplete, and gives up only when an answer read nothing."""
+        selector = {
+            "repositoryLocationName": self.location,
+            "repositoryName": self.repository,
+            "sensorName": self.stale_sensor,
+        }
+        request = json.dumps({"want": "plan", "max": limit})
+        while True:
+            result = self.graphql(GRAPHQL["stale_plan"], {"selector": selector, "cursor": request})[
+                "sensorDryRun"
+            ]
+            if result["__typename"] == "SensorNotFoundError":
+                return None
+            evaluation = self._ok(result, f"asking the {self.stale_sensor} sensor")["evaluationResult"]
+            if evaluation["error"]:
+                raise DagsterApiError(
+                    f"the {self.stale_sensor} sensor failed: {evaluation['error']['message']}"
+                )
+            state = json.loads(evaluation["cursor"])
+            if state["complete"]:
+                return {
+                    key: list(HEARING_ASSETS[HEARING_ASSETS.index(first) :])
+                    for first, keys in state["plan"].items()
+                    for key in keys
+                }
+            if cache_progress is not None:
+                cache_progress(state["read"], state["left"])
+            if not state["read"]:
+                raise DagsterApiError(
+                    f"the {self.stale_sensor} sensor read no events ({state['left']} left): is its "
+                    "POLSEARCH_STALE_BUDGET_S too small?"
+                )
 
     def _partition_statuses(self) -> dict[str, dict[str, list[str]]]:
         nodes = self.graphql(GRAPHQL["partition_statuses"], {"assetKeys": asset_keys(HEARING_ASSETS)})[
@@ -420,14 +477,9 @@ class DagsterApi(GraphQLTransport):
             latest[name] = dict(
                 zip(asked, map(materialization, node["latestMaterializationByPartition"]), strict=True)
             )
-            for key in asked:
-
-                def current(dep: str, key: str = key) -> Materialization | None:
-                    return latest.get(dep, {}).get(key) if graph[dep].partitioned else whole[dep]
-
-                if is_stale(graph[name], latest[name][key], current, graph):
-                    first.setdefault(name, set()).add(key)
-                    stale.add(key)
+            if found := stale_in(name, asked, latest, graph, whole):
+                first[name] = found
+                stale |= found
         return first
 
     def launch_backfill(self, plan: BackfillPlan, *, title: str) -> str:

@@ -22,7 +22,7 @@ Staleness does not pass through: an asset whose upstream is stale is not stale i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -31,6 +31,7 @@ CODE_VERSION = "dagster/code_version"
 DATA_VERSION = ("dagster/data_version", "dagster/logical_version")  # the current tag, then the old one
 INPUT_DATA_VERSION = ("dagster/input_data_version/", "dagster/input_logical_version/")
 INPUT_EVENT_POINTER = "dagster/input_event_pointer/"
+_INPUT = "dagster/input_"  # what every input tag begins with
 NULL_POINTER = "NULL"
 DEFAULT_VERSION = "INITIAL"  # a materialization that recorded no data version
 NULL_VERSION = "NULL"  # no materialization
@@ -51,9 +52,29 @@ class Materialization:
     timestamp_ms: float
     tags: Mapping[str, str]
 
+    # Both read once per materialization and kept (a plain dict entry: functools.cached_property takes a
+    # lock on every read in Python 3.11, a third of the rule's time at 30,000 hearings).
     @property
     def data_version(self) -> str:
-        return next((self.tags[t] for t in DATA_VERSION if t in self.tags), DEFAULT_VERSION)
+        found = self.__dict__.get("_data_version")
+        if found is None:
+            found = next((self.tags[t] for t in DATA_VERSION if t in self.tags), DEFAULT_VERSION)
+            self.__dict__["_data_version"] = found
+        return found
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        """Each input's recorded data version, by the input's name."""
+        found = self.__dict__.get("_inputs")
+        if found is None:
+            found = {}
+            for key, value in self.tags.items():
+                if key.startswith(_INPUT):
+                    for prefix in INPUT_DATA_VERSION:
+                        if key.startswith(prefix):
+                            found[key[len(prefix) :]] = value
+            self.__dict__["_inputs"] = found
+        return found
 
 
 def partition_input_version(data_version: str) -> str:
@@ -100,12 +121,7 @@ def is_stale(
         )
     if node.code_version and node.code_version != tags[CODE_VERSION]:
         return True
-    inputs = {
-        key.removeprefix(prefix): value
-        for key, value in tags.items()
-        for prefix in INPUT_DATA_VERSION
-        if key.startswith(prefix)
-    }
+    inputs = latest.inputs
     if set(inputs) - set(node.deps):
         return True
     for dep in node.deps:
@@ -125,3 +141,42 @@ def is_stale(
             if inputs[dep] != now and not (inputs[dep] == DEFAULT_VERSION and now == NULL_VERSION):
                 return True
     return False
+
+
+def stale_in(
+    name: str,
+    keys: Iterable[str],
+    latest: Mapping[str, Mapping[str, Materialization | None]],
+    graph: Mapping[str, AssetNode],
+    whole: Mapping[str, Materialization | None],
+) -> set[str]:
+    """Those of ``keys`` (hearings) whose asset ``name`` is stale, ``latest[asset][key]`` being each
+    partitioned asset's latest materialization of the hearing (absent or None: missing) and ``whole[asset]``
+    each unpartitioned asset's. The client and the ``stale_hearings`` sensor both decide with it."""
+    found = set()
+    for key in keys:
+
+        def current(dep: str, key: str = key) -> Materialization | None:
+            return latest.get(dep, {}).get(key) if graph[dep].partitioned else whole.get(dep)
+
+        if is_stale(graph[name], latest.get(name, {}).get(key), current, graph):
+            found.add(key)
+    return found
+
+
+def first_stale(
+    keys: Sequence[str],
+    assets: Sequence[str],
+    latest: Mapping[str, Mapping[str, Materialization | None]],
+    graph: Mapping[str, AssetNode],
+    whole: Mapping[str, Materialization | None],
+) -> dict[str, set[str]]:
+    """Asset -> the hearings of ``keys`` whose first stale asset (in the graph order ``assets``) it is."""
+    first: dict[str, set[str]] = {}
+    stale: set[str] = set()
+    for name in assets:
+        asked = [k for k in keys if k not in stale and k in latest.get(name, {})]
+        if found := stale_in(name, asked, latest, graph, whole):
+            first[name] = found
+            stale |= found
+    return first

@@ -21,7 +21,7 @@ from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
 from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
 from polsearch_assets_tests.fixtures.archive import dagster_stale, record_archive_hearings
 from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
-from polsearch_assets_tests.fixtures.processes import dagster_dev, polsearch
+from polsearch_assets_tests.fixtures.processes import REPO, dagster_dev, polsearch
 
 pytestmark = pytest.mark.slow  # a real webserver: seconds to start
 
@@ -63,6 +63,7 @@ def archive(tmp_path: Path) -> tuple[Path, dict[str, str], dg.Definitions]:
         "DAGSTER_HOME": str(home),
         "POLSEARCH_HOME": str(tmp_path / "polsearch"),
         "POLSEARCH_DAGSTER_TIMEOUT_S": "120",  # as the API object below: the reference queries are slow
+        "PYTHONPATH": str(REPO),  # the polsearch command runs this tree's code (a worktree beside an install)
     }
     return home, env, defs
 
@@ -76,6 +77,7 @@ def test_staleness_agrees_with_dagster_for_each_kind_and_the_plan_pages_and_stop
         # Dagster's own per-partition staleness, the reference here, is slow by design: on a busy machine one
         # request ran past the client's 30 s, which is never repeated.
         api, asked = DagsterApi(url=url, timeout_s=120), []
+        api.stale_sensor = None  # the page-by-page path, for a deployment without the stale_hearings sensor
         for change in ("as recorded", "the voiceprint library changed"):
             if change == "the voiceprint library changed":  # every hearing's speaker_names read the old one
                 with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
@@ -101,10 +103,69 @@ def test_staleness_agrees_with_dagster_for_each_kind_and_the_plan_pages_and_stop
         first = api.plan_backfill("stale", limit=1, progress=lambda done, of: asked.append((done, of)))
         assert first.keys == ["hearing-0"] and asked == [(3, 8)]  # found on the first page: asks no more
 
+
+def test_the_stale_hearings_sensor_plans_as_dagster_decides_from_a_cache_it_fills_a_step_at_a_time(
+    archive: tuple[Path, dict[str, str], dg.Definitions],
+) -> None:
+    """The fast path of ``backfill --stale``: the sensor's plan (through ``sensorDryRun``) is Dagster's
+    hearing by hearing, cold (a budget so small that each dry run reads one asset's events: the client asks
+    again) and warm (one request, nothing read), after a library change and after an upstream asset of one
+    hearing is re-materialized with new data (one event read). Fails before the sensor existed."""
+    home, env, _ = archive
+    env = {**env, "POLSEARCH_STALE_BUDGET_S": "0.001"}
+    with dagster_dev(home, env, daemon=False, timeout_s=180) as url:
+        api = CountingApi(url=url, timeout_s=120)
+        steps: list[tuple[int, int]] = []
+
+        def plan() -> dict[str, list[str]]:
+            steps.clear()
+            api.requests = 0
+            return api.plan_backfill(
+                "stale", cache_progress=lambda read, left: steps.append((read, left))
+            ).assets_by_key
+
+        cold = plan()
+        assert len(steps) >= 5 and all(read > 0 for read, _ in steps)  # partial answers, each reading
+        assert api.requests == len(steps) + 1
+        expected = dagster_stale(api, KEYS)
+        assert cold == stale_plan(KEYS, expected) and set(cold) == {*OLD_MODEL, *RERUNS}
+        assert plan() == cold and (steps, api.requests) == ([], 1)  # warm: one dry run
+
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+            instance.report_runless_asset_event(  # hearing-0's transcript again, with other data
+                dg.AssetMaterialization(
+                    "transcript", partition="hearing-0", tags={"dagster/data_version": "transcript-again"}
+                )
+            )
+        expected = dagster_stale(api, KEYS)
+        assert "hearing-0" in expected["aligned_segments"] | expected["transcript"]
+        assert plan() == stale_plan(KEYS, expected) and "hearing-0" in plan()
+
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization("voiceprint_library", tags={"dagster/data_version": "library-2"})
+            )
+        expected = dagster_stale(api, KEYS)
+        assert (
+            plan()
+            == stale_plan(KEYS, expected)
+            == {
+                k: list(
+                    HEARING_ASSETS[
+                        HEARING_ASSETS.index(next(a for a in HEARING_ASSETS if k in expected[a])) :
+                    ]
+                )
+                for k in KEYS
+            }
+        )
+        assert api.plan_backfill("stale", limit=2).keys == ["hearing-0", "hearing-1"]
+
         dry = polsearch(env, "backfill", "--stale", "--dry-run", "--url", url)
         assert dry.returncode == 0, dry.stderr
         assert dry.stdout.splitlines()[-1] == "dry run: 8 hearings would be backfilled"
-        assert "checked 8/8 hearings for staleness" in dry.stderr
+        assert "hearing-new" not in dry.stdout  # registered, never run: missing, not stale
+        local = polsearch(env, "backfill", "--stale", "--dry-run", "--local")  # in-process, the same code
+        assert (local.returncode, local.stdout) == (0, dry.stdout), local.stderr
 
 
 def test_status_asks_about_the_one_hearing_however_many_are_registered(

@@ -149,6 +149,7 @@ def test_checks_sensors_and_schedules() -> None:
         "hearing_automation",
         "abandoned_runs",
         "speaker_names_behind",
+        "stale_hearings",
         "notify_hearing_indexed",
         "notify_hearing_failed",
         "index_maintenance_due",

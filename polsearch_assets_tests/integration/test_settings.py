@@ -378,6 +378,9 @@ def consumers(tmp: Path) -> dict[str, list[Reaches]]:
         ],
         "dagster_location": [Reaches("elsewhere", _client("location"), "elsewhere")],
         "dagster_timeout_s": [Reaches("120", _client("timeout_s"), 120.0)],
+        "stale_budget_s": [
+            Reaches(20.0, lambda s: _sensor("stale_hearings")(s).metadata["budget_s"].value, 20.0)
+        ],
     }
 
 

@@ -260,7 +260,9 @@ def test_a_stale_page_that_times_out_is_asked_again_in_halves(monkeypatch: pytes
     _SlowOnBigPages.pages = []
     asked: list[tuple[int, int]] = []
     with serving(_SlowOnBigPages) as url:
-        plan = DagsterApi(url=url, timeout_s=0.5).plan_backfill("stale", progress=lambda *p: asked.append(p))
+        api = DagsterApi(url=url, timeout_s=0.5)
+        api.stale_sensor = None  # the page-by-page path (a deployment without the stale_hearings sensor)
+        plan = api.plan_backfill("stale", progress=lambda *p: asked.append(p))
     assert plan.keys == ["k1", "k3", "k5"] and plan.assets_by_key["k1"][0] == "transcript"
     assert [len(page) for page in _SlowOnBigPages.pages] == [4, 2, 2, 2]  # the slow page once, not retried
     assert asked == [(2, 6), (4, 6), (6, 6)]

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from polsearch_assets.client.staleness import AssetNode, Materialization, is_stale, partition_input_version
+from polsearch_assets.client.staleness import (
+    AssetNode,
+    Materialization,
+    first_stale,
+    is_stale,
+    partition_input_version,
+    stale_in,
+)
 
 GRAPH = {
     "raw_audio": AssetNode("raw_audio", "raw-v1", (), partitioned=True),
@@ -64,3 +71,40 @@ def test_a_run_records_the_hash_of_a_partitioned_inputs_data_version() -> None:
     raw_audio = "988b5a74afdd326e6b1025c4d81f0d9613c49189ba6e5bb9809176569b892d2a"
     recorded = "0b2e06fde86da212edc4031f995354ade4018af95ccb25f3889876527bd11ae5"
     assert partition_input_version(raw_audio) == recorded
+
+
+def test_first_stale_names_each_hearings_first_stale_asset_in_graph_order() -> None:
+    latest = {
+        "raw_audio": {
+            k: Materialization(
+                1.0,
+                {
+                    "dagster/code_version": "raw-v0" if k == "h-old" else "raw-v1",
+                    "dagster/data_version": "a2" if k == "h-new-audio" else "a1",
+                },
+            )
+            for k in ("h-ok", "h-old", "h-new-audio", "h-audio-only")
+        },
+        "transcript": {k: Materialization(2.0, READ) for k in ("h-ok", "h-old", "h-new-audio")},
+    }
+    whole = {"library": Materialization(1.0, {"dagster/data_version": "lib1"})}
+    keys = ["h-ok", "h-old", "h-new-audio", "h-audio-only", "h-never-run"]
+    assert stale_in("transcript", keys, latest, GRAPH, whole) == {"h-new-audio"}
+    first = first_stale(keys, ("raw_audio", "transcript"), latest, GRAPH, whole)
+    # h-old's raw_audio is stale first: its transcript (stale or not) is not asked
+    assert first == {"raw_audio": {"h-old"}, "transcript": {"h-new-audio"}}
+    library_changed = {"library": Materialization(3.0, {"dagster/data_version": "lib2"})}
+    assert first_stale(keys, ("raw_audio", "transcript"), latest, GRAPH, library_changed) == {
+        "raw_audio": {"h-old"},
+        "transcript": {"h-ok", "h-new-audio"},
+    }
+
+
+def test_the_inputs_a_materialization_recorded() -> None:
+    found = Materialization(1.0, READ | {"dagster/input_logical_version/old": "x", "other": "y"})
+    assert found.inputs == {
+        "raw_audio": partition_input_version("a1"),
+        "library": "lib1",
+        "old": "x",
+    }
+    assert found.data_version == "t1" and Materialization(1.0, {}).data_version == "INITIAL"

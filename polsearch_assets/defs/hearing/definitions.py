@@ -28,6 +28,7 @@ from polsearch_assets.defs.hearing.naming import (
 )
 from polsearch_assets.defs.hearing.resources import MediaFetcher
 from polsearch_assets.defs.hearing.runs import abandoned_runs
+from polsearch_assets.defs.hearing.stale import stale_hearings_sensor
 from polsearch_assets.defs.hearing.transcripts import WordSpeakers
 
 
@@ -50,6 +51,6 @@ def definitions(settings: Settings) -> dg.Definitions:
         assets=[*hearing_assets(settings, bound), voiceprint_library],
         asset_checks=HEARING_CHECKS,
         jobs=[hearing_pipeline, register_hearings, speaker_library, speaker_names_refresh],
-        sensors=[hearing_automation, abandoned_runs, speaker_names_behind],
+        sensors=[hearing_automation, abandoned_runs, speaker_names_behind, stale_hearings_sensor(settings)],
         resources=bound,
     )
