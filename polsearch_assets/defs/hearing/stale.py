@@ -8,7 +8,8 @@ each latest event are kept in a cache keyed by storage id (``client/provenance.p
 the instance's key-value store: only events not seen before are read. The rule is the client's
 (``client/staleness.py``), which ``e2e/test_archive_api.py`` pins to Dagster's ``staleStatusByPartition``.
 
-The ``stale_hearings`` sensor (stopped by default) answers it:
+The ``stale_hearings`` sensor answers it (running by default, every 5 minutes, so a deployment's cache stays
+warm):
 
 * each evaluation reads new events for at most ``POLSEARCH_STALE_BUDGET_S`` seconds (always one batch), so a
   cold cache (about 220,000 events at 30,000 hearings) is filled over several evaluations, none of them near
@@ -204,7 +205,8 @@ def stale_hearings_sensor(settings: Settings) -> dg.SensorDefinition:
     @dg.sensor(
         name="stale_hearings",
         minimum_interval_seconds=300,
-        default_status=dg.DefaultSensorStatus.STOPPED,
+        # Running keeps the cache warm, so `--stale` never pays a cold fill on a live deployment.
+        default_status=dg.DefaultSensorStatus.RUNNING,
         metadata={"budget_s": settings.stale_budget_s},  # POLSEARCH_STALE_BUDGET_S, shown in the UI
         description="Keeps the provenance cache that `polsearch backfill --stale` decides staleness from "
         "up to date (each tick reads the materializations new since the last); launches nothing. The CLI "
