@@ -115,32 +115,19 @@ class CamppEmbedder:
     def embed_windows(self, wav_path: str | Path, plan: WindowPlan) -> np.ndarray:
         """(len(plan.starts), 192) embeddings; reads only the audio each batch needs."""
         count = len(plan.starts)
-        result = np.zeros((count, EMBEDDING_DIM), dtype=np.float32)
-        if count == 0:
-            return result
-        with sf.SoundFile(str(wav_path)) as wav:
-            frames = fbank(np.zeros(plan.length, dtype=np.float32)).shape[0]
-            firsts = range(0, count, self.batch_size)
 
-            def batches() -> Iterator[np.ndarray]:
-                """Fixed-shape fbank batches (made here while the model runs the previous ones)."""
-                for b in firsts:
+        def clips() -> Iterator[np.ndarray]:
+            with sf.SoundFile(str(wav_path)) as wav:
+                for b in range(0, count, self.batch_size):
                     starts = plan.starts[b : b + self.batch_size]
                     lo, hi = int(starts.min()), int(starts.max()) + plan.length
                     if hi - lo > 600 * SAMPLE_RATE:  # windows far apart: read each on its own
-                        chunks = [_read(wav, int(s), plan.length) for s in starts]
+                        yield from (_read(wav, int(s), plan.length) for s in starts)
                     else:
                         block = _read(wav, lo, hi - lo)
-                        chunks = [block[int(s) - lo : int(s) - lo + plan.length] for s in starts]
-                    batch = np.zeros((self.batch_size, frames, NUM_MEL_BINS), dtype=np.float32)
-                    for i, chunk in enumerate(chunks):
-                        batch[i] = fbank(chunk)
-                    yield batch
+                        yield from (block[int(s) - lo : int(s) - lo + plan.length] for s in starts)
 
-            for b, out in zip(firsts, self.model.map(batches()), strict=True):
-                rows = min(self.batch_size, count - b)
-                result[b : b + rows] = _normalized(out)[:rows]
-        return result
+        return self.embed_clips(clips(), count, plan.length)
 
     def embed_clips(self, clips: Iterator[np.ndarray], count: int, length: int) -> np.ndarray:
         """(count, 192) embeddings of ``count`` clips of ``length`` samples each, streamed in fixed-shape

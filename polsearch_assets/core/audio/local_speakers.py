@@ -18,12 +18,10 @@ import numpy as np
 from polsearch_assets.core.audio.speech_frames import (
     FRAME_OFFSET_MS,
     FRAME_STEP_SAMPLES,
-    FRAMES_PER_WINDOW,
     NUM_LOCAL_SPEAKERS,
     SAMPLE_RATE,
+    FrameAggregator,
     LocalTracks,
-    num_global_frames,
-    window_frames,
 )
 
 _BITS = (1 << np.arange(NUM_LOCAL_SPEAKERS)).astype(np.uint8)  # 1, 2, 4
@@ -42,10 +40,15 @@ def unpack(bits: np.ndarray) -> np.ndarray:
     return (bits[..., None] & _BITS) > 0
 
 
+def alone(bits: np.ndarray) -> np.ndarray:
+    """(..., F) bit sets -> (..., F, 3) bool: local speaker k talks and no other local speaker does."""
+    active = unpack(bits)
+    return active & (active.sum(axis=-1, keepdims=True) == 1)
+
+
 def alone_frames(bits: np.ndarray) -> np.ndarray:
     """(W, 3) how many frames of each window each local speaker talks alone in (``bits``: (W, F))."""
-    active = unpack(bits)
-    return (active & (active.sum(axis=-1, keepdims=True) == 1)).sum(axis=-2)
+    return alone(bits).sum(axis=-2)
 
 
 def alone_samples(bits: np.ndarray, speaker: int, num_samples: int, start: int) -> np.ndarray:
@@ -67,18 +70,12 @@ def speaker_activation(
     mean over the windows covering the frame of its local speakers' activity (``labels[w, k]``: the speaker
     of window w's local speaker k, -1 for none). Windows overlap, so a frame seen by two windows is talking
     at 1.0 when both hear the speaker and 0.5 when one does."""
-    n = num_global_frames(num_samples)
-    total = np.zeros((n, max(num_speakers, 1)), dtype=np.float32)
-    weight = np.zeros(n, dtype=np.float32)
-    hamming = np.hamming(FRAMES_PER_WINDOW).astype(np.float32) + 1e-3
+    activity = FrameAggregator(num_samples, max(num_speakers, 1))
     for w, start in enumerate(tracks.starts):
-        first, count = window_frames(num_samples, int(start), FRAMES_PER_WINDOW)
-        if count <= 0:
-            continue
-        h = hamming[:count]
-        weight[first : first + count] += h
-        active = unpack(tracks.bits[w, :count])
+        active = unpack(tracks.bits[w])
+        values = np.zeros((len(active), activity.total.shape[1]), dtype=np.float32)
         for k in range(NUM_LOCAL_SPEAKERS):
             if labels[w, k] >= 0:
-                total[first : first + count, labels[w, k]] += active[:, k] * h
-    return total / np.maximum(weight, 1e-6)[:, None]
+                values[:, labels[w, k]] += active[:, k]
+        activity.add(int(start), values)
+    return activity.result()

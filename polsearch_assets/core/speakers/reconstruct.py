@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from polsearch_assets.core.audio.local_speakers import unpack
+from polsearch_assets.core.audio.local_speakers import alone
 from polsearch_assets.core.audio.speech_frames import NUM_LOCAL_SPEAKERS, LocalTracks, window_frames
 
 
@@ -42,11 +42,10 @@ def vote_local_speakers(
         first, count = window_frames(num_samples, int(start), tracks.bits.shape[1])
         if count <= 0:
             continue
-        active = unpack(tracks.bits[w, :count])
-        alone = active & (active.sum(axis=1, keepdims=True) == 1)
+        solo = alone(tracks.bits[w, :count])
         labels = frame_labels[first : first + count]
         for k in range(NUM_LOCAL_SPEAKERS):
-            votes = np.bincount(labels[alone[:, k] & (labels >= 0)], minlength=size)
+            votes = np.bincount(labels[solo[:, k] & (labels >= 0)], minlength=size)
             if votes.sum() and votes.max() >= purity * votes.sum():
                 out[w, k] = int(np.argmax(votes))
     return out
