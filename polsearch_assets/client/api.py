@@ -362,7 +362,7 @@ class DagsterApi(GraphQLTransport):
         if mode == "stale" and self.stale_sensor:
             planned = self._stale_by_sensor(limit, cache_progress)
             if planned is not None:
-                return BackfillPlan(sorted(planned), {k: planned[k] for k in sorted(planned)})
+                return BackfillPlan.of(planned)
         keys = sorted(self.hearing_keys())
         if mode == "all":
             chosen = {k: list(HEARING_ASSETS) for k in keys}
@@ -372,8 +372,7 @@ class DagsterApi(GraphQLTransport):
             chosen = self._stale(keys, limit, progress)
         else:
             raise ValueError(f"unknown backfill mode {mode!r}: missing, stale or all")
-        picked = sorted(chosen)[:limit] if limit is not None else sorted(chosen)
-        return BackfillPlan(picked, {k: chosen[k] for k in picked})
+        return BackfillPlan.of(chosen, limit)
 
     def _stale_by_sensor(
         self, limit: int | None, cache_progress: Callable[[int, int], None] | None

@@ -65,6 +65,12 @@ class BackfillPlan:
     keys: list[str]
     assets_by_key: dict[str, list[str]]  # hearing -> assets to run
 
+    @classmethod
+    def of(cls, chosen: Mapping[str, list[str]], limit: int | None = None) -> BackfillPlan:
+        """The plan of ``chosen`` (hearing -> assets), hearings by key, the first ``limit`` of them."""
+        picked = sorted(chosen)[:limit] if limit is not None else sorted(chosen)
+        return cls(picked, {k: chosen[k] for k in picked})
+
 
 def run_state(data: dict[str, Any]) -> RunState:
     return RunState(

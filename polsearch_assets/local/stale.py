@@ -16,5 +16,4 @@ def local_stale_plan(limit: int | None = None) -> BackfillPlan:
 
     with local_instance() as instance:
         found = plan_stale(instance, defs.resolve_asset_graph(), math.inf, limit=limit)
-    plan = found.plan or {}
-    return BackfillPlan(sorted(plan), {k: plan[k] for k in sorted(plan)})
+    return BackfillPlan.of(found.plan or {})

@@ -29,9 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster._core.events import (
-    DagsterEventType,
-)  # the event type get_latest_storage_id_by_partition takes
+from dagster._core.events import DagsterEventType  # what get_latest_storage_id_by_partition takes
 
 from polsearch_assets.client.models import stale_plan
 from polsearch_assets.client.provenance import AssetProvenance
