@@ -16,6 +16,7 @@ count that holds on 60 s meetings must also hold.
     .venv/bin/python bench/bench_speaker_count.py --variant split_fraction=0.8,merge_fraction=0.84
     .venv/bin/python bench/bench_speaker_count.py --only long     # sets whose name contains "long"
     .venv/bin/python bench/bench_speaker_count.py --meetings --only AMI   # the AMI DEV excerpts only
+    .venv/bin/python bench/bench_speaker_count.py --meetings --missed     # where the default misses speech
 
 Settings are chosen on the DEV sets (and the pyannote sample and the Two Cities reader) only; TEST is
 reported. Results: ``bench/out/speaker_count.json``.
@@ -40,6 +41,7 @@ from bench.bench_real_speech import human_turns, pooled, recordings, scored, set
 from bench.common import OUT, machine
 from polsearch_assets.backends.diarization.campplus import CamppDiarizer, VoiceWindows
 from polsearch_assets.config import Settings
+from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS
 from polsearch_assets.core.speakers.speaker_count import SpeakerCountSettings
 from polsearch_assets.defs.resources import build_resources
 from polsearch_assets_tests.fixtures import real_speech as rs
@@ -105,6 +107,64 @@ def evaluate(
     return scored(recording, diarization, human_turns(name, recording), 0.0, seconds, audio_s)
 
 
+GRID_MS = 10
+
+
+def missed_parts(
+    reference: list, hypothesis: tuple, windows: VoiceWindows, short_ms: int = 1000
+) -> dict[str, float]:
+    """Where missed speech (collar 0, on a 10 ms grid) comes from: reference speech the hypothesis gives
+    nobody (and of it, reference turns under ``short_ms``), or fewer hypothesis speakers than reference
+    ones (the overlap deficit); with segmentation's P(speech) and expected count over those frames, which
+    say whether a threshold could recover them."""
+    n = windows.scores.num_samples * 1000 // rs.SAMPLE_RATE // GRID_MS
+
+    def per_grid(turns: Any, short: bool = False) -> np.ndarray:
+        count = np.zeros(n, dtype=np.int64)
+        for t in turns:
+            if not short or t.end_ms - t.start_ms < short_ms:
+                count[t.start_ms // GRID_MS : t.end_ms // GRID_MS] += 1
+        return count
+
+    ref, hyp, short = per_grid(reference), per_grid(hypothesis), per_grid(reference, short=True) > 0
+    scores = windows.scores
+    centres = (np.arange(n) + 0.5) * GRID_MS
+    frame = np.clip(
+        ((centres - FRAME_OFFSET_MS) / scores.frame_step_ms).astype(int), 0, len(scores.speech) - 1
+    )
+    nobody, deficit = (ref > 0) & (hyp == 0), (ref > hyp) & (hyp > 0)
+    seconds = GRID_MS / 1000
+    return {
+        "reference_s": float(ref.sum() * seconds),
+        "nobody_s": float(ref[nobody].sum() * seconds),
+        "nobody_short_s": float(ref[nobody & short].sum() * seconds),
+        "deficit_s": float((ref - hyp)[deficit].sum() * seconds),
+        "nobody_speech_p": float(scores.speech[frame[nobody]].mean()) if nobody.any() else 0.0,
+        "deficit_count": float(scores.count[frame[deficit]].mean()) if deficit.any() else 0.0,
+    }
+
+
+def _weighted(rows: list[dict[str, float]], name: str, by: str) -> float:
+    return sum(r[name] * r[by] for r in rows) / max(sum(r[by] for r in rows), 1e-9)
+
+
+def print_missed(groups: dict[str, list[str]], parts: dict[str, dict[str, float]]) -> None:
+    for key, members in sorted(groups.items()):
+        rows = [parts[n] for n in members]
+        total = {
+            k: sum(r[k] for r in rows) for k in ("reference_s", "nobody_s", "nobody_short_s", "deficit_s")
+        }
+        share = max(total["reference_s"], 1e-9)
+
+        print(
+            f"missed {key:<34} of {total['reference_s']:.0f} s: nobody {total['nobody_s'] / share:.3f} "
+            f"(turns < 1 s {total['nobody_short_s'] / share:.3f}; P(speech) there {_weighted(rows, 'nobody_speech_p', 'nobody_s'):.2f}) "
+            f"overlap deficit {total['deficit_s'] / share:.3f} (expected count there "
+            f"{_weighted(rows, 'deficit_count', 'deficit_s'):.2f})",
+            flush=True,
+        )
+
+
 def parse_variant(text: str, diarizer: CamppDiarizer) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """``name=value,name=value`` over SpeakerCountSettings' fields and the diarizer's own (such as
     ``local_speakers=0``: main's turns, from the CAM++ windows alone), typed as the field's default."""
@@ -129,6 +189,9 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], help="name=value,... (repeatable)")
     parser.add_argument("--only", default="", help="only sets whose name contains this")
     parser.add_argument("--no-default", action="store_true", help="leave out the default settings")
+    parser.add_argument(
+        "--missed", action="store_true", help="also where the default misses speech (collar 0), set by set"
+    )
     parser.add_argument(
         "--meetings",
         action="store_true",
@@ -162,6 +225,13 @@ def main() -> None:
                 f"speakers {row['speakers_found_true']} (within 1: {row['speakers_within_1']})",
                 flush=True,
             )
+    if args.missed:
+        parts = {}
+        for n in names:
+            turns = diarizer.turns(windows[n], diarizer.speaker_labels(windows[n])).turns
+            parts[n] = missed_parts(human_turns(n, found[n]), turns, windows[n])
+        print_missed(groups, parts)
+        report["missed"] = parts
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "speaker_count.json").write_text(json.dumps(report, indent=1))
 
