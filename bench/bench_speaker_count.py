@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_real_speech import human_turns, pooled, recordings, scored, sets
@@ -108,59 +109,70 @@ def evaluate(
 
 
 GRID_MS = 10
+COLLAR_MS = 125  # half of the 0.25 s collar, as pyannote.metrics leaves it out around each reference boundary
+QUIET_DB = 10.0  # "quiet": a cell this far below the recording's median level over reference speech
 
 
-def missed_parts(
-    reference: list, hypothesis: tuple, windows: VoiceWindows, short_ms: int = 1000
-) -> dict[str, float]:
-    """Where missed speech (collar 0, on a 10 ms grid) comes from: reference speech the hypothesis gives
-    nobody (and of it, reference turns under ``short_ms``), or fewer hypothesis speakers than reference
-    ones (the overlap deficit); with segmentation's P(speech) and expected count over those frames, which
-    say whether a threshold could recover them."""
+def missed_parts(reference: list, hypothesis: tuple, windows: VoiceWindows, wav: Path) -> dict[str, float]:
+    """Where missed speech at collar 0.25 comes from (10 ms cells; pyannote's missed is the sum over cells of
+    reference speakers minus hypothesis speakers, where positive): cells the hypothesis gives **nobody**
+    (split: segmentation's P(speech) under 0.5 there, i.e. not heard, or heard and lost on the way to turns;
+    reference turns under 1 s; quiet cells) and the **overlap deficit** (the hypothesis has someone, but
+    fewer than the reference; split: segmentation's count rounds to 2 there or not; reference of 3+)."""
     n = windows.scores.num_samples * 1000 // rs.SAMPLE_RATE // GRID_MS
 
-    def per_grid(turns: Any, short: bool = False) -> np.ndarray:
+    def per_cell(turns: Any, short: bool = False) -> np.ndarray:
         count = np.zeros(n, dtype=np.int64)
         for t in turns:
-            if not short or t.end_ms - t.start_ms < short_ms:
+            if not short or t.end_ms - t.start_ms < 1000:
                 count[t.start_ms // GRID_MS : t.end_ms // GRID_MS] += 1
         return count
 
-    ref, hyp, short = per_grid(reference), per_grid(hypothesis), per_grid(reference, short=True) > 0
+    scored = np.ones(n, dtype=bool)
+    for t in reference:
+        for edge in (t.start_ms, t.end_ms):
+            scored[max(0, (edge - COLLAR_MS) // GRID_MS) : (edge + COLLAR_MS) // GRID_MS] = False
+    ref, hyp, short = per_cell(reference), per_cell(hypothesis), per_cell(reference, short=True) > 0
+    audio, _ = sf.read(str(wav), dtype="float32")
+    cells = audio[: n * rs.SAMPLE_RATE * GRID_MS // 1000].reshape(n, -1)
+    level = 10 * np.log10(np.mean(cells.astype(np.float64) ** 2, axis=1) + 1e-12)
+    quiet = level < np.median(level[ref > 0]) - QUIET_DB if (ref > 0).any() else np.zeros(n, dtype=bool)
     scores = windows.scores
     centres = (np.arange(n) + 0.5) * GRID_MS
     frame = np.clip(
         ((centres - FRAME_OFFSET_MS) / scores.frame_step_ms).astype(int), 0, len(scores.speech) - 1
     )
-    nobody, deficit = (ref > 0) & (hyp == 0), (ref > hyp) & (hyp > 0)
-    seconds = GRID_MS / 1000
+    heard, two = scores.speech[frame] >= 0.5, scores.speaker_count()[frame] >= 2
+    nobody, deficit = scored & (ref > 0) & (hyp == 0), scored & (ref > hyp) & (hyp > 0)
+    lack = np.where(nobody, ref, 0) + np.where(deficit, ref - hyp, 0)
+
+    def seconds(mask: np.ndarray) -> float:
+        return float(lack[mask].sum() * GRID_MS / 1000)
+
     return {
-        "reference_s": float(ref.sum() * seconds),
-        "nobody_s": float(ref[nobody].sum() * seconds),
-        "nobody_short_s": float(ref[nobody & short].sum() * seconds),
-        "deficit_s": float((ref - hyp)[deficit].sum() * seconds),
-        "nobody_speech_p": float(scores.speech[frame[nobody]].mean()) if nobody.any() else 0.0,
-        "deficit_count": float(scores.count[frame[deficit]].mean()) if deficit.any() else 0.0,
+        "reference_s": float(ref[scored].sum() * GRID_MS / 1000),
+        "nobody_s": seconds(nobody),
+        "nobody_unheard_s": seconds(nobody & ~heard),
+        "nobody_heard_s": seconds(nobody & heard),
+        "nobody_short_s": seconds(nobody & short),
+        "nobody_quiet_s": seconds(nobody & quiet),
+        "deficit_s": seconds(deficit),
+        "deficit_two_s": seconds(deficit & two),
+        "deficit_three_s": seconds(deficit & (ref >= 3)),
+        "quiet_reference_s": float(ref[scored & quiet].sum() * GRID_MS / 1000),
     }
-
-
-def _weighted(rows: list[dict[str, float]], name: str, by: str) -> float:
-    return sum(r[name] * r[by] for r in rows) / max(sum(r[by] for r in rows), 1e-9)
 
 
 def print_missed(groups: dict[str, list[str]], parts: dict[str, dict[str, float]]) -> None:
     for key, members in sorted(groups.items()):
-        rows = [parts[n] for n in members]
-        total = {
-            k: sum(r[k] for r in rows) for k in ("reference_s", "nobody_s", "nobody_short_s", "deficit_s")
-        }
-        share = max(total["reference_s"], 1e-9)
-
+        total = {k: sum(parts[n][k] for n in members) for k in parts[members[0]]}
+        share = {k: v / max(total["reference_s"], 1e-9) for k, v in total.items()}
         print(
-            f"missed {key:<34} of {total['reference_s']:.0f} s: nobody {total['nobody_s'] / share:.3f} "
-            f"(turns < 1 s {total['nobody_short_s'] / share:.3f}; P(speech) there {_weighted(rows, 'nobody_speech_p', 'nobody_s'):.2f}) "
-            f"overlap deficit {total['deficit_s'] / share:.3f} (expected count there "
-            f"{_weighted(rows, 'deficit_count', 'deficit_s'):.2f})",
+            f"missed {key:<34} {total['reference_s']:.0f} s ref: nobody {share['nobody_s']:.3f} (not heard "
+            f"{share['nobody_unheard_s']:.3f}, heard {share['nobody_heard_s']:.3f}; turns < 1 s "
+            f"{share['nobody_short_s']:.3f}; quiet {share['nobody_quiet_s']:.3f} of {share['quiet_reference_s']:.3f}) "
+            f"overlap deficit {share['deficit_s']:.3f} (count rounds to 2 {share['deficit_two_s']:.3f}; "
+            f"3+ voices {share['deficit_three_s']:.3f})",
             flush=True,
         )
 
@@ -229,7 +241,7 @@ def main() -> None:
         parts = {}
         for n in names:
             turns = diarizer.turns(windows[n], diarizer.speaker_labels(windows[n])).turns
-            parts[n] = missed_parts(human_turns(n, found[n]), turns, windows[n])
+            parts[n] = missed_parts(found[n].turns, turns, windows[n], found[n].wav)
         print_missed(groups, parts)
         report["missed"] = parts
     OUT.mkdir(parents=True, exist_ok=True)
