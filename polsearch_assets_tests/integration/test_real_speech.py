@@ -206,10 +206,12 @@ def test_real_meetings_where_two_voices_overlap_are_not_one_voice(ami_dev: dict)
 
 def test_real_meetings_are_diarized_within_their_measured_error(ami_dev: dict) -> None:
     """Pooled over the 10 AMI DEV excerpts (collar 0.25, overlap scored, weighted by length): measured
-    DER 0.319 with the local speakers (0.324 without, 0.392 when every recording came out one voice); at
+    DER 0.306, missed 0.241 since a two-voice frame's second speaker may have last spoken 20 s before (0.319
+    and 0.255 at 10 s, 0.324 without the local speakers, 0.392 when every recording came out one voice); at
     least 2 speakers in 6 of the 9 excerpts with 2-4 people (0 of 9 before)."""
-    errors = {n: rs.diarization_error(r.turns, d.turns, 0.25)["der"] for n, (r, d) in ami_dev.items()}
-    assert float(np.mean(list(errors.values()))) <= 0.335
+    errors = {n: rs.diarization_error(r.turns, d.turns, 0.25) for n, (r, d) in ami_dev.items()}
+    assert float(np.mean([e["der"] for e in errors.values()])) <= 0.314
+    assert float(np.mean([e["missed"] for e in errors.values()])) <= 0.248
     several = [n for n, (r, d) in ami_dev.items() if len({t.speaker for t in r.turns}) >= 2]
     assert sum(len(ami_dev[n][1].speakers) >= 2 for n in several) >= 5
 

@@ -1,5 +1,6 @@
 import numpy as np
 
+from polsearch_assets.backends.diarization.campplus import CamppDiarizer
 from polsearch_assets.core.audio.speech_frames import (
     FRAME_OFFSET_MS,
     FRAME_STEP_SAMPLES,
@@ -30,3 +31,16 @@ def test_a_back_channel_during_a_long_statement_gets_the_listener() -> None:
     assert 10_900 <= listener[1].start_ms <= 11_100 and 11_500 <= listener[1].end_ms <= 11_700
     statement = [t for t in turns if t.speaker == "0"]
     assert len(statement) == 1 and statement[0].start_ms <= 3400 and statement[0].end_ms >= 19_900
+
+
+def test_a_minor_speaker_who_spoke_15_s_before_gets_the_overlap() -> None:
+    """A real meeting's minor speaker speaks once, then talks over the main speaker 15 s later (AMI DEV
+    trn09): with the diarizer's reach the two-voice frames get the minor speaker (missed at 10 s)."""
+    regions = [(0, 3000), (3300, 25_000)]
+    plan = plan_windows(regions, 1500, 1500, num_samples=25 * SAMPLE_RATE)
+    centres_ms = (plan.starts + plan.length / 2) * 1000 / SAMPLE_RATE
+    labels = np.where(centres_ms < 3000, 1, 0)
+    reach = CamppDiarizer.model_fields["second_speaker_within_ms"].default
+    turns = assemble(scores(25, (17_000, 17_600)), regions, plan, labels, second_speaker_max_gap_ms=reach)
+    minor = [t for t in turns if t.speaker == "1"]
+    assert len(minor) == 2 and 16_900 <= minor[1].start_ms <= 17_100 and 17_500 <= minor[1].end_ms <= 17_700
