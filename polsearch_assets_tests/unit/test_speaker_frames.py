@@ -25,7 +25,7 @@ def test_a_back_channel_during_a_long_statement_gets_the_listener() -> None:
     plan = plan_windows(regions, 1500, 1500, num_samples=20 * SAMPLE_RATE)
     centres_ms = (plan.starts + plan.length / 2) * 1000 / SAMPLE_RATE
     labels = np.where(centres_ms < 3000, 1, 0)  # the listener opens, then the statement
-    turns = assemble(scores(20, (11_000, 11_600)), regions, plan, labels)
+    turns = assemble(scores(20, (11_000, 11_600)), regions, plan, labels, second_speaker_max_gap_ms=10_000)
     listener = [t for t in turns if t.speaker == "1"]
     assert listener[0].start_ms < 100 and len(listener) == 2
     assert 10_900 <= listener[1].start_ms <= 11_100 and 11_500 <= listener[1].end_ms <= 11_700

@@ -162,8 +162,8 @@ def assemble(
     plan: WindowPlan,
     labels: np.ndarray,
     *,
+    second_speaker_max_gap_ms: int,  # the diarizer's ``second_speaker_within_ms``: its one declaration
     overlap: bool = True,
-    second_speaker_max_gap_ms: int = 10_000,
     activation: np.ndarray | None = None,
     min_activation: float = 0.0,
 ) -> list[Turn]:
