@@ -89,29 +89,40 @@ class Provenance:
         return self.left == 0 and self.unchecked == 0
 
 
-def read_materializations(
-    instance: dg.DagsterInstance, asset: str, storage_ids: Sequence[int]
-) -> list[tuple[str, int, float, Mapping[str, str]]]:
+Read = tuple[str, int, float, Mapping[str, str]]  # hearing, storage id, time (ms), tags
+
+
+def read_materializations(instance: dg.DagsterInstance, asset: str, storage_ids: Sequence[int]) -> list[Read]:
     """Hearing, storage id, time (ms) and tags of these partitioned materializations of ``asset``.
 
     Dagster has no public reader of an event's tags short of the whole event: ``fetch_materializations``
     deserializes every object in it (0.16 CPU ms an event: most of a cold cache's fill), and its tag index
     (``asset_event_tags``, ``get_latest_tags_by_partition``) holds only ``dagster/data_version``, not the code
-    version and inputs the rule reads. On a SQL event log (SQLite, Postgres) the stored JSON is read and only
-    the tags and the time are taken from it (``test_provenance_cache`` pins it to Dagster's deserialization);
-    another event log is read through Dagster.
+    version and inputs the rule reads. So on a SQL event log (SQLite, Postgres) the stored JSON is read and
+    only the tags and the time are taken from it; another event log is read through Dagster.
     """
     storage = instance.event_log_storage
-    if not isinstance(storage, SqlEventLogStorage):
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), storage_ids=list(storage_ids)),
-            limit=len(storage_ids),
-        ).records
-        return [
-            (r.partition_key, r.storage_id, r.timestamp * 1000, r.asset_materialization.tags or {})
-            for r in records
-            if r.asset_materialization is not None and r.partition_key is not None
-        ]
+    if isinstance(storage, SqlEventLogStorage):
+        return read_stored_events(storage, asset, storage_ids)
+    return read_through_dagster(instance, asset, storage_ids)
+
+
+def read_through_dagster(instance: dg.DagsterInstance, asset: str, storage_ids: Sequence[int]) -> list[Read]:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), storage_ids=list(storage_ids)),
+        limit=len(storage_ids),
+    ).records
+    return [
+        (r.partition_key, r.storage_id, r.timestamp * 1000, r.asset_materialization.tags or {})
+        for r in records
+        if r.asset_materialization is not None and r.partition_key is not None
+    ]
+
+
+def read_stored_events(storage: SqlEventLogStorage, asset: str, storage_ids: Sequence[int]) -> list[Read]:
+    """``read_through_dagster``'s answer from the events' JSON (``test_provenance_cache`` pins the two equal)."""
+    if not storage_ids:
+        return []
     table = SqlEventLogStorageTable
     # By id alone (with the asset's key in the query too, SQLite scans the asset's index range every batch),
     # the ids written into the statement: SQLAlchemy binding 2,000 parameters costs more than the read.
@@ -122,7 +133,7 @@ def read_materializations(
     with storage.index_connection() as conn:
         rows = conn.execute(query).fetchall()
     wanted = (dg.AssetKey(asset).to_string(), DagsterEventType.ASSET_MATERIALIZATION.value)
-    found = []
+    found: list[Read] = []
     for storage_id, partition, text, *kind in rows:
         if partition is None or tuple(kind) != wanted:
             continue
