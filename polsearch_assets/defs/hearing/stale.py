@@ -5,8 +5,10 @@ Through GraphQL a client reads one materialization event per asset and hearing (
 30-60 CPU s of the webserver at 30,000 hearings, BENCHMARKS.md). Here, next to the instance, each asset's
 latest storage id per hearing is one query (``get_latest_storage_id_by_partition``), and the rule's tags of
 each latest event are kept in a cache keyed by storage id (``client/provenance.py``), one value per asset in
-the instance's key-value store: only events not seen before are read. The rule is the client's
-(``client/staleness.py``), which ``e2e/test_archive_api.py`` pins to Dagster's ``staleStatusByPartition``.
+the instance's key-value store: only events not seen before are read, and of those only the stored JSON's
+tags and time (``read_materializations``: Dagster's readers deserialize the whole event, and its tag index
+holds the data version alone). The rule is the client's (``client/staleness.py``), which
+``e2e/test_archive_api.py`` pins to Dagster's ``staleStatusByPartition``.
 
 The ``stale_hearings`` sensor answers it (running by default, every 5 minutes, so a deployment's cache stays
 warm):
