@@ -3,8 +3,21 @@ tags the staleness rule reads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+
 from polsearch_assets.client.provenance import AssetProvenance, rule_tags
 from polsearch_assets.client.staleness import Materialization
+from polsearch_assets.core.contracts import HEARING_ASSETS
+from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
+from polsearch_assets.defs.hearing.stale import read_stored_events, read_through_dagster
+from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
+from polsearch_assets_tests.fixtures.archive import record_archive_hearings
+from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
 
 TAGS = {
     "dagster/code_version": "transcript-v1:tiny.en",
@@ -59,3 +72,39 @@ def test_the_sensors_answer_groups_hearings_by_first_stale_asset_and_only_a_requ
     assert by_first_stale_asset(plan) == {"transcript": ["h1", "h3"], "aligned_segments": ["h2"]}
     assert _request('{"want": "plan", "max": 3}') == {"want": "plan", "max": 3}
     assert _request(None) == {} and _request("not json") == {} and _request("[1]") == {}
+
+
+def test_the_stored_events_json_gives_what_dagster_deserializes(tmp_path: Path) -> None:
+    """The cold fill reads each event's stored JSON (``read_stored_events``) instead of Dagster's whole
+    deserialization: the same hearing, storage id, time and tags for every kind of materialization a hearing
+    has (run provenance, an older code version, a re-run, no provenance at all, no tags, metadata), including
+    a materialization of another asset and a non-partitioned one asked by mistake, which are left out."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML.read_text())
+    resources = hearing_resources(tmp_path)
+    defs = dg.Definitions(assets=assets_for(resources), asset_checks=HEARING_CHECKS, resources=resources)
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        record_archive_hearings(
+            instance, defs, ["h0", "h1", "h2"],
+            code_versions={"h1": {"transcript": "transcript-v0"}}, reruns={"h2": "vad_chunks"},
+        )  # fmt: skip
+        for partition, tags in (("h0", {"dagster/data_version": "by hand"}), ("h1", None)):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization("transcript", partition=partition, tags=tags,
+                                        metadata={"words": 12, "note": 'a "tags": {} in text'})
+            )  # fmt: skip
+        library = instance.fetch_materializations(dg.AssetKey("voiceprint_library"), limit=1).records[0]
+        storage = instance.event_log_storage
+        assert isinstance(storage, SqlEventLogStorage)  # what the local and the production instances have
+        for asset in HEARING_ASSETS:
+            ids = instance.get_latest_storage_id_by_partition(
+                dg.AssetKey(asset), DagsterEventType.ASSET_MATERIALIZATION
+            )
+            asked = [*ids.values(), library.storage_id]
+            stored = sorted(read_stored_events(storage, asset, asked))
+            assert stored == sorted(read_through_dagster(instance, asset, asked))
+            assert [key for key, *_ in stored] == ["h0", "h1", "h2"], asset
+            if asset == "transcript":
+                assert [tags for *_, tags in stored][:2] == [{"dagster/data_version": "by hand"}, {}]
+        assert read_stored_events(storage, "transcript", []) == []
