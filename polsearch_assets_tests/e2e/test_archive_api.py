@@ -17,10 +17,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from polsearch_assets.client import HEARING_ASSETS, DagsterApi, stale_plan
 from polsearch_assets.client import api as api_module
-from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
-from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
-from polsearch_assets_tests.fixtures.archive import dagster_stale, record_archive_hearings
-from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
+from polsearch_assets_tests.fixtures.archive import archive_home, dagster_stale, record_archive_hearings
 from polsearch_assets_tests.fixtures.processes import REPO, dagster_dev, polsearch
 
 pytestmark = pytest.mark.slow  # a real webserver: seconds to start
@@ -48,11 +45,7 @@ class CountingApi(DagsterApi):
 
 @pytest.fixture
 def archive(tmp_path: Path) -> tuple[Path, dict[str, str], dg.Definitions]:
-    home = tmp_path / "dagster"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML.read_text())
-    resources = hearing_resources(tmp_path)
-    defs = dg.Definitions(assets=assets_for(resources), asset_checks=HEARING_CHECKS, resources=resources)
+    home, defs = archive_home(tmp_path)
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         record_archive_hearings(instance, defs, KEYS, code_versions=OLD_MODEL, reruns=RERUNS)
         instance.add_dynamic_partitions(

@@ -13,11 +13,8 @@ from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from polsearch_assets.client.provenance import AssetProvenance, rule_tags
 from polsearch_assets.client.staleness import Materialization
 from polsearch_assets.core.contracts import HEARING_ASSETS
-from polsearch_assets.defs.hearing.checks import HEARING_CHECKS
 from polsearch_assets.defs.hearing.stale import read_stored_events, read_through_dagster
-from polsearch_assets.local.instance import LOCAL_DAGSTER_YAML
-from polsearch_assets_tests.fixtures.archive import record_archive_hearings
-from polsearch_assets_tests.fixtures.hearing import assets_for, hearing_resources
+from polsearch_assets_tests.fixtures.archive import archive_home, record_archive_hearings
 
 TAGS = {
     "dagster/code_version": "transcript-v1:tiny.en",
@@ -79,11 +76,7 @@ def test_the_stored_events_json_gives_what_dagster_deserializes(tmp_path: Path) 
     deserialization: the same hearing, storage id, time and tags for every kind of materialization a hearing
     has (run provenance, an older code version, a re-run, no provenance at all, no tags, metadata), including
     a materialization of another asset and a non-partitioned one asked by mistake, which are left out."""
-    home = tmp_path / "dagster"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML.read_text())
-    resources = hearing_resources(tmp_path)
-    defs = dg.Definitions(assets=assets_for(resources), asset_checks=HEARING_CHECKS, resources=resources)
+    home, defs = archive_home(tmp_path)
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         record_archive_hearings(
             instance, defs, ["h0", "h1", "h2"],
