@@ -202,7 +202,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="only sets whose name contains this")
     parser.add_argument("--no-default", action="store_true", help="leave out the default settings")
     parser.add_argument(
-        "--missed", action="store_true", help="also where the default misses speech (collar 0.25), set by set and by cause"
+        "--missed",
+        action="store_true",
+        help="also where the default misses speech (collar 0.25), set by set and by cause",
     )
     parser.add_argument(
         "--meetings",
