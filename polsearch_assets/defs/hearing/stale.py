@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 CACHE_KEY = "polsearch/provenance/"  # + the asset's name: one key-value entry per asset
-BATCH = 2000  # events read per query
+BATCH = 5000  # events read per query (a connection each: fewer is cheaper; ~0.1 s of reading)
 
 
 def cache_key(asset: str) -> str:
@@ -121,6 +121,48 @@ def read_through_dagster(instance: dg.DagsterInstance, asset: str, storage_ids: 
     ]
 
 
+# The stored JSON of a materialization, as Dagster 1.13's serdes writes it (keys sorted): the materialization's
+# tags are its last field, closed by the step data's brace and followed by the event's type; the entry's own
+# time comes near its end. A quote inside a string is escaped, so these can only match the JSON's own keys.
+_TAGS = '"tags": '
+_AFTER_TAGS = '}}, "event_type_value": "ASSET_MATERIALIZATION"'
+_TIMESTAMP = '"timestamp": '
+_decoder = json.JSONDecoder()
+
+
+def tags_and_time(text: str) -> tuple[Mapping[str, str], float]:
+    """The materialization's tags and the entry's time (s) from its stored JSON: parsing only those two values
+    (``json.loads`` of whole events was a fifth of a cold fill, and a run's events carry their metadata before
+    the tags), or, when the text does not end as ``_AFTER_TAGS`` says, the whole event."""
+    found = tags_and_time_from_the_end(text)
+    if found is None:
+        event = json.loads(text)  # an EventLogEntry as Dagster serialized it
+        found = (
+            event["dagster_event"]["event_specific_data"]["materialization"]["tags"] or {},
+            event["timestamp"],
+        )
+    return found
+
+
+def tags_and_time_from_the_end(text: str) -> tuple[Mapping[str, str], float] | None:
+    start = text.rfind(_TAGS)
+    at = text.rfind(_TIMESTAMP)
+    if not 0 <= start < at:
+        return None
+    try:
+        tags, end = _decoder.raw_decode(text, start + len(_TAGS))
+        timestamp, _ = _decoder.raw_decode(text, at + len(_TIMESTAMP))
+    except json.JSONDecodeError:
+        return None
+    if (
+        not text.startswith(_AFTER_TAGS, end)
+        or not isinstance(tags, dict | None)
+        or type(timestamp) is not float
+    ):
+        return None
+    return tags or {}, timestamp
+
+
 def read_stored_events(storage: SqlEventLogStorage, asset: str, storage_ids: Sequence[int]) -> list[Read]:
     """``read_through_dagster``'s answer from the events' JSON (``test_provenance_cache`` pins the two equal)."""
     if not storage_ids:
@@ -137,11 +179,9 @@ def read_stored_events(storage: SqlEventLogStorage, asset: str, storage_ids: Seq
     wanted = (dg.AssetKey(asset).to_string(), DagsterEventType.ASSET_MATERIALIZATION.value)
     found: list[Read] = []
     for storage_id, partition, text, *kind in rows:
-        if partition is None or tuple(kind) != wanted:
-            continue
-        event = json.loads(text)  # an EventLogEntry as Dagster serialized it
-        tags = event["dagster_event"]["event_specific_data"]["materialization"]["tags"]
-        found.append((partition, storage_id, event["timestamp"] * 1000, tags or {}))
+        if partition is not None and tuple(kind) == wanted:
+            tags, timestamp = tags_and_time(text)
+            found.append((partition, storage_id, timestamp * 1000, tags))
     return found
 
 
