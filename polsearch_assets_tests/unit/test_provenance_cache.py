@@ -17,6 +17,7 @@ from polsearch_assets.client.provenance import AssetProvenance, rule_tags
 from polsearch_assets.client.staleness import Materialization
 from polsearch_assets.core.contracts import HEARING_ASSETS
 from polsearch_assets.defs.hearing.stale import (
+    materialization_reader,
     read_stored_events,
     read_through_dagster,
     tags_and_time,
@@ -98,17 +99,20 @@ def test_the_stored_events_json_gives_what_dagster_deserializes(tmp_path: Path) 
         library = instance.fetch_materializations(dg.AssetKey("voiceprint_library"), limit=1).records[0]
         storage = instance.event_log_storage
         assert isinstance(storage, SqlEventLogStorage)  # what the local and the production instances have
-        for asset in HEARING_ASSETS:
-            ids = instance.get_latest_storage_id_by_partition(
+        asked = {
+            asset: [*instance.get_latest_storage_id_by_partition(
                 dg.AssetKey(asset), DagsterEventType.ASSET_MATERIALIZATION
-            )
-            asked = [*ids.values(), library.storage_id]
-            stored = sorted(read_stored_events(storage, asset, asked))
-            assert stored == sorted(read_through_dagster(instance, asset, asked))
-            assert [key for key, *_ in stored] == ["h0", "h1", "h2"], asset
-            if asset == "transcript":
-                assert [tags for *_, tags in stored][:2] == [{"dagster/data_version": "by hand"}, {}]
-        assert read_stored_events(storage, "transcript", []) == []
+            ).values(), library.storage_id]
+            for asset in HEARING_ASSETS
+        }  # fmt: skip
+        expected = {asset: sorted(read_through_dagster(instance, asset, ids)) for asset, ids in asked.items()}
+        with materialization_reader(instance) as read:  # one connection for every asset and batch
+            stored = {asset: sorted(read(asset, ids)) for asset, ids in asked.items()}
+            assert read("transcript", []) == []
+        assert stored == expected
+        for asset, found in stored.items():
+            assert [key for key, *_ in found] == ["h0", "h1", "h2"], asset
+        assert [tags for *_, tags in stored["transcript"]][:2] == [{"dagster/data_version": "by hand"}, {}]
 
 
 def test_a_runs_materializations_are_read_from_the_end_of_their_json(tmp_path: Path) -> None:
@@ -152,6 +156,7 @@ def test_a_runs_materializations_are_read_from_the_end_of_their_json(tmp_path: P
                 event = json.loads(text)
                 whole = event["dagster_event"]["event_specific_data"]["materialization"]["tags"]
                 assert tags_and_time(text) == (whole, event["timestamp"])
-            stored = sorted(read_stored_events(storage, asset, list(ids.values())))
+            with storage.index_connection() as conn:
+                stored = sorted(read_stored_events(conn, asset, list(ids.values())))
             assert stored == sorted(read_through_dagster(instance, asset, list(ids.values())))
         assert "dagster/input_data_version/up" in stored[0][3]  # a run's provenance, read from the end

@@ -6,7 +6,7 @@ Through GraphQL a client reads one materialization event per asset and hearing (
 latest storage id per hearing is one query (``get_latest_storage_id_by_partition``), and the rule's tags of
 each latest event are kept in a cache keyed by storage id (``client/provenance.py``), one value per asset in
 the instance's key-value store: only events not seen before are read, and of those only the stored JSON's
-tags and time (``read_materializations``: Dagster's readers deserialize the whole event, and its tag index
+tags and time (``materialization_reader``: Dagster's readers deserialize the whole event, and its tag index
 holds the data version alone). The rule is the client's (``client/staleness.py``), which
 ``e2e/test_archive_api.py`` pins to Dagster's ``staleStatusByPartition``.
 
@@ -94,19 +94,27 @@ class Provenance:
 Read = tuple[str, int, float, Mapping[str, str]]  # hearing, storage id, time (ms), tags
 
 
-def read_materializations(instance: dg.DagsterInstance, asset: str, storage_ids: Sequence[int]) -> list[Read]:
-    """Hearing, storage id, time (ms) and tags of these partitioned materializations of ``asset``.
+@contextmanager
+def materialization_reader(
+    instance: dg.DagsterInstance,
+) -> Iterator[Callable[[str, Sequence[int]], list[Read]]]:
+    """A reader of (hearing, storage id, time in ms, tags) of partitioned materializations of an asset, by
+    storage id.
 
     Dagster has no public reader of an event's tags short of the whole event: ``fetch_materializations``
     deserializes every object in it (0.16 CPU ms an event: most of a cold cache's fill), and its tag index
     (``asset_event_tags``, ``get_latest_tags_by_partition``) holds only ``dagster/data_version``, not the code
-    version and inputs the rule reads. So on a SQL event log (SQLite, Postgres) the stored JSON is read and
-    only the tags and the time are taken from it; another event log is read through Dagster.
+    version and inputs the rule reads. So on a SQL event log (SQLite, Postgres) the stored JSON is read, on one
+    connection for every batch (Dagster's Postgres storage opens a new one per ``index_connection``), and only
+    the tags and the time are taken from it; another event log is read through Dagster. Nothing else may ask
+    the event log while the reader is open: Dagster's SQLite storage holds a lock per connection.
     """
     storage = instance.event_log_storage
-    if isinstance(storage, SqlEventLogStorage):
-        return read_stored_events(storage, asset, storage_ids)
-    return read_through_dagster(instance, asset, storage_ids)
+    if not isinstance(storage, SqlEventLogStorage):
+        yield lambda asset, storage_ids: read_through_dagster(instance, asset, storage_ids)
+        return
+    with storage.index_connection() as conn:
+        yield lambda asset, storage_ids: read_stored_events(conn, asset, storage_ids)
 
 
 def read_through_dagster(instance: dg.DagsterInstance, asset: str, storage_ids: Sequence[int]) -> list[Read]:
@@ -163,8 +171,9 @@ def tags_and_time_from_the_end(text: str) -> tuple[Mapping[str, str], float] | N
     return tags or {}, timestamp
 
 
-def read_stored_events(storage: SqlEventLogStorage, asset: str, storage_ids: Sequence[int]) -> list[Read]:
-    """``read_through_dagster``'s answer from the events' JSON (``test_provenance_cache`` pins the two equal)."""
+def read_stored_events(conn: sa.Connection, asset: str, storage_ids: Sequence[int]) -> list[Read]:
+    """``read_through_dagster``'s answer from the events' JSON on a connection to the event log's index
+    (``test_provenance_cache`` pins the two equal)."""
     if not storage_ids:
         return []
     table = SqlEventLogStorageTable
@@ -174,8 +183,7 @@ def read_stored_events(storage: SqlEventLogStorage, asset: str, storage_ids: Seq
     query = sa.select(
         table.c.id, table.c.partition, table.c.event, table.c.asset_key, table.c.dagster_event_type
     ).where(sa.text(f"{table.name}.id IN ({ids})"))
-    with storage.index_connection() as conn:
-        rows = conn.execute(query).fetchall()
+    rows = conn.execute(query).fetchall()
     wanted = (dg.AssetKey(asset).to_string(), DagsterEventType.ASSET_MATERIALIZATION.value)
     found: list[Read] = []
     for storage_id, partition, text, *kind in rows:
@@ -213,13 +221,15 @@ def refresh_provenance(
         pending = sorted(cache.to_read(ids).values())
         changed = len(cache.entries) != before
         done = 0
-        while done < len(pending) and (read == 0 or clock() < deadline):
-            batch = pending[done : done + BATCH]
-            for partition, storage_id, timestamp_ms, tags in read_materializations(instance, asset, batch):
-                cache.add(partition, storage_id, timestamp_ms, tags)
-            done += len(batch)
-            read += len(batch)
-            changed = True
+        # Nothing else asks the storage while its connection is held: Dagster's SQLite storage locks per connection.
+        with materialization_reader(instance) as read_events:
+            while done < len(pending) and (read == 0 or clock() < deadline):
+                batch = pending[done : done + BATCH]
+                for partition, storage_id, timestamp_ms, tags in read_events(asset, batch):
+                    cache.add(partition, storage_id, timestamp_ms, tags)
+                done += len(batch)
+                read += len(batch)
+                changed = True
         left += len(pending) - done
         if changed:
             instance.run_storage.set_cursor_values({key: cache.encode()})
