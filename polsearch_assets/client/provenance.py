@@ -4,13 +4,17 @@ the few tags ``staleness.is_stale`` reads, keyed by the event's storage id.
 A materialization event never changes, so an entry is never invalidated: when a hearing's latest storage id
 is not the cached one, that one event is read and replaces the entry; a hearing with no materialization any
 more (wiped, or its partition deleted) is dropped. The cache of an asset holds one entry per hearing (at most
-N per asset however often hearings are re-run), encoded compactly (tag names and code versions once per
-asset). Plain data, no Dagster: ``defs/hearing/stale.py`` reads the events and stores the text.
+N per asset however often hearings are re-run), encoded compactly: tag names and code versions once per
+asset, the JSON deflated and base64'd (about 0.6 MB per asset at 30,000 hearings instead of 4 MB, which
+Postgres took a tenth of a second to store and compress again). Plain data, no Dagster: ``defs/hearing/stale.py`` reads the events and stores the text.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -24,7 +28,7 @@ from polsearch_assets.client.staleness import (
     Materialization,
 )
 
-FORMAT = 1
+FORMAT = 2  # 1: the same JSON, not deflated
 _PREFIXES = (*INPUT_DATA_VERSION, INPUT_EVENT_POINTER)
 
 
@@ -70,17 +74,21 @@ class AssetProvenance:
             rows[key] = row
         # orjson: the same compact JSON as json.dumps(separators=(",", ":")) in a quarter of the time (30,000
         # hearings: 8 caches of ~4 MB per cold fill); json.loads reads it back as fast as orjson does.
-        return orjson.dumps(
+        data = orjson.dumps(
             {"format": FORMAT, "tags": list(names), "code_versions": list(codes), "rows": rows}
-        ).decode()
+        )
+        return base64.b64encode(zlib.compress(data, 1)).decode("ascii")
 
     @classmethod
     def decode(cls, text: str | None) -> AssetProvenance:
-        """The cache ``encode`` wrote; empty for None, an empty text or another format."""
+        """The cache ``encode`` wrote; empty for None, an empty text or another format (read again)."""
         if not text:
             return cls()
-        data = json.loads(text)
-        if data.get("format") != FORMAT:
+        try:
+            data = json.loads(zlib.decompress(base64.b64decode(text, validate=True)))
+        except (binascii.Error, zlib.error, ValueError):  # format 1's plain JSON, or not a cache
+            return cls()
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             return cls()
         names, codes = data["tags"], data["code_versions"]
         entries = {}
