@@ -109,6 +109,45 @@ def test_sigterm_stops_an_ingest_without_retry_and_ends_its_run(
     assert not scratch.exists()
 
 
+def test_sigterm_while_the_transcript_runs_beside_the_diarization_ends_the_run_cleanly(
+    cli_env: dict[str, str],
+) -> None:
+    process = subprocess.Popen(
+        [str(BIN / "polsearch"), "ingest", str(SAMPLE_WAV)],
+        env=cli_env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    key = resolve_source(str(SAMPLE_WAV)).key
+    try:
+        run_id = _when_logged(cli_env, key, "transcript started beside diarization", process)
+        process.send_signal(signal.SIGTERM)  # the daemon thread transcribing must not hold the process
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, process.stderr.read() if process.stderr else ""
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(cli_env["DAGSTER_HOME"])) as instance:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+        assert _retries(instance, run_id) == 0
+        materialized = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        assert {r.dagster_event.asset_key.path[-1] for r in materialized} == {"raw_audio", "vad_chunks"}
+
+
+def _when_logged(env: dict[str, str], key: str, text: str, process: subprocess.Popen[str]) -> str:
+    """The id of the hearing's run once a step of it has logged ``text``."""
+    deadline = time.monotonic() + 180
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+        while time.monotonic() < deadline and process.poll() is None:
+            for run in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": key})):
+                if any(text in (r.user_message or "") for r in instance.all_logs(run.run_id)):
+                    return run.run_id
+            time.sleep(0.2)
+    raise AssertionError(f"no run of {key} logged {text!r}")
+
+
 def test_a_killed_ingest_ends_failed_and_leaves_nothing_behind(
     cli_env: dict[str, str], media_server: MediaServer
 ) -> None:

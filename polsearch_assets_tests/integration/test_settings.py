@@ -335,7 +335,17 @@ def consumers(tmp: Path) -> dict[str, list[Reaches]]:
                 7.0,
             )
         ],
-        "executor": [Reaches("multiprocess", lambda s: _location(s).executor.name, "multiprocess")],
+        "executor": [
+            Reaches("multiprocess", lambda s: _location(s).executor.name, "multiprocess"),
+            # in_process: diarization starts the transcript's work beside it, so it binds the transcriber too
+            Reaches(
+                "multiprocess",
+                lambda s: (
+                    "transcriber" in _location(s).resolve_assets_def("diarization").required_resource_keys
+                ),
+                False,
+            ),
+        ],
         "max_concurrent_steps": [
             Reaches(5, _executor_config, 5, {"executor": "multiprocess"}),
             Reaches(5, _executor_config, 5, k8s),

@@ -24,7 +24,12 @@ from polsearch_assets.defs.hearing.naming import VOICEPRINT_LIBRARY, speaker_nam
 from polsearch_assets.defs.hearing.partitions import hearings_partitions
 from polsearch_assets.defs.hearing.retries import retried
 from polsearch_assets.defs.hearing.step_clock import timed
-from polsearch_assets.defs.hearing.transcripts import aligned_segments, diarization, transcript
+from polsearch_assets.defs.hearing.transcripts import (
+    aligned_segments,
+    diarization,
+    diarization_beside_transcript,
+    transcript,
+)
 from polsearch_assets.defs.platform.placement import Placement
 
 
@@ -35,12 +40,13 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
     def asset(
         body: Callable[..., Any],
         *,
+        name: str | None = None,
         follows: bool = True,
         optional: dg.AssetSelection | None = None,
         retry: dg.RetryPolicy | None = None,
         **spec: Any,
     ) -> dg.AssetsDefinition:
-        name = body.__name__
+        name = name or body.__name__
         body = timed(body)  # every hearing asset's materialization carries its step time and real-time factor
         if retry is not None:
             body = retried(retry)(body)
@@ -85,7 +91,9 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             "ASR segments.",
         ),
         asset(
-            diarization,
+            # One in-process run steps one at a time: diarization starts the transcript's work beside it.
+            diarization_beside_transcript if settings.executor == "in_process" else diarization,
+            name="diarization",
             group_name="models",
             deps=["vad_chunks"],
             kinds={"diarization"},

@@ -1,5 +1,6 @@
 """transcript, diarization and aligned_segments: who said which words when (asset bodies; specs in assets.py)."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,13 +21,14 @@ from polsearch_assets.core.artifacts import (
     write_diarization,
     write_transcript,
 )
-from polsearch_assets.core.contracts import VadChunks
+from polsearch_assets.core.contracts import Segment, VadChunks
 from polsearch_assets.core.speech.alignment import (
     assign_speakers,
     assign_speakers_by_frames,
     one_speaker_per_phrase,
     segment_words,
 )
+from polsearch_assets.defs.hearing import beside
 from polsearch_assets.defs.hearing.audio import raw_wav
 from polsearch_assets.defs.hearing.engines import DiarizerResource, TranscriberResource
 from polsearch_assets.defs.platform.artifacts import ArtifactStoreResource
@@ -46,12 +48,29 @@ def _vad_input(store: ArtifactStoreResource, key: str) -> Iterator[tuple[Path, V
         yield wav_path, vad
 
 
+def _transcribe(
+    store: ArtifactStoreResource, key: str, transcriber: TranscriberResource, log: logging.Logger
+) -> list[Segment]:
+    with _vad_input(store, key) as (wav_path, vad):
+        return transcriber.engine.transcribe(wav_path, vad.chunks, log)
+
+
+def _beside_key(key: str) -> str:
+    return f"transcript/{key}"
+
+
 def transcript(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource, transcriber: TranscriberResource
 ) -> dg.MaterializeResult:
     key = context.partition_key
-    with _vad_input(artifact_store, key) as (wav_path, vad):
-        segments = transcriber.engine.transcribe(wav_path, vad.chunks, context.log)
+    started = beside.take(context.run_id, _beside_key(key))
+    if started is None:
+        segments = _transcribe(artifact_store, key, transcriber, context.log)
+    else:
+        segments = started.value
+        context.log.info(
+            f"hearing {key}: transcript taken from beside diarization ({started.seconds:.1f} s of work)"
+        )
     write_transcript(artifact_store, key, segments, transcriber.model_identity)
     words = [w for s in segments for w in s.words]
     confidences = [w.confidence for w in words if w.confidence is not None]
@@ -62,6 +81,15 @@ def transcript(
         if confidences
         else {"confidence": "not given by the model"}
     )
+    # Work done beside diarization: this step's own time is only the wait for it; work_seconds is the work's.
+    overlap = (
+        {
+            "started_beside_diarization": True,
+            "work_seconds": dg.MetadataValue.float(round(started.seconds, 3)),
+        }
+        if started
+        else {}
+    )
     return dg.MaterializeResult(
         metadata={
             "segments": len(segments),
@@ -69,6 +97,7 @@ def transcript(
             **confidence,
             "model": transcriber.model_identity,
             "uri": dg.MetadataValue.path(artifact_store.uri(key, TRANSCRIPT_JSON)),
+            **overlap,
         }
     )
 
@@ -107,6 +136,36 @@ def diarization(
             **result.details,
         }
     )
+
+
+def _runs_transcript_later(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run's transcript step for this hearing is still to come (it is ordered after diarization)."""
+    steps = context.run.step_keys_to_execute  # a re-execution's steps; None: the whole (sub)job
+    if steps is not None:
+        return "transcript" in steps
+    return dg.AssetKey("transcript") in context.job_def.asset_layer.selected_asset_keys
+
+
+def diarization_beside_transcript(
+    context: dg.AssetExecutionContext,
+    artifact_store: ArtifactStoreResource,
+    diarizer: DiarizerResource,
+    transcriber: TranscriberResource,
+) -> dg.MaterializeResult:
+    """diarization, with the transcript's work started beside it when this in-process run transcribes too."""
+    key = context.partition_key
+    later = _runs_transcript_later(context)
+    if later:
+        beside.start(
+            context.run_id,
+            _beside_key(key),
+            lambda log: _transcribe(artifact_store, key, transcriber, log),
+            context.log,
+        )
+        context.log.info(f"hearing {key}: transcript started beside diarization")
+    with beside.stopped_if_interrupted(context.run_id, _beside_key(key)):
+        result = diarization(context, artifact_store, diarizer)
+    return dg.MaterializeResult(metadata={**(result.metadata or {}), "transcript_started_beside": later})
 
 
 def aligned_segments(
