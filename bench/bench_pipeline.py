@@ -102,7 +102,7 @@ def make_hard(wav: Path) -> Path:
 PREVIOUS = {"vad_backend": "silero", "diarization_backend": "resemblyzer", "min_speakers": 1}
 
 
-def run_pipeline(wav: Path, previous: bool = False) -> dict:
+def run_pipeline(wav: Path, previous: bool = False, beside: bool = False) -> dict:
     """Every asset through Dagster in this process; per-step wall time and each asset's materialization
     metadata (its model identity among them: which VAD and diarizer really ran) from the event log."""
     import dagster as dg
@@ -117,9 +117,9 @@ def run_pipeline(wav: Path, previous: bool = False) -> dict:
         store = resources["artifact_store"]
         key = register_hearing(instance, store, str(wav)).entry.key
         started, cpu_started = time.perf_counter(), _cpu_s()
-        result = dg.materialize(
-            assets_for(resources), partition_key=key, instance=instance, resources=resources
-        )
+        # Only when asked: a --before revision's Settings may not know the field.
+        assets = assets_for(resources, **({"transcript_beside_diarization": True} if beside else {}))
+        result = dg.materialize(assets, partition_key=key, instance=instance, resources=resources)
         total, cpu = time.perf_counter() - started, _cpu_s() - cpu_started
         assert result.success
         metadata = {
@@ -264,12 +264,20 @@ def main() -> None:
         metavar="REV",
         help=f"also the whole graph with git revision REV's polsearch_assets (default {BEFORE})",
     )
+    parser.add_argument(
+        "--beside",
+        action="store_true",
+        help="the graph with POLSEARCH_TRANSCRIPT_BESIDE_DIARIZATION (the transcript's work beside the "
+        "diarization); --before runs as it is",
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, path = args.child
         if mode.startswith("pipeline"):
-            result = run_pipeline(Path(path), previous=mode == "pipeline-previous")
+            result = run_pipeline(
+                Path(path), previous=mode == "pipeline-previous", beside=mode == "pipeline-beside"
+            )
         else:
             result = run_bare(Path(path), mode)
         print(json.dumps(result))
@@ -300,7 +308,8 @@ def main() -> None:
             "metadata": run["metadata"],
         }
 
-    report["pipeline"] = graph("pipeline")
+    report["beside"] = args.beside
+    report["pipeline"] = graph("pipeline-beside" if args.beside else "pipeline")
     print(json.dumps(report["pipeline"], indent=1), flush=True)
     if args.previous:
         report["previous_release"] = graph("pipeline-previous")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 # The choices of the settings that pick among named things; an unknown one is refused when settings load.
 Profile = Literal["embedded", "production"]
@@ -246,6 +246,13 @@ class Settings(BaseModel):
         "how a run executes its steps: `in_process` (one process, models loaded once per run), `multiprocess` "
         "(one process per step) or `k8s` (one Kubernetes pod per step, with the pod settings below)",
     )
+    transcript_beside_diarization: bool = _env(
+        "POLSEARCH_TRANSCRIPT_BESIDE_DIARIZATION",
+        False,
+        "with `in_process` only: the diarization step starts the transcript's work on a thread beside its own; "
+        "faster where the two steps leave a core idle, slower where each already fills the cores "
+        '(BENCHMARKS.md, "The transcript beside the diarization")',
+    )
     max_concurrent_steps: int | None = _env(
         "POLSEARCH_MAX_CONCURRENT_STEPS",
         None,
@@ -307,6 +314,15 @@ class Settings(BaseModel):
         "provenance cache (a cold cache at 30,000 hearings takes several; `backfill --stale` asks again)",
         gt=0,
     )
+
+    @field_validator("transcript_beside_diarization")
+    @classmethod
+    def _beside_needs_one_process(cls, beside: bool, info: ValidationInfo) -> bool:
+        if beside and info.data.get("executor") != "in_process":
+            raise ValueError(
+                "needs POLSEARCH_EXECUTOR=in_process (other executors run each step in its own process)"
+            )
+        return beside
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -112,9 +112,10 @@ def test_sigterm_stops_an_ingest_without_retry_and_ends_its_run(
 def test_sigterm_while_the_transcript_runs_beside_the_diarization_ends_the_run_cleanly(
     cli_env: dict[str, str],
 ) -> None:
+    env = {**cli_env, "POLSEARCH_TRANSCRIPT_BESIDE_DIARIZATION": "1"}
     process = subprocess.Popen(
         [str(BIN / "polsearch"), "ingest", str(SAMPLE_WAV)],
-        env=cli_env,
+        env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -122,7 +123,7 @@ def test_sigterm_while_the_transcript_runs_beside_the_diarization_ends_the_run_c
     )
     key = resolve_source(str(SAMPLE_WAV)).key
     try:
-        run_id = _when_logged(cli_env, key, "transcript started beside diarization", process)
+        run_id = _when_logged(env, key, "transcript started beside diarization", process)
         process.send_signal(signal.SIGTERM)  # the daemon thread transcribing must not hold the process
         process.wait(timeout=30)
     finally:

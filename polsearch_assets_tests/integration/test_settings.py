@@ -335,16 +335,16 @@ def consumers(tmp: Path) -> dict[str, list[Reaches]]:
                 7.0,
             )
         ],
-        "executor": [
-            Reaches("multiprocess", lambda s: _location(s).executor.name, "multiprocess"),
-            # in_process: diarization starts the transcript's work beside it, so it binds the transcriber too
+        "executor": [Reaches("multiprocess", lambda s: _location(s).executor.name, "multiprocess")],
+        # diarization starts the transcript's work beside it, so it binds the transcriber too
+        "transcript_beside_diarization": [
             Reaches(
-                "multiprocess",
+                True,
                 lambda s: (
                     "transcriber" in _location(s).resolve_assets_def("diarization").required_resource_keys
                 ),
-                False,
-            ),
+                True,
+            )
         ],
         "max_concurrent_steps": [
             Reaches(5, _executor_config, 5, {"executor": "multiprocess"}),
@@ -425,6 +425,16 @@ def test_no_module_but_the_settings_reads_the_environment() -> None:
         if read.search(line)
     ]
     assert offenders == []
+
+
+def test_the_transcript_beside_the_diarization_is_refused_with_an_executor_of_many_processes() -> None:
+    for executor in ("multiprocess", "k8s"):
+        with pytest.raises(
+            ValueError, match=r"POLSEARCH_TRANSCRIPT_BESIDE_DIARIZATION=.*needs POLSEARCH_EXECUTOR"
+        ):
+            Settings.from_env(
+                {"POLSEARCH_TRANSCRIPT_BESIDE_DIARIZATION": "1", "POLSEARCH_EXECUTOR": executor}
+            )
 
 
 def test_each_backend_choice_is_a_registered_engine() -> None:

@@ -91,3 +91,10 @@ def test_an_error_in_the_step_leaves_the_work_for_its_taker() -> None:
         raise ValueError("diarization failed")
     finished = beside.take("run-8", "transcript/h1")
     assert finished is not None and finished.value == "words"
+
+
+def test_the_works_lines_go_to_the_starting_steps_log_under_its_key(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger=LOG.name):
+        beside.start("run-9", "transcript/h1", lambda log: log.info("transcribed 1/2 pieces"), LOG)
+        beside.take("run-9", "transcript/h1")
+    assert "transcript/h1: transcribed 1/2 pieces" in caplog.messages

@@ -91,8 +91,8 @@ def hearing_assets(settings: Settings, resources: Mapping[str, Any]) -> list[dg.
             "ASR segments.",
         ),
         asset(
-            # One in-process run steps one at a time: diarization starts the transcript's work beside it.
-            diarization_beside_transcript if settings.executor == "in_process" else diarization,
+            # One in-process run steps one at a time: diarization may start the transcript's work beside it.
+            diarization_beside_transcript if settings.transcript_beside_diarization else diarization,
             name="diarization",
             group_name="models",
             deps=["vad_chunks"],

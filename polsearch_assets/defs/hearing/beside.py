@@ -52,16 +52,18 @@ _lock = threading.Lock()
 
 
 class _StoppingLog(logging.LoggerAdapter):
-    """The step's logger, raising ``Stopped`` at the work's next log line once ``stop`` is set."""
+    """The starting step's logger, its lines prefixed with the work's key (they appear in that step's log),
+    raising ``Stopped`` at the work's next line once ``stop`` is set."""
 
-    def __init__(self, log: logging.Logger | logging.LoggerAdapter, stop: threading.Event) -> None:
+    def __init__(self, log: logging.Logger | logging.LoggerAdapter, key: str, stop: threading.Event) -> None:
         super().__init__(log, {})
+        self.key = key
         self.stop = stop
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         if self.stop.is_set():
             raise Stopped("the run was interrupted")
-        self.logger.log(level, msg, *args, **kwargs)
+        self.logger.log(level, f"{self.key}: {msg}", *args, **kwargs)
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         return msg, kwargs
@@ -73,7 +75,7 @@ def start(
     """Run ``work(log)`` on a thread, for the step of run ``run_id`` that calls ``take(run_id, key)``."""
     future: Future[Finished] = Future()
     stop = threading.Event()
-    stopping_log: Any = _StoppingLog(log, stop)
+    stopping_log: Any = _StoppingLog(log, key, stop)
 
     def run() -> None:
         future.set_running_or_notify_cancel()
