@@ -124,7 +124,7 @@ def test_sigterm_while_the_transcript_runs_beside_the_diarization_ends_the_run_c
     key = resolve_source(str(SAMPLE_WAV)).key
     try:
         run_id = _when_logged(env, key, "transcript started beside diarization", process)
-        process.send_signal(signal.SIGTERM)  # the daemon thread transcribing must not hold the process
+        process.send_signal(signal.SIGTERM)  # the thread transcribing must stop, not crash the exiting CLI
         process.wait(timeout=30)
     finally:
         process.kill()

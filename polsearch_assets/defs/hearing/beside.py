@@ -1,11 +1,11 @@
 """Work started by one step of an in-process run and taken, finished, by a later step of the same run.
 
 An ``in_process`` run executes one step at a time, yet transcript and diarization both wait only for
-vad_chunks, and neither engine keeps two cores busy on its own (the ASR decodes chunk by chunk, the
-diarizer alternates its segmentation and embedding models). So the diarization step starts the
-transcript's work on a thread beside its own, and the transcript step takes the result. Only the work
-runs on the thread: each step still writes its own artifact and its own materialization, so the graph,
-its events and re-execution are as before.
+vad_chunks, and an engine alone may leave a core idle (the ASR decodes chunk by chunk, the diarizer
+alternates its segmentation and embedding models). So, with POLSEARCH_TRANSCRIPT_BESIDE_DIARIZATION, the
+diarization step starts the transcript's work on a thread beside its own, and the transcript step takes
+the result. Only the work runs on the thread: each step still writes its own artifact and its own
+materialization, so the graph, its events and re-execution are as before.
 
 An interrupted step (SIGTERM, Ctrl-C, a run terminated from the UI) stops the work before it lets the
 interrupt go on: a thread left in native model code while the interpreter shuts down crashes the process
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,9 +64,6 @@ class _StoppingLog(logging.LoggerAdapter):
         if self.stop.is_set():
             raise Stopped("the run was interrupted")
         self.logger.log(level, f"{self.key}: {msg}", *args, **kwargs)
-
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
-        return msg, kwargs
 
 
 def start(
