@@ -352,7 +352,8 @@ def main() -> None:
         }
     # The run's own two threads keep the 1-minute load near 2; clearly above it, something shared the cores.
     report["load_at_end"] = os.getloadavg()[0]
-    (OUT / f"pipeline-{name}.json").write_text(json.dumps(report, indent=1))
+    # A --beside run keeps its own file: it would otherwise replace the default run's results.
+    (OUT / f"pipeline-{name}{'-beside' if args.beside else ''}.json").write_text(json.dumps(report, indent=1))
     print(json.dumps({k: v for k, v in report.items() if k != "pipeline"}, indent=1))
 
 
