@@ -60,7 +60,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import OUT, machine  # noqa: E402
+from bench.common import OUT, cpu_s, machine  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CACHE = OUT / "archive"
@@ -388,11 +388,6 @@ def run_json(args: list[str], env: dict[str, str], timeout_s: float = 3600) -> A
 
 
 # -- measuring
-
-
-def cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def ticks(n: int, changed: int) -> dict[str, Any]:

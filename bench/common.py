@@ -50,6 +50,12 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}{load}"
 
 
+def cpu_s() -> float:
+    """CPU seconds (user + system) of this process so far, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
     """Peak resident memory of this process (or, with RUSAGE_CHILDREN, its finished children) in MiB.
 
